@@ -1,0 +1,44 @@
+"""Custom artifact types and the names (files, properties) every component shares.
+
+Type names follow Kubeflow V2's rule `^[a-z][a-z0-9-_]{2,20}[.][A-Z][a-zA-Z0-9-_]{2,49}$`.
+"""
+
+from tfx.types import artifact
+
+
+class QuantizationPlan(artifact.Artifact):
+    """What the Quantizer decided: config, input mapping, calibration data, QAT model."""
+
+    TYPE_NAME = "tfxedge.QuantizationPlan"
+
+
+class EdgeEvaluation(artifact.Artifact):
+    """Every figure the EdgeEvaluator measured, and its decision."""
+
+    TYPE_NAME = "tfxedge.EdgeEvaluation"
+
+
+# Files inside artifacts.
+PLAN_FILE = "plan.json"
+CALIBRATION_FILE = "calibration.npz"
+QAT_MODEL_DIR = "qat_saved_model"
+AEQ_RECIPE_FILE = "aeq_recipe.json"
+LAYER_REPORT_FILE = "layer_report.csv"
+TFLITE_FILE = "tflite"                 # <Model.uri>/Format-Serving/tflite: TFMA's and TFX's name
+EXPORT_REPORT_FILE = "export_report.json"
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.txt"
+BLESSED_FILE = "BLESSED"
+NOT_BLESSED_FILE = "NOT_BLESSED"
+
+# Custom properties. The blessing deliberately carries no `current_model_id`:
+# LatestBlessedModelStrategy indexes blessings by it, and must never pick a
+# TFLite model as the float Evaluator's baseline.
+BLESSED_KEY = "blessed"
+EDGE_MODEL_URI_KEY = "edge_model_uri"
+MODE_KEY = "quantization_mode"
+SIZE_KEY = "tflite_bytes"
+FLOAT_SIZE_KEY = "float_tflite_bytes"
+ACCURACY_KEY = "accuracy_quant"
+FLOAT_ACCURACY_KEY = "accuracy_float"
+DROP_KEY = "absolute_drop"

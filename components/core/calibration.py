@@ -1,0 +1,49 @@
+"""Seeded, order-stable sampling of representative examples."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable, Mapping, Sequence, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+def reservoir_sample(items: Iterable[T], k: int, seed: int) -> tuple[list[T], int]:
+    """Uniform sample of k items in one pass (Algorithm R), and how many were seen.
+
+    Deterministic for the same items in the same order and the same seed; the
+    sample keeps the items' original order.
+    """
+    if k < 1:
+        raise ValueError(f"k={k} is invalid: sample at least one item")
+    rng = np.random.default_rng(seed)
+    reservoir: list[tuple[int, T]] = []
+    seen = 0
+    for seen, item in enumerate(items, start=1):
+        if len(reservoir) < k:
+            reservoir.append((seen, item))
+            continue
+        j = int(rng.integers(0, seen))
+        if j < k:
+            reservoir[j] = (seen, item)
+    reservoir.sort(key=lambda pair: pair[0])
+    return [item for _, item in reservoir], seen
+
+
+def digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """A sha256 over named arrays (names, dtypes, shapes and bytes), for the record."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def as_samples(arrays: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """{name: [N, ...]} -> N dicts of {name: [1, ...]} (one converter step each)."""
+    names: Sequence[str] = sorted(arrays)
+    count = len(arrays[names[0]]) if names else 0
+    return [{n: arrays[n][i:i + 1] for n in names} for i in range(count)]

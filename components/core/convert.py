@@ -1,0 +1,97 @@
+"""SavedModel -> TFLite bytes with tf.lite.TFLiteConverter, one function per mode.
+
+Pure of TFX: takes a SavedModel path, a QuantizationConfig and calibration
+arrays, returns model bytes. The float32 reference is the same conversion with
+no optimization.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterator, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from components.core.calibration import as_samples
+from schemas.quantization import Mode, QuantizationConfig
+
+_IO_TYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}
+
+
+class ConversionError(RuntimeError):
+    """The converter refused the model; the message names what and the way out."""
+
+
+def converter_for(saved_model_dir: str, signature_key: str) -> tf.lite.TFLiteConverter:
+    return tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])
+
+
+def representative(arrays: Mapping[str, np.ndarray]) -> Callable[[], Iterator[dict]]:
+    samples = as_samples(arrays)
+
+    def generator() -> Iterator[dict]:
+        for sample in samples:
+            yield {k: v.astype(np.float32, copy=False) for k, v in sample.items()}
+    return generator
+
+
+def configure(converter: tf.lite.TFLiteConverter, config: QuantizationConfig,
+              calibration: Mapping[str, np.ndarray] | None) -> tf.lite.TFLiteConverter:
+    """Sets the converter up for the config's mode (QAT: the fine-tuned model's int8 export)."""
+    mode = config.mode
+    if mode == Mode.AEQ:
+        return converter  # ai-edge-quantizer works on the float model
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == Mode.FLOAT16:
+        converter.target_spec.supported_types = [tf.float16]
+    if config.needs_calibration:
+        if not calibration:
+            raise ConversionError(f"mode={mode.value!r} needs calibration samples; the plan has none")
+        converter.representative_dataset = representative(calibration)
+    if mode == Mode.INT8_STRICT:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if mode == Mode.INT16X8:
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if config.io_dtype != "float32":
+        converter.inference_input_type = _IO_TYPES[config.io_dtype]
+        converter.inference_output_type = _IO_TYPES[config.io_dtype]
+    return converter
+
+
+def run(converter: tf.lite.TFLiteConverter, what: str) -> bytes:
+    """converter.convert() with errors that name the op and suggest a fallback."""
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter raises several unrelated types
+        raise ConversionError(explain(what, str(error))) from error
+
+
+_OP_PATTERNS = (
+    r"Quantization not yet supported for op: '([^']+)'",
+    r"op '([^']+)'",
+    r"'tfl\.([a-z_0-9]+)' op",
+    r"'tf\.([A-Za-z0-9_]+)' op",
+)
+
+
+def explain(what: str, message: str) -> str:
+    ops = sorted({m for p in _OP_PATTERNS for m in re.findall(p, message)})
+    where = f" at op(s) {', '.join(ops)}" if ops else ""
+    hint = ("; to keep such ops in float use mode='int8' (float fallback), optionally "
+            "with keep_float_ops=[...], or mode='dynamic_range'")
+    first = message.strip().splitlines()[0][:500] if message.strip() else "(no message)"
+    return f"converting {what} failed{where}: {first}{hint}"
+
+
+def convert_float(saved_model_dir: str, signature_key: str) -> bytes:
+    """The float32 reference TFLite of the SavedModel."""
+    return run(converter_for(saved_model_dir, signature_key), "the float32 reference")
+
+
+def convert(saved_model_dir: str, config: QuantizationConfig,
+            calibration: Mapping[str, np.ndarray] | None) -> bytes:
+    """The quantized TFLite for the config's converter-based modes."""
+    converter = configure(converter_for(saved_model_dir, config.signature_key), config, calibration)
+    return run(converter, f"with mode={config.mode.value!r}")

@@ -1,0 +1,93 @@
+"""LiteRT interpreter helpers: load, describe signatures, run batches, inspect ops."""
+
+from __future__ import annotations
+
+import collections
+from typing import Mapping
+
+import numpy as np
+from ai_edge_litert import interpreter as litert
+
+from components.core.input_mapping import TensorSpec, dequantize
+
+BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+_FLOAT = ("float32", "float16", "float64")
+
+
+def load(model: bytes, num_threads: int = 1, xnnpack: bool = True) -> litert.Interpreter:
+    """An interpreter over model bytes; xnnpack=False disables the default delegates."""
+    resolver = (litert.OpResolverType.AUTO if xnnpack
+                else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return litert.Interpreter(model_content=model, num_threads=num_threads,
+                              experimental_op_resolver_type=resolver)
+
+
+def _spec(name: str, detail: Mapping) -> TensorSpec:
+    q = detail.get("quantization_parameters") or {}
+    scales = np.asarray(q.get("scales", []))
+    zps = np.asarray(q.get("zero_points", []))
+    return TensorSpec(
+        name=name,
+        dtype=np.dtype(detail["dtype"]).name,
+        shape=tuple(int(d) for d in detail["shape_signature"]),
+        scale=float(scales[0]) if scales.size == 1 else 0.0,
+        zero_point=int(zps[0]) if zps.size == 1 else 0,
+    )
+
+
+def signature_specs(interp: litert.Interpreter, key: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """Input and output TensorSpecs of a signature, sorted by name."""
+    available = list(interp.get_signature_list())
+    if key not in available:
+        raise ValueError(f"signature_key={key!r} is not in the TFLite model; it has {available}")
+    runner = interp.get_signature_runner(key)
+    inputs = [_spec(n, d) for n, d in sorted(runner.get_input_details().items())]
+    outputs = [_spec(n, d) for n, d in sorted(runner.get_output_details().items())]
+    return inputs, outputs
+
+
+class Runner:
+    """Runs a signature on batches: integer inputs must already be quantized;
+    outputs come back dequantized to float32."""
+
+    def __init__(self, model: bytes, key: str, num_threads: int = 1) -> None:
+        self.interpreter = load(model, num_threads=num_threads)
+        self.inputs, self.outputs = signature_specs(self.interpreter, key)
+        self._runner = self.interpreter.get_signature_runner(key)
+
+    def __call__(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raw = self._runner(**feeds)
+        return {o.name: dequantize(raw[o.name], o) for o in self.outputs}
+
+
+def op_summary(model: bytes) -> dict:
+    """Counts of ops by kind: integer, float, hybrid (float math on int8 weights), boundary."""
+    interp = load(model, xnnpack=False)
+    kinds: collections.Counter = collections.Counter()
+    by_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for op in interp._get_ops_details():  # pylint: disable=protected-access
+        kind = _op_kind(op["op_name"], op["operand_types"], op["result_types"])
+        kinds[kind] += 1
+        by_op[op["op_name"]][kind] += 1
+    return {
+        "total": sum(kinds.values()),
+        "integer": kinds["integer"], "float": kinds["float"],
+        "hybrid": kinds["hybrid"], "boundary": kinds["boundary"],
+        "by_op": {name: dict(sorted(c.items())) for name, c in sorted(by_op.items())},
+    }
+
+
+def _op_kind(name: str, operand_types, result_types) -> str:
+    if name in BOUNDARY_OPS:
+        return "boundary"
+    results = [np.dtype(t).name for t in result_types]
+    operands = [np.dtype(t).name for t in operand_types]
+    if not any(r in _FLOAT for r in results):
+        return "integer"
+    if any(o in ("int8", "uint8", "int4") for o in operands):
+        return "hybrid"
+    return "float"
+
+
+def dynamic_batch(specs) -> bool:
+    return all(len(s.shape) > 0 and s.shape[0] == -1 for s in specs)

@@ -1,0 +1,34 @@
+"""One entry point over every technique: returns quantized TFLite bytes (+ layer report)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import numpy as np
+
+from components.core import convert
+from schemas.quantization import Mode, QuantizationConfig
+
+
+@dataclasses.dataclass
+class Result:
+    model: bytes
+    layer_report_csv: str | None = None
+
+
+def quantize(source_dir: str, config: QuantizationConfig,
+             calibration: Mapping[str, np.ndarray] | None, float_model: bytes,
+             qat_dir: str | None = None) -> Result:
+    """Applies the config's technique to the SavedModel at source_dir (QAT: qat_dir)."""
+    if config.mode == Mode.AEQ:
+        from components.core import aeq  # pylint: disable=g-import-not-at-top
+        return Result(aeq.quantize(float_model, config, calibration))
+    if config.mode == Mode.QAT:
+        if not qat_dir:
+            raise convert.ConversionError("mode='qat' but the plan holds no fine-tuned model")
+        return Result(convert.convert(qat_dir, config, calibration))
+    if config.keep_float_ops or config.keep_float_nodes or config.wants_layer_report:
+        from components.core import debugger  # pylint: disable=g-import-not-at-top
+        return Result(*debugger.quantize_with_debugger(source_dir, config, calibration))
+    return Result(convert.convert(source_dir, config, calibration))

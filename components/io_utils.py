@@ -1,0 +1,47 @@
+"""Artifact file I/O for the executors: atomic writes through tf.io.gfile (local or GCS)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import tensorflow as tf
+from tfx.types import artifact
+from tfx.utils import path_utils
+
+
+def serving_dir(model: artifact.Artifact) -> str:
+    """<Model.uri>/Format-Serving: what the Trainer exported and the Pusher copies."""
+    return path_utils.serving_model_path(model.uri)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Writes via a temporary name and a rename, so no half-written file is left behind."""
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    tmp = path + ".tmp"
+    with tf.io.gfile.GFile(tmp, "wb") as f:
+        f.write(data)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def write_json(path: str, data: Any) -> None:
+    write_bytes(path, (json.dumps(data, indent=2, sort_keys=True, default=_default) + "\n").encode())
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def read_json(path: str) -> Any:
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return json.loads(f.read())
+
+
+def read_bytes(path: str) -> bytes:
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return f.read()

@@ -1,0 +1,62 @@
+"""Quantizer: decides and prepares quantization of the Trainer's model.
+
+Inputs:  model (Model, the Trainer's SavedModel), examples (Examples; needed for
+         calibration and QAT).
+Output:  plan (tfxedge.QuantizationPlan): plan.json, calibration.npz, and for
+         mode='qat' the fine-tuned SavedModel.
+Param:   config (schemas.QuantizationConfig), validated here at construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import component_spec, standard_artifacts
+
+from components.artifacts import QuantizationPlan
+from components.quantizer import executor
+from schemas.quantization import Mode, QuantizationConfig
+
+MODEL_KEY = "model"
+EXAMPLES_KEY = "examples"
+PLAN_KEY = "plan"
+CONFIG_KEY = "config"
+
+
+class QuantizerSpec(component_spec.ComponentSpec):
+    PARAMETERS = {CONFIG_KEY: component_spec.ExecutionParameter(type=str)}
+    INPUTS = {
+        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
+    }
+    OUTPUTS = {PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan)}
+
+
+def as_config(config: QuantizationConfig | Mapping[str, Any]) -> QuantizationConfig:
+    if isinstance(config, QuantizationConfig):
+        return config
+    if isinstance(config, Mapping):
+        return QuantizationConfig.from_dict(config)
+    raise TypeError(f"config={config!r} is invalid: pass a schemas.QuantizationConfig or a dict")
+
+
+class Quantizer(base_component.BaseComponent):
+    """Plans post-training quantization, QAT or an ai-edge-quantizer recipe."""
+
+    SPEC_CLASS = QuantizerSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, model: types.BaseChannel,
+                 config: QuantizationConfig | Mapping[str, Any],
+                 examples: types.BaseChannel | None = None):
+        config = as_config(config)
+        needs_examples = config.needs_calibration or config.mode == Mode.QAT
+        if needs_examples and examples is None:
+            raise ValueError(
+                f"examples=None is invalid for mode={config.mode.value!r}: calibration/QAT "
+                f"reads the pipeline's Examples; pass examples=example_gen.outputs['examples']")
+        super().__init__(spec=QuantizerSpec(
+            model=model, examples=examples, config=config.to_json(),
+            plan=types.Channel(type=QuantizationPlan)))

@@ -1,0 +1,86 @@
+"""Quantizer executor: check, sample calibration data / fine-tune, record the plan."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+from absl import logging
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact, artifact_utils
+
+from components import artifacts, io_utils
+from components.core import calibration, examples, saved_model
+from schemas.quantization import Mode, QuantizationConfig
+
+
+class Executor(base_executor.BaseExecutor):
+    """Writes plan.json (+ calibration.npz, + QAT SavedModel) into the plan artifact."""
+
+    def Do(self, input_dict: dict[str, list[artifact.Artifact]],
+           output_dict: dict[str, list[artifact.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        config = QuantizationConfig.from_json(exec_properties["config"])
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        plan_artifact = artifact_utils.get_single_instance(output_dict["plan"])
+        source = io_utils.serving_dir(model)
+        tensors = saved_model.signature_inputs(source, config.signature_key)
+        examples_artifact = _single_or_none(input_dict.get("examples"))
+
+        plan: dict[str, Any] = {
+            "config": _config_dict(config),
+            "source_model": source,
+            "signature_key": config.signature_key,
+            "inputs": [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in tensors],
+            "input_mapping": dict(config.input_mapping),
+            "calibration": None,
+            "qat": None,
+        }
+        if config.needs_calibration:
+            plan["calibration"], plan["input_mapping"] = _calibrate(
+                config, tensors, examples_artifact, plan_artifact.uri)
+        if config.mode == Mode.QAT:
+            from components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
+            plan["qat"], plan["input_mapping"] = qat.fine_tune(
+                source, config, tensors, _split_uri(examples_artifact, config.qat.split),
+                os.path.join(plan_artifact.uri, artifacts.QAT_MODEL_DIR))
+        io_utils.write_json(os.path.join(plan_artifact.uri, artifacts.PLAN_FILE), plan)
+        plan_artifact.set_string_custom_property(artifacts.MODE_KEY, config.mode.value)
+
+
+def _config_dict(config: QuantizationConfig) -> dict:
+    import json  # pylint: disable=g-import-not-at-top
+    return json.loads(config.to_json())
+
+
+def _single_or_none(items):
+    return artifact_utils.get_single_instance(items) if items else None
+
+
+def _split_uri(examples_artifact, split: str) -> str:
+    if examples_artifact is None:
+        raise ValueError("this mode reads Examples but the Quantizer got none; pass examples=...")
+    names = artifact_utils.decode_split_names(examples_artifact.split_names)
+    if split not in names:
+        raise ValueError(f"split={split!r} is not in the Examples artifact; it has {names}. "
+                         f"Set calibration.split (or qat.split) to one of them")
+    return artifact_utils.get_split_uri([examples_artifact], split)
+
+
+def _calibrate(config: QuantizationConfig, tensors, examples_artifact, out_dir: str):
+    cal = config.calibration
+    files = examples.split_files(_split_uri(examples_artifact, cal.split))
+    records, seen = calibration.reservoir_sample(examples.iter_records(files), cal.num_samples, cal.seed)
+    arrays, mapping = examples.model_inputs(records, tensors, config.input_mapping)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    io_utils.write_bytes(os.path.join(out_dir, artifacts.CALIBRATION_FILE), buffer.getvalue())
+    logging.info("Calibration: %d of %d examples from split %r (seed %d).",
+                 len(records), seen, cal.split, cal.seed)
+    record = {"split": cal.split, "seed": cal.seed, "requested": cal.num_samples,
+              "used": len(records), "examples_seen": seen, "files": files,
+              "sha256": calibration.digest(arrays), "file": artifacts.CALIBRATION_FILE}
+    return record, mapping
+

@@ -1,0 +1,45 @@
+"""TFLiteExporter: converts the Trainer's SavedModel to TFLite as the plan says.
+
+Inputs:  model (Model, the Trainer's SavedModel), plan (tfxedge.QuantizationPlan).
+Outputs: model (Model): Format-Serving/tflite, the quantized model the stock
+         Pusher pushes and stock TFMA (model_type tf_lite) reads, plus
+         export_report.json beside Format-Serving;
+         float_model (Model): the float32 reference TFLite, same layout.
+"""
+
+from __future__ import annotations
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import component_spec, standard_artifacts
+
+from components.artifacts import QuantizationPlan
+from components.tflite_exporter import executor
+
+MODEL_KEY = "model"
+PLAN_KEY = "plan"
+FLOAT_MODEL_KEY = "float_model"
+
+
+class TFLiteExporterSpec(component_spec.ComponentSpec):
+    PARAMETERS = {}
+    INPUTS = {
+        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan),
+    }
+    OUTPUTS = {
+        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        FLOAT_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+    }
+
+
+class TFLiteExporter(base_component.BaseComponent):
+    """Writes the quantized TFLite and its float32 reference, and checks both."""
+
+    SPEC_CLASS = TFLiteExporterSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, model: types.BaseChannel, plan: types.BaseChannel):
+        super().__init__(spec=TFLiteExporterSpec(
+            model=model, plan=plan,
+            float_model=types.Channel(type=standard_artifacts.Model)))

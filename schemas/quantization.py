@@ -1,0 +1,190 @@
+"""Typed configuration of the Quantizer (and of the conversion it plans).
+
+Build it in Python (`QuantizationConfig(mode=Mode.INT8, ...)`) or from a dict
+(`QuantizationConfig.from_dict({...})`); both validate at once, so a bad
+combination fails at pipeline construction, not hours later in a container.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+from typing import Any, Mapping
+
+from schemas import _strict
+from schemas._strict import ConfigError, fail
+
+
+class Mode(str, enum.Enum):
+    """How the model is shrunk."""
+
+    DYNAMIC_RANGE = "dynamic_range"  # int8 weights, float activations quantized at run time
+    INT8 = "int8"                    # full integer, float fallback for ops without int8 kernels
+    INT8_STRICT = "int8_strict"      # builtin int8 ops only; optional int8/uint8 model I/O
+    FLOAT16 = "float16"              # float16 weights
+    INT16X8 = "int16x8"              # int16 activations, int8 weights
+    QAT = "qat"                      # tensorflow-model-optimization quantization-aware training
+    AEQ = "aeq"                      # LiteRT ai-edge-quantizer recipe applied to the float TFLite
+
+
+CALIBRATED_MODES = frozenset({Mode.INT8, Mode.INT8_STRICT, Mode.INT16X8})
+FULL_INTEGER_MODES = frozenset({Mode.INT8, Mode.INT8_STRICT})
+INT_IO_MODES = frozenset({Mode.INT8_STRICT, Mode.QAT})
+IO_DTYPES = ("float32", "int8", "uint8")
+
+# Presets shipped by ai-edge-quantizer 0.10 (functions of ai_edge_quantizer.recipe).
+AEQ_PRESETS = (
+    "dynamic_wi8_afp32",
+    "dynamic_wi4_afp32",
+    "weight_only_wi8_afp32",
+    "weight_only_wi4_afp32",
+    "static_wi8_ai8",
+    "static_wi8_ai16",
+)
+AEQ_CALIBRATED_PRESETS = frozenset({"static_wi8_ai8", "static_wi8_ai16"})
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationConfig:
+    """Representative data for full-integer modes, sampled from the pipeline's Examples."""
+
+    num_samples: int = 200
+    seed: int = 0
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.num_samples < 1:
+            fail("calibration.num_samples", self.num_samples,
+                 "use at least 1 sample (a few hundred is typical)")
+        if not self.split:
+            fail("calibration.split", self.split, "name a split of the Examples, e.g. 'train'")
+
+
+@dataclasses.dataclass(frozen=True)
+class QatConfig:
+    """Quantization-aware fine-tuning of the Trainer's Keras 2 (tf_keras) model."""
+
+    epochs: int = 1
+    steps_per_epoch: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    split: str = "train"
+    label_feature: str = "label"
+    loss: str = "sparse_categorical_crossentropy"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            fail("qat.epochs", self.epochs, "train for at least 1 epoch")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            fail("qat.steps_per_epoch", self.steps_per_epoch, "use None (whole split) or >= 1")
+        if self.batch_size < 1:
+            fail("qat.batch_size", self.batch_size, "use a batch size >= 1")
+        if not self.learning_rate > 0:
+            fail("qat.learning_rate", self.learning_rate, "use a positive learning rate")
+
+
+@dataclasses.dataclass(frozen=True)
+class AeqConfig:
+    """An ai-edge-quantizer recipe: a named preset or a recipe JSON file."""
+
+    recipe: str | None = None
+    recipe_file: str | None = None
+    float_scopes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "float_scopes", tuple(self.float_scopes))
+        if (self.recipe is None) == (self.recipe_file is None):
+            fail("aeq", {"recipe": self.recipe, "recipe_file": self.recipe_file},
+                 "set exactly one of aeq.recipe (a preset) or aeq.recipe_file")
+        if self.recipe is not None and self.recipe not in AEQ_PRESETS:
+            fail("aeq.recipe", self.recipe, f"use one of {', '.join(AEQ_PRESETS)} or aeq.recipe_file")
+        if self.recipe_file is not None and not _exists(self.recipe_file):
+            fail("aeq.recipe_file", self.recipe_file,
+                 "the file does not exist; give the path of an ai-edge-quantizer recipe JSON")
+        if self.recipe_file is not None and self.float_scopes:
+            fail("aeq.float_scopes", self.float_scopes,
+                 "float scopes apply to presets; write them into your recipe file instead")
+
+    @property
+    def needs_calibration(self) -> bool:
+        return self.recipe in AEQ_CALIBRATED_PRESETS or self.recipe_file is not None
+
+
+def _exists(path: str) -> bool:
+    if "://" in path:  # gs://... and friends: ask TF's filesystem layer lazily
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        return tf.io.gfile.exists(path)
+    return os.path.exists(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantizationConfig:
+    """What the Quantizer plans and the TFLiteExporter applies."""
+
+    mode: Mode = Mode.DYNAMIC_RANGE
+    calibration: CalibrationConfig = CalibrationConfig()
+    io_dtype: str = "float32"
+    keep_float_ops: tuple[str, ...] = ()
+    keep_float_nodes: tuple[str, ...] = ()
+    layer_report: bool | None = None
+    input_mapping: dict[str, str] = dataclasses.field(default_factory=dict)
+    signature_key: str = "serving_default"
+    qat: QatConfig | None = None
+    aeq: AeqConfig | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("keep_float_ops", "keep_float_nodes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not isinstance(self.mode, Mode):
+            object.__setattr__(self, "mode", _strict._coerce_enum(Mode, self.mode, "mode"))
+        if self.io_dtype not in IO_DTYPES:
+            fail("io_dtype", self.io_dtype, f"use one of {', '.join(IO_DTYPES)}")
+        if self.io_dtype != "float32" and self.mode not in INT_IO_MODES:
+            fail("io_dtype", self.io_dtype,
+                 f"integer model I/O needs a full-integer mode; set mode='int8_strict' "
+                 f"(or 'qat'), or keep io_dtype='float32' with mode={self.mode.value!r}")
+        self._check_selective()
+        self._check_sub_configs()
+        if self.layer_report and self.mode not in FULL_INTEGER_MODES:
+            fail("layer_report", self.layer_report,
+                 "the per-layer error report needs mode 'int8' or 'int8_strict'")
+
+    def _check_selective(self) -> None:
+        if (self.keep_float_ops or self.keep_float_nodes) and self.mode != Mode.INT8:
+            fail("keep_float_ops/keep_float_nodes", self.keep_float_ops or self.keep_float_nodes,
+                 "keeping layers in float needs mode='int8' (float fallback); with "
+                 "mode='aeq' use aeq.float_scopes")
+
+    def _check_sub_configs(self) -> None:
+        if (self.mode == Mode.QAT) != (self.qat is not None):
+            fail("qat", self.qat, "set qat=QatConfig(...) exactly when mode='qat'")
+        if (self.mode == Mode.AEQ) != (self.aeq is not None):
+            fail("aeq", self.aeq, "set aeq=AeqConfig(...) exactly when mode='aeq'")
+
+    @property
+    def needs_calibration(self) -> bool:
+        if self.mode == Mode.AEQ:
+            return self.aeq.needs_calibration
+        return self.mode in CALIBRATED_MODES
+
+    @property
+    def wants_layer_report(self) -> bool:
+        return self.mode in FULL_INTEGER_MODES and self.layer_report is not False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "QuantizationConfig":
+        return _strict.from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "QuantizationConfig":
+        import json  # pylint: disable=g-import-not-at-top
+        return cls.from_dict(json.loads(text))
+
+    def to_json(self) -> str:
+        return _strict.to_json(self)
+
+
+__all__ = ["AeqConfig", "CalibrationConfig", "ConfigError", "Mode", "QatConfig",
+           "QuantizationConfig", "AEQ_PRESETS"]
