@@ -36,6 +36,17 @@ def representative(arrays: Mapping[str, np.ndarray]) -> Callable[[], Iterator[di
     return generator
 
 
+def representative_lists(arrays: Mapping[str, np.ndarray]) -> Callable[[], Iterator[list]]:
+    """Positional samples (inputs sorted by name, the converter's order for a signature),
+    for tools such as QuantizationDebugger that do not take named inputs."""
+    samples = as_samples(arrays)
+
+    def generator() -> Iterator[list]:
+        for sample in samples:
+            yield [sample[k].astype(np.float32, copy=False) for k in sorted(sample)]
+    return generator
+
+
 def configure(converter: tf.lite.TFLiteConverter, config: QuantizationConfig,
               calibration: Mapping[str, np.ndarray] | None) -> tf.lite.TFLiteConverter:
     """Sets the converter up for the config's mode (QAT: the fine-tuned model's int8 export)."""

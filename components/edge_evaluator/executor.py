@@ -61,11 +61,14 @@ def _split_uri(examples_artifact: artifact.Artifact, split: str) -> str:
     return artifact_utils.get_split_uri([examples_artifact], split)
 
 
+_EXPORTER_OUTPUT = {"model": "tflite_model", "float_model": "float_model"}
+
+
 def _tflite_path(model: artifact.Artifact, which: str) -> str:
     path = os.path.join(io_utils.serving_dir(model), artifacts.TFLITE_FILE)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{which}: no TFLite model at {path}; connect the TFLiteExporter's "
-                                f"outputs['{which}'] here")
+                                f"outputs['{_EXPORTER_OUTPUT[which]}'] here")
     return path
 
 

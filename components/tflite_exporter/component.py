@@ -1,7 +1,7 @@
 """TFLiteExporter: converts the Trainer's SavedModel to TFLite as the plan says.
 
 Inputs:  model (Model, the Trainer's SavedModel), plan (tfxedge.QuantizationPlan).
-Outputs: model (Model): Format-Serving/tflite, the quantized model the stock
+Outputs: tflite_model (Model): Format-Serving/tflite, the quantized model the stock
          Pusher pushes and stock TFMA (model_type tf_lite) reads, plus
          export_report.json beside Format-Serving;
          float_model (Model): the float32 reference TFLite, same layout.
@@ -18,6 +18,7 @@ from components.tflite_exporter import executor
 
 MODEL_KEY = "model"
 PLAN_KEY = "plan"
+TFLITE_MODEL_KEY = "tflite_model"
 FLOAT_MODEL_KEY = "float_model"
 
 
@@ -28,7 +29,7 @@ class TFLiteExporterSpec(component_spec.ComponentSpec):
         PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan),
     }
     OUTPUTS = {
-        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        TFLITE_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         FLOAT_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
     }
 
@@ -42,4 +43,5 @@ class TFLiteExporter(base_component.BaseComponent):
     def __init__(self, model: types.BaseChannel, plan: types.BaseChannel):
         super().__init__(spec=TFLiteExporterSpec(
             model=model, plan=plan,
+            tflite_model=types.Channel(type=standard_artifacts.Model),
             float_model=types.Channel(type=standard_artifacts.Model)))

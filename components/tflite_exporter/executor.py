@@ -17,14 +17,14 @@ from components.core import quantize as quantize_lib
 
 
 class Executor(base_executor.BaseExecutor):
-    """Writes <model>/Format-Serving/tflite, <float_model>/Format-Serving/tflite, export_report.json."""
+    """Writes <tflite_model>/Format-Serving/tflite, <float_model>/Format-Serving/tflite, export_report.json."""
 
     def Do(self, input_dict: dict[str, list[artifact.Artifact]],
            output_dict: dict[str, list[artifact.Artifact]],
            exec_properties: dict[str, Any]) -> None:
         trainer_model = artifact_utils.get_single_instance(input_dict["model"])
         plan_uri = artifact_utils.get_single_instance(input_dict["plan"]).uri
-        out_model = artifact_utils.get_single_instance(output_dict["model"])
+        out_model = artifact_utils.get_single_instance(output_dict["tflite_model"])
         out_float = artifact_utils.get_single_instance(output_dict["float_model"])
 
         plan, config = plan_files.read_plan(plan_uri)

@@ -1,0 +1,73 @@
+"""Selective int8 quantization and the per-layer error report, via TF's QuantizationDebugger.
+
+The debugger calibrates once, then (a) re-quantizes with denylisted ops/nodes
+left in float (`keep_float_ops` / `keep_float_nodes`) and (b) runs a debug
+model on the calibration samples to measure each quantized layer's error
+(RMSE/scale and friends) against its float counterpart.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from components.core import convert
+from schemas.quantization import Mode, QuantizationConfig
+
+
+def _debugger(source_dir: str, config: QuantizationConfig,
+              calibration: Mapping[str, np.ndarray]):
+    converter = convert.configure(convert.converter_for(source_dir, config.signature_key),
+                                  config, calibration)
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_ops=list(config.keep_float_ops) or None,
+        denylisted_nodes=list(config.keep_float_nodes) or None)
+    try:
+        return tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=convert.representative_lists(calibration),
+            debug_options=options)
+    except Exception as error:  # calibration runs the converter
+        raise convert.ConversionError(convert.explain(f"with mode={config.mode.value!r}", str(error))) from error
+
+
+def layer_report(debugger) -> str:
+    """CSV of per-layer statistics, sorted worst first by RMSE/scale."""
+    debugger.run()
+    buffer = io.StringIO()
+    debugger.layer_statistics_dump(buffer)
+    return _sorted_csv(buffer.getvalue())
+
+
+def _sorted_csv(text: str) -> str:
+    lines = [l for l in text.splitlines() if l.strip()]
+    if len(lines) < 2:
+        return text
+    header = lines[0].split(",")
+    if "mean_error" not in header or "scale" not in header:
+        return text
+    err, scale = header.index("mean_squared_error"), header.index("scale")
+
+    def rmse_over_scale(line: str) -> float:
+        cells = line.split(",")
+        try:
+            return float(np.sqrt(float(cells[err])) / float(cells[scale]))
+        except (ValueError, ZeroDivisionError, IndexError):
+            return float("-inf")
+    body = sorted(lines[1:], key=rmse_over_scale, reverse=True)
+    return "\n".join([lines[0] + ",rmse_over_scale"] +
+                     [f"{l},{rmse_over_scale(l):.6g}" for l in body]) + "\n"
+
+
+def quantize_with_debugger(source_dir: str, config: QuantizationConfig,
+                           calibration: Mapping[str, np.ndarray]) -> tuple[bytes, str | None]:
+    """(model bytes, layer report CSV or None) for int8 modes with debugging / denylists."""
+    debugger = _debugger(source_dir, config, calibration)
+    if config.mode == Mode.INT8 and (config.keep_float_ops or config.keep_float_nodes):
+        model = bytes(debugger.get_nondebug_quantized_model())
+    else:
+        model = convert.convert(source_dir, config, calibration)
+    report = layer_report(debugger) if config.wants_layer_report else None
+    return model, report

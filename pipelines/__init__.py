@@ -1,0 +1,1 @@
+"""The demo pipeline (digits CNN) and its runners: local, Beam, Vertex compile."""

@@ -1,0 +1,93 @@
+"""The demo pipeline, defined once for every runner.
+
+ImportExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Trainer
+  -> Evaluator (stock TFMA, float SavedModel, with a latest-blessed baseline)
+  -> Quantizer -> TFLiteExporter -> EdgeEvaluator -> Pusher (stock)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components import EdgeEvaluator, Quantizer, TFLiteExporter
+from pipelines import digits_model
+from pipelines.demo_data import LABEL_KEY
+from schemas import EvaluationConfig, QuantizationConfig
+
+TRAINER_RUN_FN = "pipelines.digits_model.run_fn"
+
+
+def float_eval_config(min_accuracy: float) -> tfma.EvalConfig:
+    """The stock Evaluator's config for the float SavedModel.
+
+    model_type is set explicitly: left unset, TFMA probes the model with
+    tf.keras (Keras 3 in TF 2.21), which cannot load this Keras 2 SavedModel.
+    """
+    accuracy = tfma.MetricConfig(
+        class_name="SparseCategoricalAccuracy",
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.05})))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name=digits_model.EXAMPLES_SIGNATURE,
+                                    label_key=LABEL_KEY, model_type=tfma.TF_GENERIC)],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[accuracy])])
+
+
+def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serving_dir: str,
+                    quantization: QuantizationConfig, evaluation: EvaluationConfig,
+                    metadata_path: str | None = None, train_steps: int = 400,
+                    float_min_accuracy: float = 0.8,
+                    beam_pipeline_args: Sequence[str] | None = None,
+                    enable_cache: bool = True) -> tfx.dsl.Pipeline:
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=data_root,
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name="train", pattern="train/*"),
+            example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
+        ]))
+    examples = example_gen.outputs["examples"]
+    statistics_gen = tfx.components.StatisticsGen(examples=examples)
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    trainer = tfx.components.Trainer(
+        run_fn=TRAINER_RUN_FN, examples=examples, schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps))
+    # Only the float Evaluator's blessings carry `current_model_id`, so this
+    # resolver can never pick the EdgeEvaluator-blessed TFLite model as baseline.
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=examples, model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        eval_config=float_eval_config(float_min_accuracy))
+    quantizer = Quantizer(model=trainer.outputs["model"], examples=examples, config=quantization)
+    exporter = TFLiteExporter(model=trainer.outputs["model"], plan=quantizer.outputs["plan"])
+    edge_evaluator = EdgeEvaluator(
+        examples=examples, model=exporter.outputs["tflite_model"],
+        float_model=exporter.outputs["float_model"],
+        float_blessing=evaluator.outputs["blessing"], config=evaluation)
+    pusher = tfx.components.Pusher(
+        model=exporter.outputs["tflite_model"], model_blessing=edge_evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
+                    baseline, evaluator, quantizer, exporter, edge_evaluator, pusher],
+        enable_cache=enable_cache,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+            if metadata_path else None),
+        beam_pipeline_args=list(beam_pipeline_args or ["--direct_num_workers=1"]))

@@ -1,0 +1,76 @@
+"""Runs the demo pipeline: LocalDagRunner (default) or BeamDagRunner, SQLite metadata.
+
+    python -m pipelines.run_local [--runner beam] [--mode int8] [--max-drop 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from absl import logging
+
+from pipelines import demo_data, summary
+from pipelines.pipeline import create_pipeline
+from schemas import CalibrationConfig, EvaluationConfig, Mode, QuantizationConfig, Thresholds
+
+PIPELINE_NAME = "tfx-edge-digits"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", default=os.path.join(repo, "work"), help="data, artifacts, metadata")
+    p.add_argument("--serving-dir", default=os.path.join(repo, "serving_model"), help="push destination")
+    p.add_argument("--runner", choices=("local", "beam"), default="local")
+    p.add_argument("--mode", choices=[m.value for m in Mode if m not in (Mode.QAT, Mode.AEQ)],
+                   default=Mode.INT8.value)
+    p.add_argument("--calibration-samples", type=int, default=200)
+    p.add_argument("--max-drop", type=float, default=0.02, help="max absolute accuracy drop")
+    p.add_argument("--min-accuracy", type=float, default=0.9)
+    p.add_argument("--train-steps", type=int, default=400)
+    p.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    return p.parse_args(argv)
+
+
+def build(args: argparse.Namespace):
+    data_root = os.path.join(args.work_dir, "data", "digits")
+    demo_data.write(data_root)
+    quantization = QuantizationConfig(
+        mode=Mode(args.mode), calibration=CalibrationConfig(num_samples=args.calibration_samples))
+    evaluation = EvaluationConfig(thresholds=Thresholds(
+        max_absolute_drop=args.max_drop, min_accuracy=args.min_accuracy))
+    return create_pipeline(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
+        data_root=data_root, serving_dir=args.serving_dir,
+        quantization=quantization, evaluation=evaluation,
+        metadata_path=metadata_path(args), train_steps=args.train_steps)
+
+
+def metadata_path(args: argparse.Namespace) -> str:
+    return os.path.join(args.work_dir, "metadata.sqlite")
+
+
+def run(args: argparse.Namespace) -> str:
+    pipeline = build(args)
+    if args.runner == "beam":
+        from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+        BeamDagRunner().run(pipeline)
+    else:
+        from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+        LocalDagRunner().run(pipeline)
+    store = summary.store_for(metadata_path(args))
+    return summary.render(summary.latest_run(store), summary.latest_evaluation(store),
+                          summary.latest_push(store))
+
+
+def main(argv=None) -> int:
+    logging.set_verbosity(logging.WARNING)
+    print(run(parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
