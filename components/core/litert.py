@@ -12,6 +12,7 @@ from components.core.input_mapping import TensorSpec, dequantize
 
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 _FLOAT = ("float32", "float16", "float64")
+_QUANTIZED = ("int8", "uint8", "int16", "int4")
 
 
 def load(model: bytes, num_threads: int = 1, xnnpack: bool = True) -> litert.Interpreter:
@@ -61,7 +62,8 @@ class Runner:
 
 
 def op_summary(model: bytes) -> dict:
-    """Counts of ops by kind: integer, float, hybrid (float math on int8 weights), boundary."""
+    """Counts of ops by kind: integer (int8/int16 math), float, hybrid (float math on int8
+    weights), boundary (QUANTIZE/DEQUANTIZE), shape (int32/bool shape arithmetic)."""
     interp = load(model, xnnpack=False)
     kinds: collections.Counter = collections.Counter()
     by_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -72,7 +74,7 @@ def op_summary(model: bytes) -> dict:
     return {
         "total": sum(kinds.values()),
         "integer": kinds["integer"], "float": kinds["float"],
-        "hybrid": kinds["hybrid"], "boundary": kinds["boundary"],
+        "hybrid": kinds["hybrid"], "boundary": kinds["boundary"], "shape": kinds["shape"],
         "by_op": {name: dict(sorted(c.items())) for name, c in sorted(by_op.items())},
     }
 
@@ -83,7 +85,7 @@ def _op_kind(name: str, operand_types, result_types) -> str:
     results = [np.dtype(t).name for t in result_types]
     operands = [np.dtype(t).name for t in operand_types]
     if not any(r in _FLOAT for r in results):
-        return "integer"
+        return "integer" if any(r in _QUANTIZED for r in results) else "shape"
     if any(o in ("int8", "uint8", "int4") for o in operands):
         return "hybrid"
     return "float"

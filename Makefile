@@ -1,0 +1,27 @@
+# tfx-edge: `make demo` runs the pipeline, `make test` the tests; each sets itself up.
+PY := .venv/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup demo demo-beam test bench vertex clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) -m pipelines.run_local $(ARGS)
+
+demo-beam: setup
+	$(PY) -m pipelines.run_local --runner beam $(ARGS)
+
+vertex: setup
+	$(PY) -m pipelines.compile_vertex $(ARGS)
+
+test: setup
+	$(PY) -m pytest -q $(ARGS)
+
+bench: setup
+	$(PY) -m bench.pipeline_bench $(ARGS)
+	$(PY) -m bench.techniques_bench $(ARGS)
+
+clean:
+	rm -rf work serving_model bench/results/*.json

@@ -1,0 +1,106 @@
+"""Shared fixtures: the demo data, one trained model and one int8 export per session.
+
+TensorFlow costs seconds per import and the model a few seconds to train, so
+everything heavy is session-scoped and built once on small, real data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TRAIN_STEPS = 300
+
+
+def make_artifact(cls, uri: str):
+    artifact = cls()
+    artifact.uri = uri
+    os.makedirs(uri, exist_ok=True)
+    return artifact
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    from pipelines import demo_data
+    root = str(tmp_path_factory.mktemp("data"))
+    demo_data.write(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def examples_artifact(data_root, tmp_path_factory):
+    """An Examples artifact laid out as ExampleGen writes it (Split-train/, Split-eval/)."""
+    from tfx.types import artifact_utils, standard_artifacts
+    uri = str(tmp_path_factory.mktemp("examples"))
+    for split in ("train", "eval"):
+        os.makedirs(os.path.join(uri, f"Split-{split}"))
+        shutil.copy(os.path.join(data_root, split, "digits.tfrecord"),
+                    os.path.join(uri, f"Split-{split}", "data_tfrecord-00000-of-00001"))
+    examples = make_artifact(standard_artifacts.Examples, uri)
+    examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    return examples
+
+
+@pytest.fixture(scope="session")
+def trained_model(data_root, tmp_path_factory):
+    """The demo CNN trained once, as a Trainer Model artifact (<uri>/Format-Serving)."""
+    from tfx.types import standard_artifacts
+    from pipelines import digits_model
+    uri = str(tmp_path_factory.mktemp("trainer_model"))
+    digits_model.train(os.path.join(data_root, "train", "digits.tfrecord"),
+                       os.path.join(data_root, "eval", "digits.tfrecord"),
+                       os.path.join(uri, "Format-Serving"), steps=TRAIN_STEPS)
+    return make_artifact(standard_artifacts.Model, uri)
+
+
+@pytest.fixture(scope="session")
+def serving_dir(trained_model):
+    return os.path.join(trained_model.uri, "Format-Serving")
+
+
+def run_quantizer(config, model, examples, out_uri):
+    from components.artifacts import QuantizationPlan
+    from components.quantizer import executor
+    plan = make_artifact(QuantizationPlan, out_uri)
+    executor.Executor().Do({"model": [model], "examples": [examples] if examples else []},
+                           {"plan": [plan]}, {"config": config.to_json()})
+    return plan
+
+
+def run_exporter(model, plan, out_root):
+    from tfx.types import standard_artifacts
+    from components.tflite_exporter import executor
+    tflite = make_artifact(standard_artifacts.Model, os.path.join(out_root, "tflite_model"))
+    float_model = make_artifact(standard_artifacts.Model, os.path.join(out_root, "float_model"))
+    executor.Executor().Do({"model": [model], "plan": [plan]},
+                           {"tflite_model": [tflite], "float_model": [float_model]}, {})
+    return tflite, float_model
+
+
+def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None):
+    from tfx.types import standard_artifacts
+    from components.artifacts import EdgeEvaluation
+    from components.edge_evaluator import executor
+    blessing = make_artifact(standard_artifacts.ModelBlessing, os.path.join(out_root, "blessing"))
+    evaluation = make_artifact(EdgeEvaluation, os.path.join(out_root, "evaluation"))
+    inputs = {"examples": [examples], "model": [tflite], "float_model": [float_model]}
+    if float_blessing is not None:
+        inputs["float_blessing"] = [float_blessing]
+    executor.Executor().Do(inputs, {"blessing": [blessing], "evaluation": [evaluation]},
+                           {"config": config.to_json()})
+    return blessing, evaluation
+
+
+@pytest.fixture(scope="session")
+def int8_export(trained_model, examples_artifact, tmp_path_factory):
+    """Quantizer + TFLiteExporter executors with mode int8 (the demo's default)."""
+    from schemas import CalibrationConfig, Mode, QuantizationConfig
+    root = str(tmp_path_factory.mktemp("int8"))
+    config = QuantizationConfig(mode=Mode.INT8, calibration=CalibrationConfig(num_samples=64, seed=3))
+    plan = run_quantizer(config, trained_model, examples_artifact, os.path.join(root, "plan"))
+    tflite, float_model = run_exporter(trained_model, plan, root)
+    return {"plan": plan, "tflite": tflite, "float": float_model, "config": config, "root": root}
