@@ -1,0 +1,56 @@
+"""Compiles the demo pipeline offline to a Kubeflow V2 / Vertex AI pipeline JSON.
+
+    python -m pipelines.compile_vertex --image us-docker.pkg.dev/PROJECT/REPO/tfx-edge:TAG \
+        --pipeline-root gs://BUCKET/root --data-root gs://BUCKET/digits --serving-dir gs://BUCKET/serving
+
+The image must have this package installed (`pip install .`): each step runs
+`python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor
+--executor_class_path components.<component>.executor.Executor`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tfx import v1 as tfx
+
+from pipelines.pipeline import create_pipeline
+from pipelines.run_local import PIPELINE_NAME
+from schemas import EvaluationConfig, Mode, QuantizationConfig, Thresholds
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--image", default="gcr.io/my-project/tfx-edge:latest", help="container image")
+    p.add_argument("--pipeline-root", default="gs://my-bucket/tfx-edge/root")
+    p.add_argument("--data-root", default="gs://my-bucket/tfx-edge/data/digits")
+    p.add_argument("--serving-dir", default="gs://my-bucket/tfx-edge/serving_model")
+    p.add_argument("--output", default=os.path.join("work", f"{PIPELINE_NAME}.json"))
+    p.add_argument("--mode", default=Mode.INT8.value, choices=[m.value for m in Mode])
+    p.add_argument("--max-drop", type=float, default=0.02)
+    return p.parse_args(argv)
+
+
+def compile_pipeline(args: argparse.Namespace) -> str:
+    pipeline = create_pipeline(
+        pipeline_name=PIPELINE_NAME, pipeline_root=args.pipeline_root, data_root=args.data_root,
+        serving_dir=args.serving_dir, quantization=QuantizationConfig(mode=Mode(args.mode)),
+        evaluation=EvaluationConfig(thresholds=Thresholds(max_absolute_drop=args.max_drop)))
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
+        output_dir=os.path.dirname(os.path.abspath(args.output)),
+        output_filename=os.path.basename(args.output))
+    runner.run(pipeline, write_out=True)
+    return os.path.abspath(args.output)
+
+
+def main(argv=None) -> int:
+    print(f"wrote {compile_pipeline(parse_args(argv))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

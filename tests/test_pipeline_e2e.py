@@ -1,0 +1,99 @@
+"""The demo pipeline for real: LocalDagRunner three times, BeamDagRunner once, Vertex compile."""
+
+import json
+import os
+
+import pytest
+
+from pipelines import run_local, summary
+
+pytestmark = pytest.mark.e2e
+
+
+def args_for(root, *extra):
+    return run_local.parse_args(["--work-dir", str(root / "work"), "--serving-dir", str(root / "serving"),
+                                 "--train-steps", "200", "--calibration-samples", "64", *extra])
+
+
+def versions(root):
+    serving = root / "serving"
+    return sorted(os.listdir(serving)) if serving.exists() else []
+
+
+def blessing_of(store, producer_type_name="ModelBlessing"):
+    return max(store.get_artifacts_by_type(producer_type_name), key=lambda a: a.id)
+
+
+@pytest.fixture(scope="module")
+def local_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("local")
+    outputs = []
+    for extra in ((), (), ("--min-accuracy", "1.0")):
+        text = run_local.run(args_for(root, *extra))
+        store = summary.store_for(run_local.metadata_path(args_for(root)))
+        outputs.append({"text": text, "states": summary.latest_run(store),
+                        "evaluation": summary.latest_evaluation(store),
+                        "push": summary.latest_push(store), "versions": versions(root)})
+    return root, outputs, store
+
+
+def test_first_run_blesses_and_pushes_the_quantized_tflite(local_runs):
+    root, runs, _ = local_runs
+    first = runs[0]
+    assert first["evaluation"]["blessed"], first["text"]
+    assert first["push"]["pushed"] and len(first["versions"]) == 1
+    pushed = root / "serving" / first["versions"][0]
+    assert os.listdir(pushed) == ["tflite"]
+    assert os.path.getsize(pushed / "tflite") == first["evaluation"]["sizes"]["quant_bytes"]
+    assert "BLESSED" in first["text"] and "pushed:" in first["text"]
+
+
+def test_second_run_reuses_cached_executions(local_runs):
+    _, runs, _ = local_runs
+    states = runs[1]["states"]
+    for component in ("ImportExampleGen", "StatisticsGen", "SchemaGen", "Trainer", "Quantizer",
+                      "TFLiteExporter"):
+        assert states[component] == "CACHED", states
+
+
+def test_float_evaluator_baseline_is_never_the_tflite_model(local_runs):
+    _, _, store = local_runs
+    trainer_models = {a.id for a in store.get_artifacts_by_type("Model")
+                      if "/Trainer/" in a.uri}
+    baselines = [b.custom_properties["baseline_model_id"].int_value
+                 for b in store.get_artifacts_by_type("ModelBlessing")
+                 if "baseline_model_id" in b.custom_properties]
+    assert baselines, "the Evaluator never had a baseline: run 2 should resolve one"
+    assert set(baselines) <= trainer_models
+
+
+def test_impossible_threshold_blocks_the_push(local_runs):
+    _, runs, _ = local_runs
+    third = runs[2]
+    assert not third["evaluation"]["blessed"]
+    assert not third["push"]["pushed"]
+    assert third["versions"] == runs[1]["versions"]
+    failed = [c["name"] for c in third["evaluation"]["checks"] if not c["passed"]]
+    assert failed == ["min_accuracy"]
+    assert third["states"]["Trainer"] == "CACHED" and third["states"]["EdgeEvaluator"] == "COMPLETE"
+
+
+def test_beam_dag_runner_runs_the_same_pipeline(tmp_path):
+    text = run_local.run(args_for(tmp_path, "--runner", "beam"))
+    assert "gate: BLESSED" in text and len(versions(tmp_path)) == 1
+
+
+def test_vertex_compile_names_our_executors(tmp_path):
+    from pipelines import compile_vertex
+    out = tmp_path / "pipeline.json"
+    compile_vertex.compile_pipeline(compile_vertex.parse_args(
+        ["--output", str(out), "--image", "example.com/tfx-edge:test"]))
+    spec = json.loads(out.read_text())
+    text = out.read_text()
+    for path in ("components.quantizer.executor.Executor",
+                 "components.tflite_exporter.executor.Executor",
+                 "components.edge_evaluator.executor.Executor",
+                 "pipelines.digits_model.run_fn"):
+        assert path in text
+    assert "example.com/tfx-edge:test" in text
+    assert "tfxedge.QuantizationPlan" in text and spec["pipelineSpec"]["pipelineInfo"]["name"] == "tfx-edge-digits"
