@@ -35,8 +35,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         files = examples.split_files(_split_uri(examples_artifact, config.split))
         quant_path, float_path = _tflite_path(model, "model"), _tflite_path(float_model, "float_model")
         quant_bytes, float_bytes = io_utils.read_bytes(quant_path), io_utils.read_bytes(float_path)
-        key = _export_report(model).get("signature_key", "serving_default")
-        job, first = _plan_job(config, model, quant_bytes, float_bytes, files, key, quant_path, float_path)
+        export = _export_report(model)
+        key = export.get("signature_key", "serving_default")
+        job, first = _plan_job(config, export, quant_bytes, float_bytes, files, key, quant_path, float_path)
 
         counts_path = os.path.join(evaluation.uri, "counts.json")
         with self._make_beam_pipeline() as pipeline:
@@ -48,7 +49,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         blessed, checks = gate.decide(summary, config.thresholds, len(quant_bytes),
                                       timing.get("quant_xnnpack", {}).get("median_us"), float_ok)
         result = report.build(config, summary, timing, checks, blessed, len(quant_bytes),
-                              len(float_bytes), job, quant_path)
+                              len(float_bytes), job, quant_path, export.get("mode"))
         _record(evaluation, blessing, model, result)
         logging.info("EdgeEvaluator: %s", "BLESSED" if blessed else "NOT BLESSED")
 
@@ -77,7 +78,7 @@ def _export_report(model: artifact.Artifact) -> dict:
     return io_utils.read_json(path) if tf.io.gfile.exists(path) else {}
 
 
-def _plan_job(config, model, quant_bytes, float_bytes, files, key, quant_path, float_path):
+def _plan_job(config, export, quant_bytes, float_bytes, files, key, quant_path, float_path):
     """Resolves inputs, output and classes before any Beam work, so errors come early."""
     quant_in, quant_out = litert.signature_specs(litert.load(quant_bytes), key)
     float_in, float_out = litert.signature_specs(litert.load(float_bytes), key)
@@ -89,8 +90,8 @@ def _plan_job(config, model, quant_bytes, float_bytes, files, key, quant_path, f
     if first_records[0] is None:
         raise examples.ExamplesError(f"split {config.split!r} is empty: nothing to evaluate")
     first = examples.Decoder().decode(first_records)
-    explicit = config.input_mapping if config.input_mapping is not None else (
-        _export_report(model).get("input_mapping") or {})
+    explicit = (config.input_mapping if config.input_mapping is not None
+                else export.get("input_mapping") or {})
     mapping = input_mapping.resolve(quant_in, list(first), explicit)
     classes = metrics.num_classes([d for d in next(o for o in quant_out if o.name == output).shape])
     job = beam_job.Job(quant_path, float_path, key, mapping, config.label_feature, output,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from schemas.evaluation import EvaluationConfig
 
 
 def build(config: EvaluationConfig, summary: dict, timing: dict, checks, blessed: bool,
-          quant_bytes: int, float_bytes: int, job, quant_path: str) -> dict:
+          quant_bytes: int, float_bytes: int, job, quant_path: str, mode: str | None) -> dict:
     return {
         "blessed": blessed,
+        "mode": mode,
         "checks": [dataclasses.asdict(c) for c in checks],
         "summary": summary,
         "sizes": {"quant_bytes": quant_bytes, "float_bytes": float_bytes,
@@ -20,7 +22,7 @@ def build(config: EvaluationConfig, summary: dict, timing: dict, checks, blessed
         "input_mapping": dict(job.mapping),
         "output_name": job.output_name,
         "num_classes": job.num_classes,
-        "config": __import__("json").loads(config.to_json()),
+        "config": json.loads(config.to_json()),
     }
 
 
