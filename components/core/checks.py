@@ -48,8 +48,10 @@ def problems(desc: dict[str, Any], config: QuantizationConfig) -> list[str]:
             found.append(f"tensor {t['name']!r} is {t['dtype']}, expected float32")
     ops = desc["ops"]
     if config.mode == Mode.INT8_STRICT and (ops["float"] or ops["hybrid"]):
-        found.append(f"strict int8 model still has {ops['float']} float and {ops['hybrid']} "
-                     f"hybrid op(s): {ops['by_op']}")
+        names = ", ".join(f"{name} x{sum(k.get(kind, 0) for kind in ('float', 'hybrid'))}"
+                          for name, k in ops["by_op"].items() if k.get("float") or k.get("hybrid"))
+        found.append(f"strict int8 left op(s) {names} in float (no int8 kernel); use "
+                     f"mode='int8' (float fallback, optionally keep_float_ops=[...]) or change the model")
     if config.mode in (Mode.INT8, Mode.INT8_STRICT, Mode.INT16X8, Mode.QAT) and not ops["integer"]:
         found.append("no op was quantized to integer")
     if config.mode == Mode.DYNAMIC_RANGE and not (ops["hybrid"] or ops["integer"]):
