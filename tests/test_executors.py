@@ -135,3 +135,19 @@ def test_empty_eval_split_fails(int8_export, examples_artifact, tmp_path):
     empty.split_names = artifact_utils.encode_split_names(["eval"])
     with pytest.raises(ValueError, match="empty"):
         run_edge_evaluator(GENEROUS, empty, int8_export["tflite"], int8_export["float"], str(tmp_path / "o"))
+
+
+def test_stock_tfma_reads_the_exported_artifact_and_agrees(int8_export, examples_artifact, tmp_path):
+    """The TFLite Model artifact is laid out for stock TFMA (model_type tf_lite) too."""
+    import tensorflow_model_analysis as tfma
+    eval_config = tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(model_type=tfma.TF_LITE, label_key="label")],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="SparseCategoricalAccuracy")])])
+    serving = os.path.join(int8_export["tflite"].uri, "Format-Serving")
+    record_file = os.path.join(examples_artifact.uri, "Split-eval", "data_tfrecord-00000-of-00001")
+    result = tfma.run_model_analysis(
+        eval_shared_model=tfma.default_eval_shared_model(eval_saved_model_path=serving, eval_config=eval_config),
+        eval_config=eval_config, data_location=record_file, output_path=str(tmp_path))
+    tfma_accuracy = result.slicing_metrics[0][1][""][""]["sparse_categorical_accuracy"]["doubleValue"]
+    assert tfma_accuracy == pytest.approx(direct_litert_correct(os.path.join(serving, "tflite"), record_file) / 360)

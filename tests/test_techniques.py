@@ -95,3 +95,21 @@ def test_conversion_error_names_op_and_fallback():
     message = convert.explain("with mode='int8_strict'",
                               "error: 'tfl.custom_op' op is neither a custom op nor a flex op\nmore")
     assert "custom_op" in message and "mode='int8'" in message and "more" not in message
+
+
+@pytest.mark.parametrize("keep, kind_of", [
+    ({"keep_float_ops": ("CONV_2D",)}, {"CONV_2D": "float", "FULLY_CONNECTED": "integer"}),
+    ({"keep_float_nodes": ("model/probabilities/MatMul;model/probabilities/BiasAdd",)},
+     {"CONV_2D": "integer"}),
+])
+def test_selective_quantization_keeps_named_ops_in_float(keep, kind_of, trained_model,
+                                                         examples_artifact, tmp_path):
+    config = QuantizationConfig(mode=Mode.INT8, calibration=CAL, **keep)
+    plan = run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan"))
+    tflite, _ = run_exporter(trained_model, plan, str(tmp_path))
+    with open(os.path.join(tflite.uri, artifacts.EXPORT_REPORT_FILE)) as f:
+        by_op = json.load(f)["quantized"]["ops"]["by_op"]
+    for op, kind in kind_of.items():
+        assert set(by_op[op]) == {kind}, by_op
+    if "keep_float_nodes" in keep:  # exactly one of the two FULLY_CONNECTED ops stays float
+        assert by_op["FULLY_CONNECTED"] == {"float": 1, "integer": 1}, by_op

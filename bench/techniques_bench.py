@@ -1,0 +1,138 @@
+"""Every quantization technique on the demo model, side by side in one process.
+
+    .venv/bin/python -m bench.techniques_bench [--runs 300] [--rounds 5]
+
+For each technique: size, size ratio to float32, accuracy on the 360 eval
+digits and drop vs the float32 TFLite, and single-example latency (LiteRT,
+1 thread, with and without XNNPACK): the median over `rounds` interleaved
+rounds of the per-round median of `runs` invokes, so machine noise hits all
+models alike. Results: a table on stdout and bench/results/techniques.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from bench import common
+from components.core import examples, input_mapping, latency, litert, metrics
+from schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
+
+CAL = CalibrationConfig(num_samples=200, seed=0)
+TECHNIQUES = {
+    "dynamic_range": QuantizationConfig(mode=Mode.DYNAMIC_RANGE),
+    "int8 (float fallback)": QuantizationConfig(mode=Mode.INT8, calibration=CAL, layer_report=False),
+    "int8_strict, int8 I/O": QuantizationConfig(mode=Mode.INT8_STRICT, calibration=CAL,
+                                                io_dtype="int8", layer_report=False),
+    "float16": QuantizationConfig(mode=Mode.FLOAT16),
+    "int16x8": QuantizationConfig(mode=Mode.INT16X8, calibration=CAL),
+    "qat (1 epoch), int8": QuantizationConfig(mode=Mode.QAT, calibration=CAL, qat=QatConfig(epochs=1)),
+    "aeq dynamic_wi8_afp32": QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe="dynamic_wi8_afp32")),
+    "aeq weight_only_wi8_afp32": QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe="weight_only_wi8_afp32")),
+    "aeq weight_only_wi4_afp32": QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe="weight_only_wi4_afp32")),
+    "aeq static_wi8_ai8": QuantizationConfig(mode=Mode.AEQ, calibration=CAL, aeq=AeqConfig(recipe="static_wi8_ai8")),
+    "aeq static_wi8_ai16": QuantizationConfig(mode=Mode.AEQ, calibration=CAL, aeq=AeqConfig(recipe="static_wi8_ai16")),
+}
+
+
+def build_models(root: str) -> dict[str, bytes | str]:
+    """Trains the demo model once, then runs Quantizer + TFLiteExporter per technique."""
+    from tests.conftest import make_artifact, run_exporter, run_quantizer  # pylint: disable=g-import-not-at-top
+    from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=g-import-not-at-top
+    from pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
+    data = os.path.join(root, "data")
+    demo_data.write(data)
+    examples_artifact = make_artifact(standard_artifacts.Examples, data)
+    for split in ("train", "eval"):
+        os.rename(os.path.join(data, split), os.path.join(data, f"Split-{split}"))
+    examples_artifact.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    model = make_artifact(standard_artifacts.Model, os.path.join(root, "trainer"))
+    digits_model.train(os.path.join(data, "Split-train", "digits.tfrecord"),
+                       os.path.join(data, "Split-eval", "digits.tfrecord"),
+                       os.path.join(model.uri, "Format-Serving"), steps=400)
+    built: dict[str, bytes | str] = {}
+    for name, config in TECHNIQUES.items():
+        out = os.path.join(root, name.replace(" ", "_").replace(",", "").replace("/", ""))
+        try:
+            plan = run_quantizer(config, model, examples_artifact, os.path.join(out, "plan"))
+            tflite, float_model = run_exporter(model, plan, out)
+        except Exception as error:  # reported in the table, not hidden
+            built[name] = f"FAILED: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            continue
+        built[name] = _read(tflite.uri)
+        built.setdefault("float32", _read(float_model.uri))
+    built["_eval_records"] = os.path.join(data, "Split-eval", "digits.tfrecord")
+    return built
+
+
+def _read(uri: str) -> bytes:
+    with open(os.path.join(uri, "Format-Serving", "tflite"), "rb") as f:
+        return f.read()
+
+
+def accuracy(model: bytes, features: dict, labels: np.ndarray) -> float:
+    runner = litert.Runner(model, "serving_default")
+    mapping = {t.name: t.name for t in runner.inputs}
+    scores = runner(input_mapping.feed(features, runner.inputs, mapping))
+    pred, _ = metrics.predict(next(iter(scores.values())))
+    return float(np.mean(pred == labels))
+
+
+def timings(models: dict[str, bytes], first: dict, runs: int, rounds: int) -> dict[str, dict]:
+    per_round: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(rounds):
+        for name, model in models.items():
+            inputs, _ = litert.signature_specs(litert.load(model), "serving_default")
+            feeds = input_mapping.feed(first, inputs, {t.name: t.name for t in inputs})
+            for xnnpack in (True, False):
+                m = latency.measure(model, "serving_default", feeds, runs, 1, xnnpack)
+                per_round.setdefault((name, xnnpack), []).append(m["median_us"])
+    return {name: {"xnnpack_us": statistics.median(per_round[(name, True)]),
+                   "no_xnnpack_us": statistics.median(per_round[(name, False)])} for name in models}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tfx-edge-techniques-") as root:
+        built = build_models(root)
+        records = list(examples.iter_records([built.pop("_eval_records")]))
+    features = examples.Decoder().decode(records)
+    labels = features["label"].reshape(-1)
+    first = {k: v[:1] for k, v in features.items()}
+    models = {k: v for k, v in built.items() if isinstance(v, bytes)}
+    times = timings(models, first, args.runs, args.rounds)
+    float_acc = accuracy(models["float32"], features, labels)
+    rows, results = [], {}
+    for name in ["float32"] + list(TECHNIQUES):
+        if not isinstance(built.get(name), bytes):
+            rows.append([name, built.get(name, "missing")] + [""] * 6)
+            results[name] = {"error": built.get(name)}
+            continue
+        model, acc = built[name], accuracy(built[name], features, labels)
+        t = times[name]
+        results[name] = {"bytes": len(model), "ratio": len(model) / len(models["float32"]),
+                         "accuracy": acc, "drop": float_acc - acc, **t,
+                         "speedup_xnnpack": times["float32"]["xnnpack_us"] / t["xnnpack_us"]}
+        r = results[name]
+        rows.append([name, f"{len(model) / 1024:.0f} KiB", r["ratio"], f"{100 * acc:.2f}%",
+                     f"{100 * r['drop']:+.2f}", r["xnnpack_us"], r["no_xnnpack_us"], r["speedup_xnnpack"]])
+    print(common.table(["technique", "size", "ratio", "accuracy", "drop pts", "us XNNPACK",
+                        "us no XNNPACK", "x float (XNNPACK)"], rows))
+    print("wrote", common.write("techniques", {"results": results, "runs": args.runs, "rounds": args.rounds,
+                                               "eval_examples": int(labels.size),
+                                               "wall_s": time.perf_counter() - start}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
