@@ -63,6 +63,30 @@ def from_dict(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
     return cls(**kwargs)
 
 
+class JsonConfig:
+    """Mixin for the config dataclasses: strict dict/JSON round trips."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]):
+        return from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+    def to_json(self) -> str:
+        return to_json(self)
+
+    @classmethod
+    def coerce(cls, config: Any):
+        """An instance of cls from an instance or a dict (what components accept)."""
+        if isinstance(config, cls):
+            return config
+        if isinstance(config, Mapping):
+            return cls.from_dict(config)
+        raise TypeError(f"config={config!r} is invalid: pass a {cls.__module__}.{cls.__name__} or a dict")
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 

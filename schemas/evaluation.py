@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
 
 from schemas import _strict
 from schemas._strict import fail
@@ -40,7 +39,7 @@ class Thresholds:
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
+class EvaluationConfig(_strict.JsonConfig):
     """What the EdgeEvaluator measures and how."""
 
     thresholds: Thresholds
@@ -63,18 +62,6 @@ class EvaluationConfig:
             fail("num_threads", self.num_threads, "use at least 1 thread")
         if not self.label_feature:
             fail("label_feature", self.label_feature, "name the Example feature holding the label")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "EvaluationConfig":
-        return _strict.from_dict(cls, data)
-
-    @classmethod
-    def from_json(cls, text: str) -> "EvaluationConfig":
-        import json  # pylint: disable=g-import-not-at-top
-        return cls.from_dict(json.loads(text))
-
-    def to_json(self) -> str:
-        return _strict.to_json(self)
 
 
 __all__ = ["EvaluationConfig", "Thresholds"]

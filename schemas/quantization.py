@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
-from typing import Any, Mapping
 
 from schemas import _strict
 from schemas._strict import ConfigError, fail
@@ -120,7 +119,7 @@ def _exists(path: str) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
-class QuantizationConfig:
+class QuantizationConfig(_strict.JsonConfig):
     """What the Quantizer plans and the TFLiteExporter applies."""
 
     mode: Mode = Mode.DYNAMIC_RANGE
@@ -172,18 +171,6 @@ class QuantizationConfig:
     @property
     def wants_layer_report(self) -> bool:
         return self.mode in FULL_INTEGER_MODES and self.layer_report is not False
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "QuantizationConfig":
-        return _strict.from_dict(cls, data)
-
-    @classmethod
-    def from_json(cls, text: str) -> "QuantizationConfig":
-        import json  # pylint: disable=g-import-not-at-top
-        return cls.from_dict(json.loads(text))
-
-    def to_json(self) -> str:
-        return _strict.to_json(self)
 
 
 __all__ = ["AeqConfig", "CalibrationConfig", "ConfigError", "Mode", "QatConfig",

@@ -46,14 +46,6 @@ class EdgeEvaluatorSpec(component_spec.ComponentSpec):
     }
 
 
-def as_config(config: EvaluationConfig | Mapping[str, Any]) -> EvaluationConfig:
-    if isinstance(config, EvaluationConfig):
-        return config
-    if isinstance(config, Mapping):
-        return EvaluationConfig.from_dict(config)
-    raise TypeError(f"config={config!r} is invalid: pass a schemas.EvaluationConfig or a dict")
-
-
 class EdgeEvaluator(base_beam_component.BaseBeamComponent):
     """Runs quantized and float TFLite over the eval split (Beam) and blesses or not."""
 
@@ -65,6 +57,6 @@ class EdgeEvaluator(base_beam_component.BaseBeamComponent):
                  float_blessing: types.BaseChannel | None = None):
         super().__init__(spec=EdgeEvaluatorSpec(
             examples=examples, model=model, float_model=float_model,
-            float_blessing=float_blessing, config=as_config(config).to_json(),
+            float_blessing=float_blessing, config=EvaluationConfig.coerce(config).to_json(),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing),
             evaluation=types.Channel(type=EdgeEvaluation)))

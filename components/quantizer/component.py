@@ -34,14 +34,6 @@ class QuantizerSpec(component_spec.ComponentSpec):
     OUTPUTS = {PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan)}
 
 
-def as_config(config: QuantizationConfig | Mapping[str, Any]) -> QuantizationConfig:
-    if isinstance(config, QuantizationConfig):
-        return config
-    if isinstance(config, Mapping):
-        return QuantizationConfig.from_dict(config)
-    raise TypeError(f"config={config!r} is invalid: pass a schemas.QuantizationConfig or a dict")
-
-
 class Quantizer(base_component.BaseComponent):
     """Plans post-training quantization, QAT or an ai-edge-quantizer recipe."""
 
@@ -51,7 +43,7 @@ class Quantizer(base_component.BaseComponent):
     def __init__(self, model: types.BaseChannel,
                  config: QuantizationConfig | Mapping[str, Any],
                  examples: types.BaseChannel | None = None):
-        config = as_config(config)
+        config = QuantizationConfig.coerce(config)
         needs_examples = config.needs_calibration or config.mode == Mode.QAT
         if needs_examples and examples is None:
             raise ValueError(
