@@ -2,7 +2,7 @@
 
 Each output must load in LiteRT, have the dtypes its mode promises, and be the
 expected size relative to float32 (float16 about half, int8 variants about a
-quarter; tolerance +-0.05 of the ratio).
+quarter, int4 weights about a seventh; tolerance +-0.05 of the ratio).
 """
 
 import json
@@ -29,6 +29,15 @@ MATRIX = {
                                                 layer_report=False), 0.27, "uint8"),
     "float16": (QuantizationConfig(mode=Mode.FLOAT16), 0.50, "float32"),
     "int16x8": (QuantizationConfig(mode=Mode.INT16X8, calibration=CAL), 0.28, "float32"),
+    "qat_int8_io": (QuantizationConfig(mode=Mode.QAT, io_dtype="int8",
+                                       qat=QatConfig(epochs=1, steps_per_epoch=10)), 0.27, "int8"),
+    "aeq_dynamic_wi8_afp32": (QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe="dynamic_wi8_afp32")),
+                              0.26, "float32"),
+    "aeq_weight_only_wi4_afp32": (QuantizationConfig(mode=Mode.AEQ,
+                                                     aeq=AeqConfig(recipe="weight_only_wi4_afp32")),
+                                  0.14, "float32"),
+    "aeq_static_wi8_ai8": (QuantizationConfig(mode=Mode.AEQ, calibration=CAL,
+                                              aeq=AeqConfig(recipe="static_wi8_ai8")), 0.27, "float32"),
 }
 
 
@@ -63,6 +72,12 @@ def test_output_loads_runs_and_has_promised_dtypes(technique):
         assert any(np.dtype(t["dtype"]).name == "float16" for t in interp.get_tensor_details())
     if config.mode == Mode.DYNAMIC_RANGE:
         assert ops["hybrid"] > 0
+    if config.mode == Mode.QAT:
+        assert ops["float"] == 0 and ops["hybrid"] == 0 and ops["integer"] > 0
+    if config.mode == Mode.AEQ:
+        recipe_file = os.path.join(tflite.uri, artifacts.AEQ_RECIPE_FILE)
+        assert report["aeq_recipe"] == artifacts.AEQ_RECIPE_FILE and os.path.exists(recipe_file)
+        assert report["quantized"]["dynamic_batch"]
 
 
 def test_size_relative_to_float(technique):

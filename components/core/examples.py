@@ -13,6 +13,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
+from components.core import input_mapping
+
 
 class ExamplesError(ValueError):
     """A split is missing, empty or holds features we cannot turn into arrays."""
@@ -89,7 +91,6 @@ def model_inputs(records: Sequence[bytes], tensors, explicit=None):
     Returns ({tensor name: array}, {tensor name: feature name}); float arrays,
     not yet quantized (the converter and LiteRT runner take care of that).
     """
-    from components.core import input_mapping  # pylint: disable=g-import-not-at-top
     if not records:
         raise ExamplesError("no examples to read: the split is empty")
     features = Decoder().decode(records)

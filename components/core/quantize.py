@@ -15,6 +15,7 @@ from schemas.quantization import Mode, QuantizationConfig
 class Result:
     model: bytes
     layer_report_csv: str | None = None
+    aeq_recipe: list | None = None      # the ai-edge-quantizer recipe actually applied
 
 
 def quantize(source_dir: str, config: QuantizationConfig,
@@ -23,7 +24,8 @@ def quantize(source_dir: str, config: QuantizationConfig,
     """Applies the config's technique to the SavedModel at source_dir (QAT: qat_dir)."""
     if config.mode == Mode.AEQ:
         from components.core import aeq  # pylint: disable=g-import-not-at-top
-        return Result(aeq.quantize(float_model, config, calibration))
+        return Result(aeq.quantize(float_model, config, calibration),
+                      aeq_recipe=aeq.build_recipe(float_model, config))
     if config.mode == Mode.QAT:
         if not qat_dir:
             raise convert.ConversionError("mode='qat' but the plan holds no fine-tuned model")

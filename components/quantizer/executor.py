@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from typing import Any
 
@@ -30,7 +31,7 @@ class Executor(base_executor.BaseExecutor):
         examples_artifact = _single_or_none(input_dict.get("examples"))
 
         plan: dict[str, Any] = {
-            "config": _config_dict(config),
+            "config": json.loads(config.to_json()),
             "source_model": source,
             "signature_key": config.signature_key,
             "inputs": [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in tensors],
@@ -48,11 +49,6 @@ class Executor(base_executor.BaseExecutor):
                 os.path.join(plan_artifact.uri, artifacts.QAT_MODEL_DIR))
         io_utils.write_json(os.path.join(plan_artifact.uri, artifacts.PLAN_FILE), plan)
         plan_artifact.set_string_custom_property(artifacts.MODE_KEY, config.mode.value)
-
-
-def _config_dict(config: QuantizationConfig) -> dict:
-    import json  # pylint: disable=g-import-not-at-top
-    return json.loads(config.to_json())
 
 
 def _single_or_none(items):

@@ -40,6 +40,9 @@ class Executor(base_executor.BaseExecutor):
             io_utils.write_bytes(os.path.join(out_model.uri, artifacts.LAYER_REPORT_FILE),
                                  result.layer_report_csv.encode())
             report["layer_report"] = artifacts.LAYER_REPORT_FILE
+        if result.aeq_recipe is not None:
+            io_utils.write_json(os.path.join(out_model.uri, artifacts.AEQ_RECIPE_FILE), result.aeq_recipe)
+            report["aeq_recipe"] = artifacts.AEQ_RECIPE_FILE
         _write_model(out_float, float_bytes)
         _write_model(out_model, result.model)
         io_utils.write_json(os.path.join(out_model.uri, artifacts.EXPORT_REPORT_FILE), report)
