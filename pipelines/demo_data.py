@@ -35,7 +35,7 @@ def serialize(image: np.ndarray, label: int) -> bytes:
         IMAGE_KEY: tf.train.Feature(float_list=tf.train.FloatList(value=image.tolist())),
         LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
     }))
-    return example.SerializeToString()
+    return example.SerializeToString(deterministic=True)  # map order is otherwise per process
 
 
 def _tfrecord_bytes(records: list[bytes]) -> bytes:

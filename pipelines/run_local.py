@@ -13,7 +13,8 @@ from absl import logging
 
 from pipelines import demo_data, summary
 from pipelines.pipeline import create_pipeline
-from schemas import CalibrationConfig, EvaluationConfig, Mode, QuantizationConfig, Thresholds
+from schemas import (AEQ_PRESETS, AeqConfig, CalibrationConfig, EvaluationConfig, Mode, QatConfig,
+                     QuantizationConfig, Thresholds)
 
 PIPELINE_NAME = "tfx-edge-digits"
 
@@ -24,21 +25,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--work-dir", default=os.path.join(repo, "work"), help="data, artifacts, metadata")
     p.add_argument("--serving-dir", default=os.path.join(repo, "serving_model"), help="push destination")
     p.add_argument("--runner", choices=("local", "beam"), default="local")
-    p.add_argument("--mode", choices=[m.value for m in Mode if m not in (Mode.QAT, Mode.AEQ)],
-                   default=Mode.INT8.value)
-    p.add_argument("--calibration-samples", type=int, default=200)
+    add_quantization_args(p)
     p.add_argument("--max-drop", type=float, default=0.02, help="max absolute accuracy drop")
     p.add_argument("--min-accuracy", type=float, default=0.9)
     p.add_argument("--train-steps", type=int, default=400)
     p.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    p.add_argument("--verbose", action="store_true", help="show TFX's info and warning logs")
     return p.parse_args(argv)
+
+
+def add_quantization_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.INT8.value)
+    p.add_argument("--calibration-samples", type=int, default=200)
+    p.add_argument("--qat-epochs", type=int, default=1, help="with --mode qat")
+    p.add_argument("--aeq-recipe", default="static_wi8_ai8", choices=AEQ_PRESETS, help="with --mode aeq")
+
+
+def quantization_config(args: argparse.Namespace) -> QuantizationConfig:
+    mode = Mode(args.mode)
+    return QuantizationConfig(
+        mode=mode, calibration=CalibrationConfig(num_samples=args.calibration_samples),
+        qat=QatConfig(epochs=args.qat_epochs) if mode == Mode.QAT else None,
+        aeq=AeqConfig(recipe=args.aeq_recipe) if mode == Mode.AEQ else None)
 
 
 def build(args: argparse.Namespace):
     data_root = os.path.join(args.work_dir, "data", "digits")
     demo_data.write(data_root)
-    quantization = QuantizationConfig(
-        mode=Mode(args.mode), calibration=CalibrationConfig(num_samples=args.calibration_samples))
+    quantization = quantization_config(args)
     evaluation = EvaluationConfig(thresholds=Thresholds(
         max_absolute_drop=args.max_drop, min_accuracy=args.min_accuracy))
     return create_pipeline(
@@ -67,8 +81,9 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv=None) -> int:
-    logging.set_verbosity(logging.WARNING)
-    print(run(parse_args(argv)))
+    args = parse_args(argv)
+    logging.set_verbosity(logging.INFO if args.verbose else logging.ERROR)
+    print(run(args))
     return 0
 
 

@@ -97,3 +97,11 @@ def test_vertex_compile_names_our_executors(tmp_path):
         assert path in text
     assert "example.com/tfx-edge:test" in text
     assert "tfxedge.QuantizationPlan" in text and spec["pipelineSpec"]["pipelineInfo"]["name"] == "tfx-edge-digits"
+
+
+@pytest.mark.parametrize("mode", ["qat", "aeq"])
+def test_every_mode_compiles_for_vertex(mode, tmp_path):
+    from pipelines import compile_vertex
+    out = tmp_path / "p.json"
+    compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out), "--mode", mode]))
+    assert f'\\"mode\\": \\"{mode}\\"' in out.read_text()
