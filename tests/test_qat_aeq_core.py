@@ -186,3 +186,30 @@ def test_aeq_recipe_file_that_quantizes_nothing_is_refused(tmp_path, float_model
     config = QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe_file=str(path)))
     with pytest.raises(ConversionError, match="quantized no tensor"):
         aeq.quantize(float_model, config, None)
+
+
+def test_qat_refuses_a_savedmodel_that_is_not_tf_keras(tmp_path):
+    """A Keras 3 export or a plain tf.Module has no keras_metadata.pb: tfmot cannot use it."""
+    import tensorflow as tf
+    from components.core import qat
+    from components.core.convert import ConversionError
+
+    module = tf.Module()
+    module.w = tf.Variable(tf.ones([64, 10]))
+    module.serve = tf.function(lambda image: {"probabilities": tf.matmul(image, module.w)},
+                               input_signature=[tf.TensorSpec([None, 64], tf.float32, name="image")])
+    tf.saved_model.save(module, str(tmp_path), signatures={KEY: module.serve})
+    with pytest.raises(ConversionError, match=r"not a tf_keras \(Keras 2\) model.*Keras 3.*mode='int8'"):
+        qat.load_keras_model(str(tmp_path))
+
+
+def test_qat_refuses_an_unsupported_layer_by_name():
+    import tf_keras
+    from components.core import qat
+    from components.core.convert import ConversionError
+
+    inputs = tf_keras.Input(shape=(64,), name="image")
+    x = tf_keras.layers.LayerNormalization()(inputs)
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(10)(x))
+    with pytest.raises(ConversionError, match=r"LayerNormalization.*mode='int8'"):
+        qat.quantize_model(model)
