@@ -22,6 +22,7 @@ test: setup
 bench: setup
 	$(PY) -m bench.pipeline_bench $(ARGS)
 	$(PY) -m bench.techniques_bench $(ARGS)
+	$(PY) -m bench.evaluator_bench
 
 clean:
 	rm -rf work serving_model bench/results/*.json
