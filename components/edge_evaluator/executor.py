@@ -39,11 +39,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         key = export.get("signature_key", "serving_default")
         job, first = _plan_job(config, export, quant_bytes, float_bytes, files, key, quant_path, float_path)
 
-        counts_path = os.path.join(evaluation.uri, "counts.json")
-        with self._make_beam_pipeline() as pipeline:
-            beam_job.build(pipeline, files, job, counts_path)
-        summary = metrics.summarize(beam_job.counts_from_json(io_utils.read_bytes(counts_path).decode()))
-
+        summary = self._score(files, job, os.path.join(evaluation.uri, "counts.json"))
         timing = _latency(config, key, quant_bytes, float_bytes, first, job.mapping)
         float_ok = model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None
         blessed, checks = gate.decide(summary, config.thresholds, len(quant_bytes),
@@ -52,6 +48,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                               len(float_bytes), job, quant_path, export.get("mode"))
         _record(evaluation, blessing, model, result)
         logging.info("EdgeEvaluator: %s", "BLESSED" if blessed else "NOT BLESSED")
+
+
+    def _score(self, files: list[str], job: beam_job.Job, counts_path: str) -> dict:
+        """Runs the Beam scoring job (this component's beam_pipeline_args) and summarizes."""
+        with self._make_beam_pipeline() as pipeline:
+            beam_job.build(pipeline, files, job, counts_path)
+        return metrics.summarize(beam_job.counts_from_json(io_utils.read_bytes(counts_path).decode()))
 
 
 def _split_uri(examples_artifact: artifact.Artifact, split: str) -> str:
