@@ -18,14 +18,9 @@ from pipelines import run_local, summary
 
 
 def component_times(metadata_path: str) -> dict[str, float]:
-    store = summary.store_for(metadata_path)
-    run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
-    times = {}
-    for execution in store.get_executions_by_context(run.id):
-        node = [c.name.split(".", 1)[-1] for c in store.get_contexts_by_execution(execution.id)
-                if c.type == "node"][0]
-        times[node] = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3
-    return times
+    executions = summary.latest_run_executions(summary.store_for(metadata_path))
+    return {node: (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1e3
+            for node, e in executions.items()}
 
 
 def main() -> int:

@@ -7,13 +7,26 @@ import os
 from typing import Any
 
 import tensorflow as tf
-from tfx.types import artifact
+from tfx.types import artifact, artifact_utils
 from tfx.utils import path_utils
+
+from components.core.examples import ExamplesError
 
 
 def serving_dir(model: artifact.Artifact) -> str:
     """<Model.uri>/Format-Serving: what the Trainer exported and the Pusher copies."""
     return path_utils.serving_model_path(model.uri)
+
+
+def split_uri(examples: artifact.Artifact | None, split: str, field: str) -> str:
+    """The directory of `split` in an Examples artifact; `field` names the config to fix."""
+    if examples is None:
+        raise ExamplesError(f"{field}={split!r} needs Examples but none were given; pass examples=...")
+    names = artifact_utils.decode_split_names(examples.split_names)
+    if split not in names:
+        raise ExamplesError(f"{field}={split!r} is not a split of the Examples artifact; it has "
+                            f"{names}. Set {field} to one of them")
+    return artifact_utils.get_split_uri([examples], split)
 
 
 def write_bytes(path: str, data: bytes) -> None:

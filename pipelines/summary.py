@@ -20,18 +20,23 @@ def store_for(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def latest_run(store) -> dict[str, str]:
-    """{component id: execution state} for the newest pipeline run (COMPLETE, CACHED, ...)."""
+def latest_run_executions(store) -> dict[str, metadata_store_pb2.Execution]:
+    """{component id: execution} for the newest pipeline run."""
     runs = store.get_contexts_by_type("pipeline_run")
     if not runs:
         return {}
     run = max(runs, key=lambda c: c.id)
-    states = {}
+    by_node = {}
     for execution in store.get_executions_by_context(run.id):
         for context in store.get_contexts_by_execution(execution.id):
             if context.type == "node":
-                states[context.name.split(".", 1)[-1]] = _STATES[execution.last_known_state]
-    return states
+                by_node[context.name.split(".", 1)[-1]] = execution
+    return by_node
+
+
+def latest_run(store) -> dict[str, str]:
+    """{component id: execution state} for the newest pipeline run (COMPLETE, CACHED, ...)."""
+    return {node: _STATES[e.last_known_state] for node, e in latest_run_executions(store).items()}
 
 
 def _latest_artifact(store, type_name: str):

@@ -69,7 +69,13 @@ _FALLBACK = ("; fallback: keep the op in float with aeq.float_scopes=[<regex of 
 
 def quantize(float_model: bytes, config: QuantizationConfig,
              calibration: Mapping[str, np.ndarray] | None) -> bytes:
-    """Applies config.aeq's recipe to the float32 TFLite bytes; returns the quantized bytes.
+    """Applies config.aeq's recipe to the float32 TFLite bytes; returns the quantized bytes."""
+    return quantize_with_recipe(float_model, config, calibration)[0]
+
+
+def quantize_with_recipe(float_model: bytes, config: QuantizationConfig,
+                         calibration: Mapping[str, np.ndarray] | None) -> tuple[bytes, list[dict]]:
+    """(quantized bytes, the recipe actually applied).
 
     Raises ConversionError naming the recipe (and the op, when AEQ's message
     names one) with a fallback for anything AEQ or the recipe refuses.
@@ -99,7 +105,7 @@ def quantize(float_model: bytes, config: QuantizationConfig,
             f"op_config no op supports (e.g. num_bits=3, an op-specific entry for an op the "
             f"model lacks) and NO_QUANTIZE scopes; fix the recipe's op_config or regexes"
             f"{_FALLBACK}")
-    return model
+    return model, recipe
 
 
 def build_recipe(float_model: bytes, config: QuantizationConfig) -> list[dict]:
@@ -268,4 +274,4 @@ def _first_line(error: Any) -> str:
     return text.splitlines()[0][:500] if text else "(no message)"
 
 
-__all__ = ["build_recipe", "quantize", "NO_QUANTIZE"]
+__all__ = ["build_recipe", "quantize", "quantize_with_recipe", "NO_QUANTIZE"]

@@ -46,7 +46,7 @@ def _sorted_csv(text: str) -> str:
     if len(lines) < 2:
         return text
     header = lines[0].split(",")
-    if "mean_error" not in header or "scale" not in header:
+    if "mean_squared_error" not in header or "scale" not in header:
         return text
     err, scale = header.index("mean_squared_error"), header.index("scale")
 

@@ -72,8 +72,6 @@ def _column_to_numpy(name: str, column: pa.Array) -> np.ndarray:
     lengths = np.diff(offsets)
     if len(lengths) and np.all(lengths == lengths[0]):
         values = column.flatten().to_numpy(zero_copy_only=False)
-        if values.dtype == object:  # bytes features
-            values = np.asarray(values)
         return values.reshape(len(lengths), int(lengths[0]))
     return _ragged(column)
 

@@ -24,8 +24,8 @@ def quantize(source_dir: str, config: QuantizationConfig,
     """Applies the config's technique to the SavedModel at source_dir (QAT: qat_dir)."""
     if config.mode == Mode.AEQ:
         from components.core import aeq  # pylint: disable=g-import-not-at-top
-        return Result(aeq.quantize(float_model, config, calibration),
-                      aeq_recipe=aeq.build_recipe(float_model, config))
+        model, recipe = aeq.quantize_with_recipe(float_model, config, calibration)
+        return Result(model, aeq_recipe=recipe)
     if config.mode == Mode.QAT:
         if not qat_dir:
             raise convert.ConversionError("mode='qat' but the plan holds no fine-tuned model")

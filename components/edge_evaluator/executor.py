@@ -32,15 +32,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
         evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
 
-        files = examples.split_files(_split_uri(examples_artifact, config.split))
+        files = examples.split_files(io_utils.split_uri(examples_artifact, config.split, "split"))
         quant_path, float_path = _tflite_path(model, "model"), _tflite_path(float_model, "float_model")
         quant_bytes, float_bytes = io_utils.read_bytes(quant_path), io_utils.read_bytes(float_path)
         export = _export_report(model)
         key = export.get("signature_key", "serving_default")
-        job, first = _plan_job(config, export, quant_bytes, float_bytes, files, key, quant_path, float_path)
+        job, first, inputs = _plan_job(config, export, quant_bytes, float_bytes, files, key,
+                                       quant_path, float_path)
 
         summary = self._score(files, job, os.path.join(evaluation.uri, "counts.json"))
-        timing = _latency(config, key, quant_bytes, float_bytes, first, job.mapping)
+        timing = _latency(config, key, {"quant": (quant_bytes, inputs[0]), "float": (float_bytes, inputs[1])},
+                          first, job.mapping)
         float_ok = model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None
         blessed, checks = gate.decide(summary, config.thresholds, len(quant_bytes),
                                       timing.get("quant_xnnpack", {}).get("median_us"), float_ok)
@@ -55,14 +57,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         with self._make_beam_pipeline() as pipeline:
             beam_job.build(pipeline, files, job, counts_path)
         return metrics.summarize(beam_job.counts_from_json(io_utils.read_bytes(counts_path).decode()))
-
-
-def _split_uri(examples_artifact: artifact.Artifact, split: str) -> str:
-    names = artifact_utils.decode_split_names(examples_artifact.split_names)
-    if split not in names:
-        raise ValueError(f"split={split!r} is not in the Examples artifact; it has {names}. "
-                         f"Set EvaluationConfig.split to one of them")
-    return artifact_utils.get_split_uri([examples_artifact], split)
 
 
 _EXPORTER_OUTPUT = {"model": "tflite_model", "float_model": "float_model"}
@@ -99,7 +93,7 @@ def _plan_job(config, export, quant_bytes, float_bytes, files, key, quant_path, 
     classes = metrics.num_classes([d for d in next(o for o in quant_out if o.name == output).shape])
     job = beam_job.Job(quant_path, float_path, key, mapping, config.label_feature, output,
                        classes, config.batch_size, config.num_threads)
-    return job, first
+    return job, first, (quant_in, float_in)
 
 
 def _output_name(wanted: str | None, outputs) -> str:
@@ -113,12 +107,12 @@ def _output_name(wanted: str | None, outputs) -> str:
     return wanted
 
 
-def _latency(config, key, quant_bytes, float_bytes, first, mapping) -> dict:
+def _latency(config, key, models: dict, first, mapping) -> dict:
+    """Batch-1 latency of each (model bytes, input specs), with and without XNNPACK."""
     if config.latency_runs < 1:
         return {}
     timing = {}
-    for label, model in (("quant", quant_bytes), ("float", float_bytes)):
-        inputs, _ = litert.signature_specs(litert.load(model), key)
+    for label, (model, inputs) in models.items():
         feeds = input_mapping.feed(first, inputs, mapping)
         for xnnpack in (True, False):
             name = f"{label}_{'xnnpack' if xnnpack else 'no_xnnpack'}"

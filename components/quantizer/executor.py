@@ -45,7 +45,7 @@ class Executor(base_executor.BaseExecutor):
         if config.mode == Mode.QAT:
             from components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
             plan["qat"], plan["input_mapping"] = qat.fine_tune(
-                source, config, tensors, _split_uri(examples_artifact, config.qat.split),
+                source, config, tensors, io_utils.split_uri(examples_artifact, config.qat.split, "qat.split"),
                 os.path.join(plan_artifact.uri, artifacts.QAT_MODEL_DIR))
         io_utils.write_json(os.path.join(plan_artifact.uri, artifacts.PLAN_FILE), plan)
         plan_artifact.set_string_custom_property(artifacts.MODE_KEY, config.mode.value)
@@ -55,19 +55,9 @@ def _single_or_none(items):
     return artifact_utils.get_single_instance(items) if items else None
 
 
-def _split_uri(examples_artifact, split: str) -> str:
-    if examples_artifact is None:
-        raise ValueError("this mode reads Examples but the Quantizer got none; pass examples=...")
-    names = artifact_utils.decode_split_names(examples_artifact.split_names)
-    if split not in names:
-        raise ValueError(f"split={split!r} is not in the Examples artifact; it has {names}. "
-                         f"Set calibration.split (or qat.split) to one of them")
-    return artifact_utils.get_split_uri([examples_artifact], split)
-
-
 def _calibrate(config: QuantizationConfig, tensors, examples_artifact, out_dir: str):
     cal = config.calibration
-    files = examples.split_files(_split_uri(examples_artifact, cal.split))
+    files = examples.split_files(io_utils.split_uri(examples_artifact, cal.split, "calibration.split"))
     records, seen = calibration.reservoir_sample(examples.iter_records(files), cal.num_samples, cal.seed)
     arrays, mapping = examples.model_inputs(records, tensors, config.input_mapping)
     buffer = io.BytesIO()
