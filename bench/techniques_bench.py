@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from bench import common
-from components.core import examples, input_mapping, latency, litert, metrics
+from components.core import examples, input_mapping, latency, litert
 from schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 
 CAL = CalibrationConfig(num_samples=200, seed=0)
@@ -80,7 +80,7 @@ def accuracy(model: bytes, features: dict, labels: np.ndarray) -> float:
     runner = litert.Runner(model, "serving_default")
     mapping = {t.name: t.name for t in runner.inputs}
     scores = runner(input_mapping.feed(features, runner.inputs, mapping))
-    pred, _ = metrics.predict(next(iter(scores.values())))
+    pred = np.argmax(next(iter(scores.values())), axis=1)
     return float(np.mean(pred == labels))
 
 
@@ -91,8 +91,9 @@ def timings(models: dict[str, bytes], first: dict, runs: int, rounds: int) -> di
             inputs, _ = litert.signature_specs(litert.load(model), "serving_default")
             feeds = input_mapping.feed(first, inputs, {t.name: t.name for t in inputs})
             for xnnpack in (True, False):
-                m = latency.measure(model, "serving_default", feeds, runs, 1, xnnpack)
-                per_round.setdefault((name, xnnpack), []).append(m["median_us"])
+                m = latency.measure(model, "serving_default", feeds, runs, 1,
+                                    "xnnpack" if xnnpack else "builtin")
+                per_round.setdefault((name, xnnpack), []).append(m["p50_us"])
     return {name: {"xnnpack_us": statistics.median(per_round[(name, True)]),
                    "no_xnnpack_us": statistics.median(per_round[(name, False)])} for name in models}
 

@@ -28,6 +28,7 @@ TFLITE_FILE = "tflite"                 # <Model.uri>/Format-Serving/tflite: TFMA
 EXPORT_REPORT_FILE = "export_report.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.txt"
+HTML_REPORT_FILE = "report.html"
 BLESSED_FILE = "BLESSED"
 NOT_BLESSED_FILE = "NOT_BLESSED"
 
@@ -39,6 +40,5 @@ EDGE_MODEL_URI_KEY = "edge_model_uri"
 MODE_KEY = "quantization_mode"
 SIZE_KEY = "tflite_bytes"
 FLOAT_SIZE_KEY = "float_tflite_bytes"
-ACCURACY_KEY = "accuracy_quant"
-FLOAT_ACCURACY_KEY = "accuracy_float"
-DROP_KEY = "absolute_drop"
+# The primary metric (accuracy, or rmse for regression), as float properties on the
+# blessing and the evaluation: "<metric>_quantized", "<metric>_float_tflite", "<metric>_drop".

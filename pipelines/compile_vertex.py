@@ -16,10 +16,9 @@ import sys
 
 from tfx import v1 as tfx
 
-from pipelines.pipeline import create_pipeline
+from pipelines.pipeline import create_pipeline, demo_evaluation
 from pipelines import run_local
 from pipelines.run_local import PIPELINE_NAME
-from schemas import EvaluationConfig, Thresholds
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,7 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--serving-dir", default="gs://my-bucket/tfx-edge/serving_model")
     p.add_argument("--output", default=os.path.join("work", f"{PIPELINE_NAME}.json"))
     run_local.add_quantization_args(p)
-    p.add_argument("--max-drop", type=float, default=0.02)
+    run_local.add_gate_args(p)
     return p.parse_args(argv)
 
 
@@ -38,7 +37,7 @@ def compile_pipeline(args: argparse.Namespace) -> str:
     pipeline = create_pipeline(
         pipeline_name=PIPELINE_NAME, pipeline_root=args.pipeline_root, data_root=args.data_root,
         serving_dir=args.serving_dir, quantization=run_local.quantization_config(args),
-        evaluation=EvaluationConfig(thresholds=Thresholds(max_absolute_drop=args.max_drop)))
+        evaluation=demo_evaluation(args.max_drop, args.min_accuracy, args.max_slice_drop))
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),

@@ -16,7 +16,8 @@ from tfx.proto import example_gen_pb2
 from components import EdgeEvaluator, Quantizer, TFLiteExporter
 from pipelines import digits_model
 from pipelines.demo_data import LABEL_KEY
-from schemas import EvaluationConfig, QuantizationConfig
+from schemas import (EvaluationConfig, MetricThreshold, OutputKind, QuantizationConfig, SliceThreshold,
+                     Thresholds)
 
 TRAINER_RUN_FN = "pipelines.digits_model.run_fn"
 
@@ -38,6 +39,16 @@ def float_eval_config(min_accuracy: float) -> tfma.EvalConfig:
                                     label_key=LABEL_KEY, model_type=tfma.TF_GENERIC)],
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=[accuracy])])
+
+
+def demo_evaluation(max_drop: float, min_accuracy: float, max_slice_drop: float) -> EvaluationConfig:
+    """The demo's gate: overall accuracy drop and floor, and the drop within each label."""
+    return EvaluationConfig(
+        thresholds=Thresholds(
+            metrics={"accuracy": MetricThreshold(max_absolute_drop=max_drop, lower_bound=min_accuracy)},
+            slices=(SliceThreshold(feature="label", min_examples=20,
+                                   metrics={"accuracy": MetricThreshold(max_absolute_drop=max_slice_drop)}),)),
+        output_kind=OutputKind.PROBABILITIES, top_k=(3,), slice_features=("label",))
 
 
 def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serving_dir: str,

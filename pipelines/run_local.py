@@ -12,9 +12,8 @@ import sys
 from absl import logging
 
 from pipelines import demo_data, summary
-from pipelines.pipeline import create_pipeline
-from schemas import (AEQ_PRESETS, AeqConfig, CalibrationConfig, EvaluationConfig, Mode, QatConfig,
-                     QuantizationConfig, Thresholds)
+from pipelines.pipeline import create_pipeline, demo_evaluation
+from schemas import AEQ_PRESETS, AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 
 PIPELINE_NAME = "tfx-edge-digits"
 
@@ -26,8 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--serving-dir", default=os.path.join(repo, "serving_model"), help="push destination")
     p.add_argument("--runner", choices=("local", "beam"), default="local")
     add_quantization_args(p)
-    p.add_argument("--max-drop", type=float, default=0.02, help="max absolute accuracy drop")
-    p.add_argument("--min-accuracy", type=float, default=0.9)
+    add_gate_args(p)
     p.add_argument("--train-steps", type=int, default=400)
     p.add_argument("--pipeline-name", default=PIPELINE_NAME)
     p.add_argument("--verbose", action="store_true", help="show TFX's info and warning logs")
@@ -39,6 +37,13 @@ def add_quantization_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration-samples", type=int, default=200)
     p.add_argument("--qat-epochs", type=int, default=1, help="with --mode qat")
     p.add_argument("--aeq-recipe", default="static_wi8_ai8", choices=AEQ_PRESETS, help="with --mode aeq")
+
+
+def add_gate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-drop", type=float, default=0.02, help="max absolute accuracy drop")
+    p.add_argument("--min-accuracy", type=float, default=0.9)
+    p.add_argument("--max-slice-drop", type=float, default=0.1,
+                   help="max accuracy drop within each label's slice")
 
 
 def quantization_config(args: argparse.Namespace) -> QuantizationConfig:
@@ -53,8 +58,7 @@ def build(args: argparse.Namespace):
     data_root = os.path.join(args.work_dir, "data", "digits")
     demo_data.write(data_root)
     quantization = quantization_config(args)
-    evaluation = EvaluationConfig(thresholds=Thresholds(
-        max_absolute_drop=args.max_drop, min_accuracy=args.min_accuracy))
+    evaluation = demo_evaluation(args.max_drop, args.min_accuracy, args.max_slice_drop)
     return create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> str:
         LocalDagRunner().run(pipeline)
     store = summary.store_for(metadata_path(args))
     return summary.render(summary.latest_run(store), summary.latest_evaluation(store),
-                          summary.latest_push(store))
+                          summary.latest_push(store), summary.latest_report_path(store))
 
 
 def main(argv=None) -> int:

@@ -52,6 +52,11 @@ def latest_evaluation(store) -> dict | None:
         return json.load(f)
 
 
+def latest_report_path(store) -> str | None:
+    evaluation = _latest_artifact(store, "tfxedge.EdgeEvaluation")
+    return None if evaluation is None else os.path.join(evaluation.uri, artifacts.HTML_REPORT_FILE)
+
+
 def latest_push(store) -> dict | None:
     pushed = _latest_artifact(store, "PushedModel")
     if pushed is None:
@@ -62,26 +67,44 @@ def latest_push(store) -> dict | None:
             if "pushed_destination" in props else None}
 
 
-def render(states: dict[str, str], evaluation: dict | None, push: dict | None) -> str:
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def _evaluation_lines(evaluation: dict) -> list[str]:
+    overall = evaluation["slices"].get("", {})
+    acc = overall.get("metrics", {})
+    drop = overall.get("drops", {}).get("float_tflite", {}).get("accuracy", {}).get("absolute")
+    models, lat = evaluation["models"], evaluation.get("latency", {})
+    lines = [
+        f"accuracy: float32 {_pct(acc.get('float_tflite', {}).get('accuracy'))}  quantized "
+        f"{_pct(acc.get('quantized', {}).get('accuracy'))}  drop "
+        f"{'n/a' if drop is None else f'{100 * drop:.2f} points'} ({evaluation['examples']} eval examples)",
+        f"size: float32 {models['float_tflite']['size_bytes'] / 1024:.0f} KiB  quantized "
+        f"{models['quantized']['size_bytes'] / 1024:.0f} KiB  ratio "
+        f"{models['quantized']['size_bytes'] / models['float_tflite']['size_bytes']:.3f} {evaluation.get('mode', '')}",
+    ]
+    if lat:
+        x = {m: lat[m]["xnnpack"] for m in ("float_tflite", "quantized")}
+        lines.append(f"latency (batch 1, {x['quantized']['num_threads']} thread, XNNPACK, p50 / p95): "
+                     f"float32 {x['float_tflite']['p50_us']:.1f} / {x['float_tflite']['p95_us']:.1f} us  "
+                     f"quantized {x['quantized']['p50_us']:.1f} / {x['quantized']['p95_us']:.1f} us")
+    failed = [c for c in evaluation["checks"] if not c["passed"]]
+    lines.append(f"gate: {'BLESSED' if evaluation['blessed'] else 'NOT BLESSED'} "
+                 f"({len(evaluation['checks']) - len(failed)} of {len(evaluation['checks'])} checks passed)")
+    lines += [f"  [FAIL] {c['detail']}" for c in failed]
+    return lines
+
+
+def render(states: dict[str, str], evaluation: dict | None, push: dict | None,
+           report_path: str | None = None) -> str:
     lines = ["", "=== tfx-edge demo summary ==="]
     if states:
         lines.append("components: " + ", ".join(f"{k}={v}" for k, v in sorted(states.items())))
     if evaluation:
-        s, z = evaluation["summary"], evaluation["sizes"]
-        mode = evaluation.get("mode", "")
-        lines += [
-            f"accuracy: float32 {100 * s['accuracy_float']:.2f}%  quantized {100 * s['accuracy_quant']:.2f}%"
-            f"  drop {100 * s['absolute_drop']:.2f} points ({s['examples']} eval examples)",
-            f"size: float32 {z['float_bytes'] / 1024:.0f} KiB  quantized {z['quant_bytes'] / 1024:.0f} KiB"
-            f"  ratio {z['ratio']:.3f} {mode}",
-        ]
-        lat = evaluation.get("latency", {})
-        if lat:
-            lines.append("latency (batch 1, 1 thread, XNNPACK, median): float32 "
-                         f"{lat['float_xnnpack']['median_us']:.1f} us  quantized "
-                         f"{lat['quant_xnnpack']['median_us']:.1f} us")
-        lines.append(f"gate: {'BLESSED' if evaluation['blessed'] else 'NOT BLESSED'}")
-        lines += [f"  [{'ok' if c['passed'] else 'FAIL'}] {c['detail']}" for c in evaluation["checks"]]
+        lines += _evaluation_lines(evaluation)
+    if report_path:
+        lines.append(f"report: {report_path}")
     if push:
         lines.append(f"pushed: {push['destination']}" if push["pushed"] else "pushed: nothing (not blessed)")
     return "\n".join(lines)

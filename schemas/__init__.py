@@ -1,11 +1,13 @@
 """Typed, validated configurations of the tfx-edge components."""
 
 from schemas._strict import ConfigError
-from schemas.evaluation import EvaluationConfig, Thresholds
+from schemas.evaluation import (Budgets, EvaluationConfig, Kernel, LatencyConfig, MetricThreshold,
+                                OutputKind, SliceThreshold, Task, Thresholds)
 from schemas.quantization import (AEQ_PRESETS, AeqConfig, CalibrationConfig, Mode,
                                   QatConfig, QuantizationConfig)
 
 __all__ = [
-    "AEQ_PRESETS", "AeqConfig", "CalibrationConfig", "ConfigError", "EvaluationConfig",
-    "Mode", "QatConfig", "QuantizationConfig", "Thresholds",
+    "AEQ_PRESETS", "AeqConfig", "Budgets", "CalibrationConfig", "ConfigError",
+    "EvaluationConfig", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputKind",
+    "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
 ]

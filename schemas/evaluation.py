@@ -1,67 +1,263 @@
-"""Typed configuration of the EdgeEvaluator and of the gate it applies."""
+"""Typed configuration of the EdgeEvaluator and of the gate it applies.
+
+A gate is a set of thresholds on named metrics (overall and per slice) and
+budgets (size, latency, ops left in float). Metric names, and whether higher or
+lower is better, are defined once here (`METRIC_DIRECTIONS`, `metric_direction`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
+import re
 
 from schemas import _strict
 from schemas._strict import fail
 
 
-@dataclasses.dataclass(frozen=True)
-class Thresholds:
-    """When the quantized model may be pushed. Unset (None) limits are not checked,
-    but at least one accuracy limit must be set: a gate without one would bless anything.
+class Task(str, enum.Enum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
 
-    Drops are measured against the float32 TFLite reference of the same model:
-    absolute drop = float_acc - quant_acc; relative drop = absolute drop / float_acc.
-    """
+
+class OutputKind(str, enum.Enum):
+    """What a classification output holds; decides the binary threshold and the loss."""
+
+    PROBABILITIES = "probabilities"
+    LOGITS = "logits"
+
+
+class Kernel(str, enum.Enum):
+    """LiteRT CPU kernels: XNNPACK (the default delegate) or the builtin reference kernels."""
+
+    XNNPACK = "xnnpack"
+    BUILTIN = "builtin"
+
+
+HIGHER = "higher"
+LOWER = "lower"
+# Metric name -> which direction is better. Per-class and top-k names are patterns.
+METRIC_DIRECTIONS = {
+    "accuracy": HIGHER, "macro_precision": HIGHER, "macro_recall": HIGHER, "loss": LOWER,
+    "mae": LOWER, "rmse": LOWER,
+    "agreement": HIGHER, "max_output_diff": LOWER,   # quantized vs a reference (no drop)
+}
+PAIR_METRICS = frozenset({"agreement", "max_output_diff"})
+_PATTERNS = {re.compile(r"top_(\d+)_accuracy$"): HIGHER,
+             re.compile(r"(precision|recall)_class_(\d+)$"): HIGHER}
+_TASK_METRICS = {
+    Task.CLASSIFICATION: {"accuracy", "macro_precision", "macro_recall", "loss", "agreement",
+                          "max_output_diff"},
+    Task.REGRESSION: {"mae", "rmse", "max_output_diff"},
+}
+
+
+def metric_direction(name: str) -> str | None:
+    """HIGHER or LOWER for a known metric name, else None."""
+    if name in METRIC_DIRECTIONS:
+        return METRIC_DIRECTIONS[name]
+    return next((d for p, d in _PATTERNS.items() if p.match(name)), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricThreshold:
+    """Limits on one metric of the quantized model. Drops are direction aware: the
+    amount by which the quantized model is WORSE than the reference (accuracy falling,
+    loss or RMSE rising); relative drop = drop / |reference value|. Bounds apply to
+    the quantized model's own value."""
 
     max_absolute_drop: float | None = None
     max_relative_drop: float | None = None
-    min_accuracy: float | None = None
+    lower_bound: float | None = None
+    upper_bound: float | None = None
+
+    def validate(self, path: str, metric: str) -> None:
+        values = dataclasses.asdict(self)
+        if all(v is None for v in values.values()):
+            fail(path, self, "set at least one of max_absolute_drop, max_relative_drop, "
+                 "lower_bound, upper_bound")
+        for name, value in values.items():
+            if value is not None and not math.isfinite(value):
+                fail(f"{path}.{name}", value, "use a finite number")
+        for name in ("max_absolute_drop", "max_relative_drop"):
+            if values[name] is not None and values[name] < 0:
+                fail(f"{path}.{name}", values[name], "a drop limit is >= 0 (0 = no loss allowed)")
+            if values[name] is not None and metric in PAIR_METRICS:
+                fail(f"{path}.{name}", values[name], f"{metric!r} compares the quantized model "
+                     "with its reference already; use lower_bound / upper_bound")
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceThreshold:
+    """Metric thresholds for the examples whose `feature` equals `value` (or, with
+    value None, for every value of the feature: each slice is checked on its own).
+    A slice named by value must exist with at least `min_examples` examples; with
+    value None, slices smaller than min_examples are reported and not gated."""
+
+    feature: str
+    metrics: dict[str, MetricThreshold]
+    value: str | None = None
+    min_examples: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Budgets:
+    """Deployment budgets for the quantized model. Latency budgets use the
+    EvaluationConfig.latency kernel and threads (batch 1)."""
+
     max_model_bytes: int | None = None
-    max_latency_us: float | None = None
+    max_latency_p50_us: float | None = None
+    max_latency_p95_us: float | None = None
+    max_latency_ratio: float | None = None   # quantized p50 / float32 TFLite p50
+    max_float_ops: int | None = None         # ops computing in float (float + hybrid)
+
+    def validate(self) -> None:
+        for name, value in dataclasses.asdict(self).items():
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                fail(f"thresholds.budgets.{name}", value, "use a finite number >= 0")
+
+    @property
+    def needs_latency(self) -> bool:
+        return any(v is not None for v in (self.max_latency_p50_us, self.max_latency_p95_us,
+                                            self.max_latency_ratio))
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """When the quantized model may be pushed: every threshold must pass.
+
+    `metrics` applies to the whole split and needs at least one entry: a gate
+    without a quality threshold would bless any model. Example:
+    Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.01, lower_bound=0.9)})
+    """
+
+    metrics: dict[str, MetricThreshold]
+    slices: tuple[SliceThreshold, ...] = ()
+    budgets: Budgets = dataclasses.field(default_factory=Budgets)
 
     def __post_init__(self) -> None:
-        for name in ("max_absolute_drop", "max_relative_drop", "min_accuracy"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
-                fail(f"thresholds.{name}", value, "use a fraction between 0 and 1 (0.01 = 1 point)")
-        if (self.max_absolute_drop, self.max_relative_drop, self.min_accuracy) == (None,) * 3:
-            fail("thresholds", self, "set at least one of max_absolute_drop, max_relative_drop, "
-                 "min_accuracy; a gate without an accuracy limit would bless any model")
-        if self.max_model_bytes is not None and self.max_model_bytes < 1:
-            fail("thresholds.max_model_bytes", self.max_model_bytes, "use a positive byte count")
-        if self.max_latency_us is not None and not self.max_latency_us > 0:
-            fail("thresholds.max_latency_us", self.max_latency_us, "use a positive number of microseconds")
+        if not self.metrics:
+            fail("thresholds.metrics", self.metrics, "set at least one metric threshold, e.g. "
+                 "{'accuracy': MetricThreshold(max_absolute_drop=0.01)}; a gate without one "
+                 "would bless any model")
+        self.budgets.validate()
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyConfig:
+    """Batch-1 latency measurement: warm-up invokes, then `runs` timed invokes."""
+
+    runs: int = 200
+    warmup: int = 20
+    num_threads: int = 1
+    budget_kernel: Kernel = Kernel.XNNPACK
+
+    def validate(self) -> None:
+        if self.runs < 0:
+            fail("latency.runs", self.runs, "use 0 (skip latency) or a positive count")
+        if self.warmup < 0:
+            fail("latency.warmup", self.warmup, "use 0 or a positive count")
+        if self.num_threads < 1:
+            fail("latency.num_threads", self.num_threads, "use at least 1 thread")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig(_strict.JsonConfig):
-    """What the EdgeEvaluator measures and how."""
+    """What the EdgeEvaluator measures and how.
+
+    output_kind: what a classification output holds (probabilities or logits).
+      Needed for the loss and for a single-unit binary output (threshold 0.5 on a
+      probability, 0 on a logit); the EdgeEvaluator refuses to guess it.
+    top_k: adds top_<k>_accuracy for each k.
+    slice_features: features whose values slice the metrics (one value per example).
+    compare_saved_model: also run the float SavedModel (the EdgeEvaluator's
+      `saved_model` input) and check drops against it too.
+    shards_per_file: work units per record file (more parallelism for few big files).
+    """
 
     thresholds: Thresholds
+    task: Task = Task.CLASSIFICATION
     label_feature: str = "label"
     output_name: str | None = None
+    output_kind: OutputKind | None = None
+    top_k: tuple[int, ...] = ()
+    slice_features: tuple[str, ...] = ()
     split: str = "eval"
     batch_size: int = 256
     input_mapping: dict[str, str] | None = None
-    latency_runs: int = 200
     num_threads: int = 1
+    latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
+    compare_saved_model: bool = False
+    shards_per_file: int = 1
 
     def __post_init__(self) -> None:
+        self._check_numbers()
+        self.latency.validate()
+        if self.thresholds.budgets.needs_latency and self.latency.runs < 1:
+            fail("latency.runs", self.latency.runs, "a latency budget needs latency.runs >= 1")
+        for name, threshold in self.thresholds.metrics.items():
+            self._check_metric(f"thresholds.metrics[{name!r}]", name, threshold)
+        for i, st in enumerate(self.thresholds.slices):
+            self._check_slice(f"thresholds.slices[{i}]", st)
+
+    def _check_numbers(self) -> None:
         if self.batch_size < 1:
             fail("batch_size", self.batch_size, "use a batch size >= 1")
-        if self.latency_runs < 0:
-            fail("latency_runs", self.latency_runs, "use 0 (skip) or a positive count")
-        if self.thresholds.max_latency_us is not None and self.latency_runs < 1:
-            fail("latency_runs", self.latency_runs, "a latency budget needs latency_runs >= 1")
         if self.num_threads < 1:
             fail("num_threads", self.num_threads, "use at least 1 thread")
+        if self.shards_per_file < 1:
+            fail("shards_per_file", self.shards_per_file, "use 1 or more")
         if not self.label_feature:
             fail("label_feature", self.label_feature, "name the Example feature holding the label")
+        if any(k < 1 for k in self.top_k):
+            fail("top_k", self.top_k, "use k >= 1")
+        if self.task == Task.REGRESSION and (self.top_k or self.output_kind):
+            fail("task", self.task.value, "top_k and output_kind are for classification")
+
+    def _check_metric(self, path: str, name: str, threshold: MetricThreshold) -> None:
+        if name == "loss" and self.task == Task.CLASSIFICATION and self.output_kind is None:
+            fail("output_kind", None, "a 'loss' threshold needs output_kind "
+                 "('probabilities' or 'logits')")
+        if metric_direction(name) is None or not self._metric_known(name):
+            fail(path, name, f"not a {self.task.value} metric; use one of "
+                 f"{sorted(self.metric_names())} or precision_class_<i> / recall_class_<i>"
+                 if self.task == Task.CLASSIFICATION else
+                 f"not a {self.task.value} metric; use one of {sorted(self.metric_names())}")
+        threshold.validate(path, name)
+
+    def _metric_known(self, name: str) -> bool:
+        if name in self.metric_names():
+            return True
+        return self.task == Task.CLASSIFICATION and re.match(r"(precision|recall)_class_\d+$", name) is not None
+
+    def metric_names(self) -> set[str]:
+        names = set(_TASK_METRICS[self.task])
+        if self.task == Task.CLASSIFICATION:
+            names |= {f"top_{k}_accuracy" for k in self.top_k}
+            if self.output_kind is None:
+                names.discard("loss")
+        return names
+
+    def _check_slice(self, path: str, st: SliceThreshold) -> None:
+        if st.feature not in self.slice_features:
+            fail(f"{path}.feature", st.feature, f"add it to slice_features (now {list(self.slice_features)})")
+        if not st.metrics:
+            fail(f"{path}.metrics", st.metrics, "set at least one metric threshold for the slice")
+        if st.min_examples < 1:
+            fail(f"{path}.min_examples", st.min_examples, "use 1 or more")
+        for name, threshold in st.metrics.items():
+            self._check_metric(f"{path}.metrics[{name!r}]", name, threshold)
+
+    @property
+    def references(self) -> list[str]:
+        """The models the quantized one is compared with, in report order."""
+        return ["float_tflite"] + (["saved_model"] if self.compare_saved_model else [])
+
+    @property
+    def primary_metric(self) -> str:
+        return "accuracy" if self.task == Task.CLASSIFICATION else "rmse"
 
 
-__all__ = ["EvaluationConfig", "Thresholds"]
+__all__ = ["Budgets", "EvaluationConfig", "Kernel", "LatencyConfig", "MetricThreshold",
+           "OutputKind", "SliceThreshold", "Task", "Thresholds", "metric_direction"]

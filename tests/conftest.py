@@ -81,7 +81,8 @@ def run_exporter(model, plan, out_root):
     return tflite, float_model
 
 
-def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None):
+def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None,
+                       saved_model=None):
     from tfx.types import standard_artifacts
     from components.artifacts import EdgeEvaluation
     from components.edge_evaluator import executor
@@ -90,6 +91,8 @@ def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_bl
     inputs = {"examples": [examples], "model": [tflite], "float_model": [float_model]}
     if float_blessing is not None:
         inputs["float_blessing"] = [float_blessing]
+    if saved_model is not None:
+        inputs["saved_model"] = [saved_model]
     executor.Executor().Do(inputs, {"blessing": [blessing], "evaluation": [evaluation]},
                            {"config": config.to_json()})
     return blessing, evaluation

@@ -7,7 +7,9 @@ from tfx import types
 from tfx.types import standard_artifacts
 
 from components import EdgeEvaluator, Quantizer, TFLiteExporter
-from schemas import ConfigError, EvaluationConfig, Mode, QuantizationConfig, Thresholds
+from schemas import ConfigError, EvaluationConfig, MetricThreshold, Mode, QuantizationConfig, Thresholds
+
+ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.01)}
 
 MODEL = types.Channel(type=standard_artifacts.Model)
 EXAMPLES = types.Channel(type=standard_artifacts.Examples)
@@ -39,7 +41,10 @@ def test_edge_evaluator_and_exporter_wire_up():
     assert set(exporter.outputs) == {"tflite_model", "float_model"}
     e = EdgeEvaluator(examples=EXAMPLES, model=exporter.outputs["tflite_model"],
                       float_model=exporter.outputs["float_model"],
-                      config=EvaluationConfig(thresholds=Thresholds(max_absolute_drop=0.01)))
+                      config=EvaluationConfig(thresholds=Thresholds(metrics=ACC)))
     assert set(e.outputs) == {"blessing", "evaluation"}
-    with pytest.raises(ConfigError, match="at least one of max_absolute_drop"):
-        EdgeEvaluator(examples=EXAMPLES, model=MODEL, float_model=MODEL, config={"thresholds": {}})
+    with pytest.raises(ConfigError, match="at least one metric threshold"):
+        EdgeEvaluator(examples=EXAMPLES, model=MODEL, float_model=MODEL, config={"thresholds": {"metrics": {}}})
+    with pytest.raises(ValueError, match="compare_saved_model=True needs saved_model="):
+        EdgeEvaluator(examples=EXAMPLES, model=MODEL, float_model=MODEL,
+                      config=EvaluationConfig(thresholds=Thresholds(metrics=ACC), compare_saved_model=True))

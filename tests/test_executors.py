@@ -1,4 +1,4 @@
-"""The three executors on real artifacts in tmp dirs (real converter, real LiteRT, real Beam)."""
+"""The Quantizer and TFLiteExporter executors on real artifacts in tmp dirs (real converter, real LiteRT, real Beam)."""
 
 import json
 import os
@@ -10,12 +10,8 @@ from ai_edge_litert import interpreter as litert
 
 from components import artifacts
 from components.core.input_mapping import InputMappingError
-from schemas import CalibrationConfig, EvaluationConfig, Mode, QuantizationConfig, Thresholds
-from tests.conftest import make_artifact, run_edge_evaluator, run_exporter, run_quantizer
-
-GENEROUS = EvaluationConfig(thresholds=Thresholds(max_absolute_drop=0.2, min_accuracy=0.5),
-                            latency_runs=20, batch_size=50)
-
+from schemas import CalibrationConfig, Mode, QuantizationConfig
+from tests.conftest import run_exporter, run_quantizer
 
 def read_json(path):
     with open(path) as f:
@@ -75,66 +71,11 @@ def direct_litert_correct(model_path, record_file):
     return correct
 
 
-def test_edge_evaluator_matches_a_direct_litert_loop(int8_export, examples_artifact, tmp_path):
-    blessing, evaluation = run_edge_evaluator(GENEROUS, examples_artifact, int8_export["tflite"],
-                                              int8_export["float"], str(tmp_path))
-    result = read_json(os.path.join(evaluation.uri, artifacts.METRICS_FILE))
-    record_file = os.path.join(examples_artifact.uri, "Split-eval", "data_tfrecord-00000-of-00001")
-    quant = direct_litert_correct(os.path.join(int8_export["tflite"].uri, "Format-Serving", "tflite"), record_file)
-    ref = direct_litert_correct(os.path.join(int8_export["float"].uri, "Format-Serving", "tflite"), record_file)
-    s = result["summary"]
-    assert s["examples"] == 360
-    assert (s["correct_quant"], s["correct_float"]) == (quant, ref)
-    assert result["blessed"] and blessing.get_int_custom_property("blessed") == 1
-    assert os.path.exists(os.path.join(blessing.uri, "BLESSED"))
-    assert not blessing.has_custom_property("current_model_id")
-    assert result["latency"]["quant_xnnpack"]["median_us"] > 0
-    assert "BLESSED" in open(os.path.join(evaluation.uri, artifacts.REPORT_FILE)).read()
-
-
-def test_impossible_threshold_is_not_blessed(int8_export, examples_artifact, tmp_path):
-    config = EvaluationConfig(thresholds=Thresholds(min_accuracy=1.0), latency_runs=0)
-    blessing, evaluation = run_edge_evaluator(config, examples_artifact, int8_export["tflite"],
-                                              int8_export["float"], str(tmp_path))
-    assert blessing.get_int_custom_property("blessed") == 0
-    assert os.listdir(blessing.uri) == ["NOT_BLESSED"]
-    failed = [c["name"] for c in read_json(os.path.join(evaluation.uri, "metrics.json"))["checks"] if not c["passed"]]
-    assert failed == ["min_accuracy"]
-
-
-def test_unblessed_float_model_blocks_the_edge_model(int8_export, examples_artifact, tmp_path):
-    from tfx.types import standard_artifacts
-    float_blessing = make_artifact(standard_artifacts.ModelBlessing, str(tmp_path / "fb"))
-    float_blessing.set_int_custom_property("blessed", 0)
-    blessing, _ = run_edge_evaluator(GENEROUS, examples_artifact, int8_export["tflite"],
-                                     int8_export["float"], str(tmp_path / "out"), float_blessing)
-    assert blessing.get_int_custom_property("blessed") == 0
-
-
-def test_unfeedable_input_fails_with_clear_message(int8_export, examples_artifact, tmp_path):
-    config = EvaluationConfig(thresholds=Thresholds(max_absolute_drop=0.5),
-                              input_mapping={"image": "pixels"})
-    with pytest.raises(InputMappingError) as error:
-        run_edge_evaluator(config, examples_artifact, int8_export["tflite"], int8_export["float"], str(tmp_path))
-    assert "'image'" in str(error.value) and "['image', 'label']" in str(error.value)
-    assert not os.listdir(tmp_path / "blessing")
-
-
 def test_quantizer_refuses_a_model_input_no_feature_feeds(trained_model, examples_artifact, tmp_path):
     config = QuantizationConfig(mode=Mode.INT8, input_mapping={"image": "pixels"},
                                 calibration=CalibrationConfig(num_samples=8))
     with pytest.raises(InputMappingError, match="Available features: \\['image', 'label'\\]"):
         run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan"))
-
-
-def test_empty_eval_split_fails(int8_export, examples_artifact, tmp_path):
-    from tfx.types import artifact_utils, standard_artifacts
-    empty = make_artifact(standard_artifacts.Examples, str(tmp_path / "ex"))
-    os.makedirs(tmp_path / "ex" / "Split-eval")
-    open(tmp_path / "ex" / "Split-eval" / "data_tfrecord-00000-of-00001", "wb").close()
-    empty.split_names = artifact_utils.encode_split_names(["eval"])
-    with pytest.raises(ValueError, match="empty"):
-        run_edge_evaluator(GENEROUS, empty, int8_export["tflite"], int8_export["float"], str(tmp_path / "o"))
 
 
 def test_stock_tfma_reads_the_exported_artifact_and_agrees(int8_export, examples_artifact, tmp_path):

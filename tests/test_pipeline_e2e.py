@@ -74,7 +74,7 @@ def test_impossible_threshold_blocks_the_push(local_runs):
     assert not third["push"]["pushed"]
     assert third["versions"] == runs[1]["versions"]
     failed = [c["name"] for c in third["evaluation"]["checks"] if not c["passed"]]
-    assert failed == ["min_accuracy"]
+    assert failed == ["accuracy.lower_bound"]
     assert third["states"]["Trainer"] == "CACHED" and third["states"]["EdgeEvaluator"] == "COMPLETE"
 
 

@@ -3,15 +3,23 @@ value and fix; JSON round trips are exact."""
 
 import pytest
 
-from schemas import (AeqConfig, CalibrationConfig, ConfigError, EvaluationConfig, Mode,
-                     QatConfig, QuantizationConfig, Thresholds)
+from schemas import (AeqConfig, Budgets, CalibrationConfig, ConfigError, EvaluationConfig,
+                     LatencyConfig, MetricThreshold, Mode, OutputKind, QatConfig, QuantizationConfig,
+                     SliceThreshold, Task, Thresholds)
+
+ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.01)}
 
 
 def test_round_trip_is_exact():
     config = QuantizationConfig(mode=Mode.INT8, keep_float_ops=["CONV_2D"],
                                 input_mapping={"image": "pixels"})
     assert QuantizationConfig.from_json(config.to_json()) == config
-    evaluation = EvaluationConfig(thresholds=Thresholds(max_absolute_drop=0.01), batch_size=7)
+    evaluation = EvaluationConfig(
+        thresholds=Thresholds(
+            metrics={**ACC, "loss": MetricThreshold(upper_bound=0.5)},
+            slices=(SliceThreshold(feature="region", value="eu", min_examples=5, metrics=ACC),),
+            budgets=Budgets(max_model_bytes=10**6, max_latency_p95_us=50.0)),
+        output_kind=OutputKind.LOGITS, top_k=(3,), slice_features=("region",), batch_size=7)
     assert EvaluationConfig.from_json(evaluation.to_json()) == evaluation
 
 
@@ -38,23 +46,52 @@ def test_refusals_name_field_value_and_fix(data, words):
         assert word in str(error.value)
 
 
-def test_thresholds_need_an_accuracy_limit():
-    with pytest.raises(ConfigError, match="at least one of max_absolute_drop"):
-        Thresholds(max_model_bytes=10)
-    with pytest.raises(ConfigError, match="thresholds.max_absolute_drop=1.5"):
-        Thresholds(max_absolute_drop=1.5)
-    with pytest.raises(ConfigError, match="thresholds.min_accuracy=nan"):
-        Thresholds(min_accuracy=float("nan"))
+def test_thresholds_need_a_metric_threshold():
+    with pytest.raises(ConfigError, match="thresholds.metrics={}.*at least one metric threshold"):
+        Thresholds(metrics={}, budgets=Budgets(max_model_bytes=10))
+    with pytest.raises(ConfigError, match="set at least one of max_absolute_drop"):
+        EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold()}))
 
 
-def test_evaluation_config_refusals():
-    t = Thresholds(max_absolute_drop=0.01)
-    with pytest.raises(ConfigError, match="batch_size=0"):
-        EvaluationConfig(thresholds=t, batch_size=0)
+@pytest.mark.parametrize("kwargs, words", [
+    ({"batch_size": 0}, ["batch_size=0"]),
+    ({"thresholds": Thresholds(metrics={"acuracy": MetricThreshold(lower_bound=0.5)})},
+     ["thresholds.metrics['acuracy']='acuracy'", "'accuracy'"]),
+    ({"thresholds": Thresholds(metrics={"loss": MetricThreshold(upper_bound=0.5)})},
+     ["output_kind=None", "'loss' threshold needs output_kind"]),
+    ({"thresholds": Thresholds(metrics={"top_5_accuracy": MetricThreshold(lower_bound=0.5)})},
+     ["top_5_accuracy", "not a classification metric"]),
+    ({"thresholds": Thresholds(metrics={"agreement": MetricThreshold(max_absolute_drop=0.1)})},
+     ["max_absolute_drop=0.1", "use lower_bound / upper_bound"]),
+    ({"thresholds": Thresholds(metrics={"accuracy": MetricThreshold(max_relative_drop=-0.1)})},
+     ["max_relative_drop=-0.1", ">= 0"]),
+    ({"thresholds": Thresholds(metrics={"accuracy": MetricThreshold(lower_bound=float("nan"))})},
+     ["lower_bound=nan", "finite"]),
+    ({"thresholds": Thresholds(metrics=ACC, slices=(SliceThreshold(feature="region", metrics=ACC),))},
+     ["thresholds.slices[0].feature='region'", "slice_features"]),
+    ({"thresholds": Thresholds(metrics=ACC, budgets=Budgets(max_latency_p50_us=10.0)),
+      "latency": LatencyConfig(runs=0)}, ["latency.runs=0", "latency budget"]),
+    ({"task": Task.REGRESSION}, ["not a regression metric", "'mae'", "'rmse'"]),
+    ({"task": Task.REGRESSION, "top_k": (3,),
+      "thresholds": Thresholds(metrics={"rmse": MetricThreshold(upper_bound=1.0)})}, ["top_k"]),
+])
+def test_evaluation_config_refusals(kwargs, words):
+    kwargs.setdefault("thresholds", Thresholds(metrics=ACC))
+    with pytest.raises(ConfigError) as error:
+        EvaluationConfig(**kwargs)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_evaluation_config_from_dict_is_strict():
     with pytest.raises(ConfigError, match="unknown option.*treshold"):
-        EvaluationConfig.from_dict({"treshold": {}, "thresholds": {"min_accuracy": 0.5}})
-    with pytest.raises(ConfigError, match="latency_runs=0"):
-        EvaluationConfig(thresholds=Thresholds(min_accuracy=0.5, max_latency_us=100), latency_runs=0)
+        EvaluationConfig.from_dict({"treshold": {}, "thresholds": {"metrics": {}}})
+    with pytest.raises(ConfigError, match="thresholds.budgets.max_model_bytes=-1"):
+        EvaluationConfig.from_dict({"thresholds": {"metrics": {"accuracy": {"lower_bound": 0.5}},
+                                                   "budgets": {"max_model_bytes": -1}}})
+    parsed = EvaluationConfig.from_dict({"thresholds": {"metrics": {"accuracy": {"lower_bound": 0.5}}},
+                                         "output_kind": "probabilities", "top_k": [3]})
+    assert parsed.output_kind == OutputKind.PROBABILITIES and parsed.top_k == (3,)
 
 
 def test_defaults_are_valid_and_sub_configs_parse():

@@ -47,6 +47,17 @@ def iter_records(files: Sequence[str]) -> Iterator[bytes]:
         yield record
 
 
+def read_batches(path: str, shard: int, num_shards: int, batch_size: int) -> Iterator[list[bytes]]:
+    """Lists of serialized examples from one file, every num_shards-th record from `shard`
+    (tf.data reads in C++; a file is never loaded whole)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    dataset = tf.data.TFRecordDataset(path, compression_type=compression_of([path]))
+    if num_shards > 1:
+        dataset = dataset.shard(num_shards, shard)
+    for batch in dataset.batch(batch_size).as_numpy_iterator():
+        yield list(batch)
+
+
 class Decoder:
     """Serialized tf.Examples -> {feature: np.ndarray [batch, values...]}."""
 

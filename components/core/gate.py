@@ -1,12 +1,18 @@
-"""The blessing decision: thresholds over measured figures, failing closed."""
+"""The blessing decision: every configured check must run and pass (fails closed).
+
+A value that is missing, None, NaN or infinite fails its check: the gate never
+lets an unmeasured metric through. Drop limits apply against every reference
+the quantized model was compared with.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from schemas.evaluation import Thresholds
+from components.core import slicing
+from schemas.evaluation import PAIR_METRICS, MetricThreshold, SliceThreshold, Thresholds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,56 +22,135 @@ class Check:
     limit: Any
     passed: bool
     detail: str
+    slice: str = slicing.OVERALL
+    reference: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What was measured: per-slice summaries (scoring.summarize) and model facts."""
+
+    slices: Mapping[str, Mapping]
+    references: Sequence[str]
+    model_bytes: int | None = None
+    float_ops: int | None = None
+    latency: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)  # model -> kernel -> stats
+    budget_kernel: str = "xnnpack"
+    float_blessed: bool | None = None
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _limit(name: str, value: Any, limit: float | None, upper: bool, what: str) -> Check | None:
-    if limit is None:
-        return None
+def limit_check(name: str, value: Any, limit: float, upper: bool, what: str, **where) -> Check:
     if not _finite(value):
-        return Check(name, value, limit, False, f"{what} was not measured (got {value!r}): fail closed")
+        return Check(name, value, limit, False, f"{what} was not measured (got {value!r}): FAILED", **where)
     ok = value <= limit if upper else value >= limit
     sign = "<=" if upper else ">="
-    return Check(name, value, limit, ok, f"{what} {value:.6g} {sign} {limit:.6g}" + ("" if ok else ": FAILED"))
+    return Check(name, value, limit, ok, f"{what} {value:.6g} {sign} {limit:.6g}" + ("" if ok else ": FAILED"),
+                 **where)
 
 
-def decide(summary: Mapping[str, Any], thresholds: Thresholds, model_bytes: int | None,
-           latency_us: float | None, float_blessed: bool | None) -> tuple[bool, list[Check]]:
+def decide(evidence: Evidence, thresholds: Thresholds) -> tuple[bool, list[Check]]:
     """(blessed, checks). Blessed only if every check ran and passed."""
-    checks = [_examples_check(summary), _finite_check(summary)]
-    if float_blessed is not None:
-        checks.append(Check("float_model_blessed", float_blessed, True, bool(float_blessed),
-                            "the float model's Evaluator blessing" +
-                            (" is BLESSED" if float_blessed else " is NOT_BLESSED: FAILED")))
-    t = thresholds
-    optional = [
-        _limit("max_absolute_drop", summary.get("absolute_drop"), t.max_absolute_drop, True,
-               "accuracy drop (float - quantized)"),
-        _limit("max_relative_drop", summary.get("relative_drop"), t.max_relative_drop, True,
-               "relative accuracy drop"),
-        _limit("min_accuracy", summary.get("accuracy_quant"), t.min_accuracy, False,
-               "quantized accuracy"),
-        _limit("max_model_bytes", model_bytes, t.max_model_bytes, True, "model size in bytes"),
-        _limit("max_latency_us", latency_us, t.max_latency_us, True, "median latency (us)"),
-    ]
-    checks += [c for c in optional if c is not None]
+    checks = _health_checks(evidence)
+    for metric, threshold in sorted(thresholds.metrics.items()):
+        checks += metric_checks(evidence, slicing.OVERALL, metric, threshold)
+    for st in thresholds.slices:
+        checks += _slice_checks(evidence, st)
+    checks += _budget_checks(evidence, thresholds)
     return all(c.passed for c in checks), checks
 
 
-def _examples_check(summary: Mapping[str, Any]) -> Check:
-    n = summary.get("examples", 0)
-    ok = isinstance(n, int) and n > 0
-    return Check("examples", n, "> 0", ok, f"{n} examples evaluated" + ("" if ok else ": FAILED (empty split)"))
+def _health_checks(ev: Evidence) -> list[Check]:
+    overall = ev.slices.get(slicing.OVERALL, {})
+    n = overall.get("examples", 0)
+    ok = _finite(n) and n > 0
+    checks = [Check("examples", n, "> 0", ok, f"{n} examples evaluated" + ("" if ok else ": FAILED (empty split)"))]
+    bad = {m: c for m, c in overall.get("nonfinite", {}).items() if c}
+    checks.append(Check("finite_outputs", sum(bad.values()), 0, not bad,
+                        "all outputs finite" if not bad else f"NaN/inf outputs: {bad}: FAILED"))
+    if ev.float_blessed is not None:
+        checks.append(Check("float_model_blessed", ev.float_blessed, True, bool(ev.float_blessed),
+                            "the float model's Evaluator blessing" +
+                            (" is BLESSED" if ev.float_blessed else " is NOT_BLESSED: FAILED")))
+    return checks
 
 
-def _finite_check(summary: Mapping[str, Any]) -> Check:
-    bad = int(summary.get("nonfinite_quant", 0)) + int(summary.get("nonfinite_float", 0))
-    metrics_ok = all(_finite(summary.get(k)) for k in ("accuracy_quant", "accuracy_float"))
-    ok = bad == 0 and metrics_ok
-    detail = (f"{bad} example(s) with NaN/inf outputs" if bad else "all outputs finite")
-    if not metrics_ok:
-        detail += "; accuracy could not be computed"
-    return Check("finite_outputs", bad, 0, ok, detail + ("" if ok else ": FAILED"))
+def metric_checks(ev: Evidence, key: str, metric: str, t: MetricThreshold) -> list[Check]:
+    """Bounds on the quantized value and drops against each reference, in one slice."""
+    s = ev.slices.get(key, {})
+    where = f" [{key}]" if key else ""
+    checks = []
+    if metric in PAIR_METRICS:
+        for ref in ev.references:
+            value = s.get("pairs", {}).get(ref, {}).get(metric)
+            checks += _bounds(f"{metric}", value, t, f"{metric} vs {ref}{where}", slice=key, reference=ref)
+        return checks
+    value = s.get("metrics", {}).get("quantized", {}).get(metric)
+    checks += _bounds(metric, value, t, f"quantized {metric}{where}", slice=key)
+    for ref in ev.references:
+        drop = s.get("drops", {}).get(ref, {}).get(metric, {})
+        for kind in ("absolute", "relative"):
+            limit = getattr(t, f"max_{kind}_drop")
+            if limit is not None:
+                checks.append(limit_check(f"{metric}.max_{kind}_drop", drop.get(kind), limit, True,
+                                          f"{metric} {kind} drop vs {ref}{where}", slice=key, reference=ref))
+    return checks
+
+
+def _bounds(metric: str, value, t: MetricThreshold, what: str, **where) -> list[Check]:
+    out = []
+    if t.lower_bound is not None:
+        out.append(limit_check(f"{metric}.lower_bound", value, t.lower_bound, False, what, **where))
+    if t.upper_bound is not None:
+        out.append(limit_check(f"{metric}.upper_bound", value, t.upper_bound, True, what, **where))
+    return out
+
+
+def _slice_checks(ev: Evidence, st: SliceThreshold) -> list[Check]:
+    prefix = slicing.key(st.feature, "")
+    keys = ([slicing.key(st.feature, st.value)] if st.value is not None
+            else sorted(k for k in ev.slices if k.startswith(prefix)))
+    if not keys or (st.value is not None and keys[0] not in ev.slices):
+        wanted = keys[0] if keys else f"{st.feature}=*"
+        return [Check("slice_present", 0, st.min_examples, False,
+                      f"slice {wanted} has no examples: FAILED", slice=wanted)]
+    checks = []
+    for key in keys:
+        n = ev.slices[key].get("examples", 0)
+        if n < st.min_examples:
+            named = st.value is not None
+            checks.append(Check("slice_min_examples", n, st.min_examples, not named,
+                                f"slice {key} has {n} examples < min_examples {st.min_examples}: " +
+                                ("FAILED" if named else "not gated"), slice=key))
+            continue
+        for metric, threshold in sorted(st.metrics.items()):
+            checks += metric_checks(ev, key, metric, threshold)
+    return checks
+
+
+def _budget_checks(ev: Evidence, thresholds: Thresholds) -> list[Check]:
+    b = thresholds.budgets
+    kernel = ev.budget_kernel
+    quant = ev.latency.get("quantized", {}).get(kernel, {})
+    ref = ev.latency.get("float_tflite", {}).get(kernel, {})
+    ratio = (quant["p50_us"] / ref["p50_us"]) if _finite(quant.get("p50_us")) and ref.get("p50_us") else None
+    wanted = [
+        ("max_model_bytes", ev.model_bytes, b.max_model_bytes, "quantized model size (bytes)"),
+        ("max_latency_p50_us", quant.get("p50_us"), b.max_latency_p50_us, f"quantized p50 latency, {kernel} (us)"),
+        ("max_latency_p95_us", quant.get("p95_us"), b.max_latency_p95_us, f"quantized p95 latency, {kernel} (us)"),
+        ("max_latency_ratio", ratio, b.max_latency_ratio, f"p50 latency quantized / float32, {kernel}"),
+        ("max_float_ops", ev.float_ops, b.max_float_ops, "ops computing in float (float + hybrid)"),
+    ]
+    return [limit_check(f"budgets.{name}", value, limit, True, what)
+            for name, value, limit, what in wanted if limit is not None]
+
+
+def failure_block(checks: Sequence[Check]) -> str:
+    """The reasons for NOT_BLESSED, one per line, for the log."""
+    failed = [c for c in checks if not c.passed]
+    lines = [f"EdgeEvaluator: NOT BLESSED ({len(failed)} of {len(checks)} checks failed)"]
+    lines += [f"  - {c.name}: {c.detail}" for c in failed]
+    return "\n".join(lines)

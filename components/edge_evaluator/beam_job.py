@@ -1,8 +1,11 @@
-"""The Beam part of the EdgeEvaluator: score an Examples split with two TFLite models.
+"""The Beam part of the EdgeEvaluator: score an Examples split with several models.
 
-Records are batched, decoded with tfx-bsl, fed by the input mapping and run
-through the quantized model and the float32 reference in LiteRT; per-batch
-counts are summed with a CombineFn. Knows nothing of TFX artifacts.
+Work units are (record file, shard) pairs, reshuffled across workers. Each
+worker sets its models up once (LiteRT interpreters, or a SavedModel), reads
+its unit in batches with tf.data, decodes them with tfx-bsl, runs every model
+on the same batch and sums statistics locally; Beam only combines one small
+dict per unit. The summed statistics are summarized and written as JSON.
+Knows nothing of TFX artifacts.
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ import os
 from typing import Iterable, Mapping
 
 import apache_beam as beam
-import numpy as np
 
-from components.core import examples, input_mapping, litert, metrics
+from components.core import examples, input_mapping, litert, metrics, scoring
+
+TFLITE = "tflite"
+SAVED_MODEL = "saved_model"
 
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    quant_path: str
-    float_path: str
+    models: Mapping[str, tuple[str, str]]   # name -> (TFLITE | SAVED_MODEL, path)
     signature_key: str
     mapping: Mapping[str, str]
-    label_feature: str
-    output_name: str
-    num_classes: int
+    score: scoring.ScoreSpec
     batch_size: int
     num_threads: int = 1
+    shards_per_file: int = 1
 
 
 def _read(path: str) -> bytes:
@@ -37,79 +40,68 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
-class ScoreBatch(beam.DoFn):
-    """One batch of serialized Examples -> metrics.Counts."""
+def make_runner(kind: str, path: str, key: str, num_threads: int):
+    if kind == TFLITE:
+        return litert.Runner(_read(path), key, num_threads)
+    from components.core import saved_model  # pylint: disable=g-import-not-at-top
+    return saved_model.Runner(path, key)
+
+
+class ScoreUnit(beam.DoFn):
+    """One (file, shard) work unit -> the summed statistics of its examples."""
 
     def __init__(self, job: Job):
         self._job = job
 
     def setup(self):
-        self._quant = litert.Runner(_read(self._job.quant_path), self._job.signature_key,
-                                    self._job.num_threads)
-        self._float = litert.Runner(_read(self._job.float_path), self._job.signature_key,
-                                    self._job.num_threads)
+        job = self._job
+        self._runners = {name: make_runner(kind, path, job.signature_key, job.num_threads)
+                         for name, (kind, path) in job.models.items()}
         self._decoder = examples.Decoder()
 
-    def process(self, records: list[bytes]) -> Iterable[metrics.Counts]:
-        job = self._job
-        features = self._decoder.decode(records)
-        if job.label_feature not in features:
-            raise metrics.LabelError(
-                f"label_feature={job.label_feature!r} is not in the examples; features are "
-                f"{sorted(features)}. Set EvaluationConfig.label_feature")
-        labels = metrics.labels_of(features[job.label_feature], job.num_classes, job.label_feature)
-        quant = self._quant(input_mapping.feed(features, self._quant.inputs, job.mapping))
-        ref = self._float(input_mapping.feed(features, self._float.inputs, job.mapping))
-        yield metrics.batch_counts(labels, quant[job.output_name], ref[job.output_name],
-                                   job.num_classes)
+    def process(self, unit: tuple[str, int]) -> Iterable[dict]:
+        path, shard = unit
+        job, total = self._job, {}
+        for records in examples.read_batches(path, shard, job.shards_per_file, job.batch_size):
+            features = self._decoder.decode(records)
+            outputs = {name: runner(input_mapping.feed(features, runner.inputs, job.mapping))
+                       [job.score.output_name] for name, runner in self._runners.items()}
+            total = metrics.merge(total, scoring.batch_stats(features, outputs, job.score))
+        yield total
 
 
-class SumCounts(beam.CombineFn):
-    def __init__(self, num_classes: int):
-        self._classes = num_classes
-
+class MergeStats(beam.CombineFn):
     def create_accumulator(self):
-        return metrics.Counts.zeros(self._classes)
+        return {}
 
-    def add_input(self, acc, counts):
-        return acc + counts
+    def add_input(self, acc, stats):
+        return metrics.merge(acc, stats)
 
     def merge_accumulators(self, accumulators):
-        total = self.create_accumulator()
+        total = {}
         for acc in accumulators:
-            total = total + acc
+            total = metrics.merge(total, acc)
         return total
 
     def extract_output(self, acc):
         return acc
 
 
-def _to_json(counts: metrics.Counts) -> str:
-    return json.dumps({"confusion_quant": counts.confusion_quant.tolist(),
-                       "confusion_float": counts.confusion_float.tolist(),
-                       "agree": counts.agree, "nonfinite_quant": counts.nonfinite_quant,
-                       "nonfinite_float": counts.nonfinite_float})
-
-
-def counts_from_json(text: str) -> metrics.Counts:
-    d = json.loads(text)
-    return metrics.Counts(np.asarray(d["confusion_quant"], dtype=np.int64),
-                          np.asarray(d["confusion_float"], dtype=np.int64),
-                          d["agree"], d["nonfinite_quant"], d["nonfinite_float"])
+def units(files: list[str], shards_per_file: int) -> list[tuple[str, int]]:
+    return [(f, s) for f in sorted(files) for s in range(shards_per_file)]
 
 
 def build(pipeline: beam.Pipeline, files: list[str], job: Job, out_path: str) -> None:
-    """Adds the scoring job to `pipeline`; the summed counts land in out_path as JSON."""
-    compression = (beam.io.filesystem.CompressionTypes.GZIP
-                   if examples.compression_of(files) == "GZIP"
-                   else beam.io.filesystem.CompressionTypes.UNCOMPRESSED)
+    """Adds the scoring job to `pipeline`; the summary (scoring.summarize) lands in out_path."""
+    stem, suffix = os.path.splitext(out_path)
     _ = (pipeline
-         | "Files" >> beam.Create(files)
-         | "Read" >> beam.io.ReadAllFromTFRecord(compression_type=compression)
-         | "Batch" >> beam.BatchElements(min_batch_size=job.batch_size, max_batch_size=job.batch_size)
-         | "Score" >> beam.ParDo(ScoreBatch(job))
-         | "Sum" >> beam.CombineGlobally(SumCounts(job.num_classes))
-         | "ToJson" >> beam.Map(_to_json)
-         | "Write" >> beam.io.WriteToText(os.path.splitext(out_path)[0],
-                                          file_name_suffix=os.path.splitext(out_path)[1],
-                                          shard_name_template=""))
+         | "Units" >> beam.Create(units(files, job.shards_per_file))
+         | "Spread" >> beam.Reshuffle()
+         | "Score" >> beam.ParDo(ScoreUnit(job))
+         | "Sum" >> beam.CombineGlobally(MergeStats())
+         | "Summarize" >> beam.Map(lambda stats: json.dumps(scoring.summarize(stats, job.score)))
+         | "Write" >> beam.io.WriteToText(stem, file_name_suffix=suffix, shard_name_template=""))
+
+
+def read_summary(path: str) -> dict:
+    return json.loads(_read(path).decode())

@@ -1,4 +1,4 @@
-"""EdgeEvaluator executor: check inputs, score with Beam, time, decide, record."""
+"""EdgeEvaluator executor: load and check inputs, score with Beam, time, decide, record."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from tfx.types import artifact, artifact_utils
 from tfx.utils import io_utils as tfx_io_utils
 
 from components import artifacts, io_utils
-from components.core import examples, gate, input_mapping, latency, litert, metrics
-from components.edge_evaluator import beam_job, report
+from components.core import examples, gate, input_mapping, latency
+from components.edge_evaluator import beam_job, html_report, planning, report
 from schemas.evaluation import EvaluationConfig
+
+_EXPORTER_OUTPUT = {"model": "tflite_model", "float_model": "float_model"}
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -25,41 +27,46 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            output_dict: dict[str, list[artifact.Artifact]],
            exec_properties: dict[str, Any]) -> None:
         config = EvaluationConfig.from_json(exec_properties["config"])
-        examples_artifact = artifact_utils.get_single_instance(input_dict["examples"])
         model = artifact_utils.get_single_instance(input_dict["model"])
-        float_model = artifact_utils.get_single_instance(input_dict["float_model"])
-        float_blessing = input_dict.get("float_blessing") or []
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
         evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
 
-        files = examples.split_files(io_utils.split_uri(examples_artifact, config.split, "split"))
-        quant_path, float_path = _tflite_path(model, "model"), _tflite_path(float_model, "float_model")
-        quant_bytes, float_bytes = io_utils.read_bytes(quant_path), io_utils.read_bytes(float_path)
+        files = examples.split_files(io_utils.split_uri(
+            artifact_utils.get_single_instance(input_dict["examples"]), config.split, "split"))
         export = _export_report(model)
         key = export.get("signature_key", "serving_default")
-        job, first, inputs = _plan_job(config, export, quant_bytes, float_bytes, files, key,
-                                       quant_path, float_path)
+        quant = _load(model, "model", key)
+        ref = _load(artifact_utils.get_single_instance(input_dict["float_model"]), "float_model", key)
+        saved_dir = _saved_model_dir(config, input_dict.get("saved_model") or [])
+        mapping = config.input_mapping if config.input_mapping is not None else export.get("input_mapping")
+        plan = planning.plan(config, quant, ref, files, key, mapping, saved_dir)
 
-        summary = self._score(files, job, os.path.join(evaluation.uri, "counts.json"))
-        timing = _latency(config, key, {"quant": (quant_bytes, inputs[0]), "float": (float_bytes, inputs[1])},
-                          first, job.mapping)
-        float_ok = model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None
-        blessed, checks = gate.decide(summary, config.thresholds, len(quant_bytes),
-                                      timing.get("quant_xnnpack", {}).get("median_us"), float_ok)
-        result = report.build(config, summary, timing, checks, blessed, len(quant_bytes),
-                              len(float_bytes), job, quant_path, export.get("mode"))
+        summary = self._score(files, plan.job, evaluation.uri) if plan.job else report.EMPTY_SUMMARY
+        timing = _latency(config, key, {"quantized": quant, "float_tflite": ref}, plan)
+        facts = report.model_facts(quant, ref, saved_dir)
+        float_blessing = input_dict.get("float_blessing") or []
+        evidence = gate.Evidence(
+            slices=summary["slices"], references=config.references,
+            model_bytes=len(quant.data), float_ops=report.float_ops(facts["quantized"]["ops"]),
+            latency=timing, budget_kernel=config.latency.budget_kernel.value,
+            float_blessed=model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None)
+        blessed, checks = gate.decide(evidence, config.thresholds)
+        result = report.build(config, summary, facts, timing, checks, blessed, plan, export.get("mode"))
         _record(evaluation, blessing, model, result)
-        logging.info("EdgeEvaluator: %s", "BLESSED" if blessed else "NOT BLESSED")
+        if blessed:
+            logging.info("EdgeEvaluator: BLESSED (%d checks passed)", len(checks))
+        else:
+            logging.warning("%s", gate.failure_block(checks))
 
-
-    def _score(self, files: list[str], job: beam_job.Job, counts_path: str) -> dict:
-        """Runs the Beam scoring job (this component's beam_pipeline_args) and summarizes."""
+    def _score(self, files: list[str], job: beam_job.Job, out_uri: str) -> dict:
+        """Runs the Beam scoring job (this component's beam_pipeline_args); returns the summary."""
+        scratch = os.path.join(out_uri, ".scoring")
+        path = os.path.join(scratch, "summary.json")
         with self._make_beam_pipeline() as pipeline:
-            beam_job.build(pipeline, files, job, counts_path)
-        return metrics.summarize(beam_job.counts_from_json(io_utils.read_bytes(counts_path).decode()))
-
-
-_EXPORTER_OUTPUT = {"model": "tflite_model", "float_model": "float_model"}
+            beam_job.build(pipeline, files, job, path)
+        summary = beam_job.read_summary(path)
+        tf.io.gfile.rmtree(scratch)
+        return summary
 
 
 def _tflite_path(model: artifact.Artifact, which: str) -> str:
@@ -70,68 +77,54 @@ def _tflite_path(model: artifact.Artifact, which: str) -> str:
     return path
 
 
+def _load(model: artifact.Artifact, which: str, key: str) -> planning.LoadedModel:
+    path = _tflite_path(model, which)
+    return planning.load_tflite(which, path, io_utils.read_bytes(path), key,
+                                f"Re-run the TFLiteExporter that wrote outputs['{_EXPORTER_OUTPUT[which]}']")
+
+
 def _export_report(model: artifact.Artifact) -> dict:
     path = os.path.join(model.uri, artifacts.EXPORT_REPORT_FILE)
     return io_utils.read_json(path) if tf.io.gfile.exists(path) else {}
 
 
-def _plan_job(config, export, quant_bytes, float_bytes, files, key, quant_path, float_path):
-    """Resolves inputs, output and classes before any Beam work, so errors come early."""
-    quant_in, quant_out = litert.signature_specs(litert.load(quant_bytes), key)
-    float_in, float_out = litert.signature_specs(litert.load(float_bytes), key)
-    if [t.name for t in quant_in] != [t.name for t in float_in]:
-        raise ValueError(f"quantized and float models take different inputs: "
-                         f"{[t.name for t in quant_in]} vs {[t.name for t in float_in]}")
-    output = _output_name(config.output_name, quant_out)
-    first_records = [next(iter(examples.iter_records(files)), None)]
-    if first_records[0] is None:
-        raise examples.ExamplesError(f"split {config.split!r} is empty: nothing to evaluate")
-    first = examples.Decoder().decode(first_records)
-    explicit = (config.input_mapping if config.input_mapping is not None
-                else export.get("input_mapping") or {})
-    mapping = input_mapping.resolve(quant_in, list(first), explicit)
-    classes = metrics.num_classes([d for d in next(o for o in quant_out if o.name == output).shape])
-    job = beam_job.Job(quant_path, float_path, key, mapping, config.label_feature, output,
-                       classes, config.batch_size, config.num_threads)
-    return job, first, (quant_in, float_in)
+def _saved_model_dir(config: EvaluationConfig, saved: list[artifact.Artifact]) -> str | None:
+    if not config.compare_saved_model:
+        return None
+    if not saved:
+        raise ValueError("compare_saved_model=True needs the Trainer's model: pass saved_model="
+                         "trainer.outputs['model'] to the EdgeEvaluator")
+    return io_utils.serving_dir(saved[0])
 
 
-def _output_name(wanted: str | None, outputs) -> str:
-    names = [o.name for o in outputs]
-    if wanted is None:
-        if len(names) != 1:
-            raise ValueError(f"the model has outputs {names}; set EvaluationConfig.output_name to one")
-        return names[0]
-    if wanted not in names:
-        raise ValueError(f"output_name={wanted!r} is not a model output; outputs are {names}")
-    return wanted
-
-
-def _latency(config, key, models: dict, first, mapping) -> dict:
-    """Batch-1 latency of each (model bytes, input specs), with and without XNNPACK."""
-    if config.latency_runs < 1:
+def _latency(config: EvaluationConfig, key: str, models, plan: planning.Plan) -> dict:
+    """Batch-1 latency of each TFLite model under each kernel: {model: {kernel: stats}}."""
+    if config.latency.runs < 1 or plan.first is None:
         return {}
-    timing = {}
-    for label, (model, inputs) in models.items():
-        feeds = input_mapping.feed(first, inputs, mapping)
-        for xnnpack in (True, False):
-            name = f"{label}_{'xnnpack' if xnnpack else 'no_xnnpack'}"
-            timing[name] = latency.measure(model, key, feeds, config.latency_runs,
-                                           config.num_threads, xnnpack)
+    lat, timing = config.latency, {}
+    one = {name: values[:1] for name, values in plan.first.items()}
+    for name, model in models.items():
+        feeds = input_mapping.feed(one, model.inputs, plan.job.mapping)
+        timing[name] = {
+            kernel: latency.measure(model.data, key, feeds, lat.runs, lat.num_threads, kernel, lat.warmup)
+            for kernel in latency.KERNELS}
     return timing
 
 
 def _record(evaluation, blessing, model, result: dict) -> None:
+    """Evaluation files first, the blessing last: a crash in between blesses nothing."""
     io_utils.write_json(os.path.join(evaluation.uri, artifacts.METRICS_FILE), result)
     io_utils.write_bytes(os.path.join(evaluation.uri, artifacts.REPORT_FILE),
                          report.render(result).encode())
+    io_utils.write_bytes(os.path.join(evaluation.uri, artifacts.HTML_REPORT_FILE),
+                         html_report.render_html(result).encode())
     blessed = result["blessed"]
     tfx_io_utils.write_string_file(
         os.path.join(blessing.uri, artifacts.BLESSED_FILE if blessed else artifacts.NOT_BLESSED_FILE), "")
     blessing.set_int_custom_property(artifacts.BLESSED_KEY, 1 if blessed else 0)
     blessing.set_string_custom_property(artifacts.EDGE_MODEL_URI_KEY, model.uri)
+    primary = result["primary"]
     for artifact_ in (evaluation, blessing):
-        s = result["summary"]
-        artifact_.set_float_custom_property(artifacts.ACCURACY_KEY, s["accuracy_quant"])
-        artifact_.set_float_custom_property(artifacts.FLOAT_ACCURACY_KEY, s["accuracy_float"])
-        artifact_.set_float_custom_property(artifacts.DROP_KEY, s["absolute_drop"])
+        for prop, value in primary.items():
+            if value is not None:
+                artifact_.set_float_custom_property(prop, value)

@@ -1,48 +1,110 @@
-"""The EdgeEvaluator's record: one dict with every figure, and its text rendering."""
+"""The EdgeEvaluator's record: one dict with every figure (metrics.json), and its text.
+
+NaN and infinities become None in the record (strict JSON); the gate has
+already failed any check whose value was not finite.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from typing import Any
 
+from components.core import litert, slicing
 from schemas.evaluation import EvaluationConfig
 
+EMPTY_SUMMARY = {"examples": 0, "label_format": None, "slices": {}, "confusion": {}}
 
-def build(config: EvaluationConfig, summary: dict, timing: dict, checks, blessed: bool,
-          quant_bytes: int, float_bytes: int, job, quant_path: str, mode: str | None) -> dict:
-    return {
+
+def model_facts(quant, ref, saved_model_dir: str | None) -> dict:
+    """Size, path and op kinds of each model compared."""
+    facts = {name: {"size_bytes": len(m.data), "path": m.path, "ops": _ops(litert.op_summary(m.data))}
+             for name, m in (("quantized", quant), ("float_tflite", ref))}
+    if saved_model_dir is not None:
+        facts["saved_model"] = {"size_bytes": None, "path": saved_model_dir, "ops": None}
+    return facts
+
+
+def _ops(summary: dict) -> dict:
+    return {k: summary[k] for k in ("total", "integer", "float", "hybrid", "boundary", "shape")}
+
+
+def float_ops(ops: dict) -> int:
+    """Ops that compute in float: float and hybrid (float math on int8 weights)."""
+    return int(ops["float"] + ops["hybrid"])
+
+
+def primary(config: EvaluationConfig, summary: dict) -> dict:
+    name = config.primary_metric
+    overall = summary["slices"].get(slicing.OVERALL, {})
+    values = overall.get("metrics", {})
+    drop = overall.get("drops", {}).get("float_tflite", {}).get(name, {}).get("absolute")
+    return {f"{name}_quantized": values.get("quantized", {}).get(name),
+            f"{name}_float_tflite": values.get("float_tflite", {}).get(name),
+            f"{name}_drop": drop}
+
+
+def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, checks, blessed: bool,
+          plan, mode: str | None) -> dict:
+    job = plan.job
+    return _finite_or_none({
         "blessed": blessed,
+        "task": config.task.value,
         "mode": mode,
-        "checks": [dataclasses.asdict(c) for c in checks],
-        "summary": summary,
-        "sizes": {"quant_bytes": quant_bytes, "float_bytes": float_bytes,
-                  "ratio": quant_bytes / float_bytes if float_bytes else None},
+        "primary_metric": config.primary_metric,
+        "primary": primary(config, summary),
+        "examples": summary["examples"],
+        "num_classes": plan.num_classes,
+        "label_format": summary["label_format"],
+        "output_name": job.score.output_name if job else None,
+        "input_mapping": dict(job.mapping) if job else {},
+        "references": config.references,
+        "models": facts,
+        "slices": summary["slices"],
+        "confusion": summary["confusion"],
         "latency": timing,
-        "model": quant_path,
-        "input_mapping": dict(job.mapping),
-        "output_name": job.output_name,
-        "num_classes": job.num_classes,
+        "checks": [dataclasses.asdict(c) for c in checks],
         "config": json.loads(config.to_json()),
-    }
+    })
 
 
-def _pct(value) -> str:
-    return "n/a" if value is None or value != value else f"{100 * value:.2f}%"
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def _num(value, pct: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.2f}%" if pct else f"{value:.4g}"
 
 
 def render(result: dict) -> str:
-    s, sizes, lat = result["summary"], result["sizes"], result["latency"]
-    lines = [
-        f"EdgeEvaluator: {'BLESSED' if result['blessed'] else 'NOT BLESSED'}",
-        f"examples: {s['examples']}",
-        f"accuracy: quantized {_pct(s['accuracy_quant'])} ({s['correct_quant']}), "
-        f"float32 {_pct(s['accuracy_float'])} ({s['correct_float']})",
-        f"drop: {_pct(s['absolute_drop'])} absolute, {_pct(s['relative_drop'])} relative; "
-        f"top-1 agreement {_pct(s['agreement'])}",
-        f"size: {sizes['quant_bytes']:,} B quantized vs {sizes['float_bytes']:,} B float32",
-    ]
-    for name, t in sorted(lat.items()):
-        lines.append(f"latency {name}: median {t['median_us']:.1f} us over {t['runs']} runs")
+    """A plain-text summary: decision, overall metrics per model, sizes, latency, checks."""
+    lines = [f"EdgeEvaluator: {'BLESSED' if result['blessed'] else 'NOT BLESSED'}",
+             f"task: {result['task']}  mode: {result['mode']}  examples: {result['examples']}"]
+    overall = result["slices"].get(slicing.OVERALL, {})
+    name = result["primary_metric"]
+    for model, values in overall.get("metrics", {}).items():
+        lines.append(f"{name} {model}: {_num(values.get(name))}")
+    for ref, pair in overall.get("pairs", {}).items():
+        drop = overall["drops"][ref].get(name, {})
+        lines.append(f"vs {ref}: {name} drop {_num(drop.get('absolute'))} "
+                     f"(relative {_num(drop.get('relative'))}), agreement {_num(pair.get('agreement'))}, "
+                     f"max output diff {_num(pair.get('max_output_diff'))}")
+    for model, facts in result["models"].items():
+        if facts["size_bytes"] is not None:
+            lines.append(f"size {model}: {facts['size_bytes']:,} B")
+    for model, kernels in result["latency"].items():
+        for kernel, t in kernels.items():
+            lines.append(f"latency {model} {kernel}: p50 {t['p50_us']:.1f} us, p95 {t['p95_us']:.1f} us "
+                         f"({t['runs']} runs, {t['num_threads']} thread(s))")
     lines.append("checks:")
     lines += [f"  [{'ok' if c['passed'] else 'FAIL'}] {c['name']}: {c['detail']}" for c in result["checks"]]
     return "\n".join(lines) + "\n"

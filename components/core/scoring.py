@@ -1,0 +1,91 @@
+"""Scoring one decoded batch against every model's outputs, per slice (pure numpy).
+
+`batch_stats` turns a batch into additive statistics (see metrics.merge);
+`summarize` turns summed statistics into per-slice metrics, the candidate's
+agreement with each reference and its direction-aware drop against each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import numpy as np
+
+from components.core import metrics, slicing
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreSpec:
+    metrics: metrics.Spec
+    label_feature: str
+    output_name: str
+    slice_features: tuple[str, ...] = ()
+    candidate: str = "quantized"
+    references: tuple[str, ...] = ("float_tflite",)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return (self.candidate,) + self.references
+
+
+def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray],
+                spec: ScoreSpec) -> dict:
+    """Statistics of one batch: {"label_format": {fmt: n}, "slices": {key: {...}}}."""
+    if spec.label_feature not in features:
+        raise metrics.LabelError(
+            f"label_feature={spec.label_feature!r} is not in the examples; features are "
+            f"{sorted(features)}. Set EvaluationConfig.label_feature")
+    n = len(outputs[spec.candidate])
+    preds, truth, fmt = _prepare(features[spec.label_feature], outputs, spec, n)
+    slices = {}
+    for key, mask in slicing.masks(features, spec.slice_features, n):
+        slices[key] = {
+            "models": {m: _model_stats(truth[mask], preds[m][mask], spec.metrics) for m in spec.models},
+            "pairs": {r: metrics.pair_stats(preds[spec.candidate][mask], preds[r][mask],
+                                            spec.metrics.classification) for r in spec.references},
+        }
+    return {"label_format": {fmt: n}, "slices": slices}
+
+
+def _prepare(label: np.ndarray, outputs: Mapping[str, np.ndarray], spec: ScoreSpec, n: int):
+    m = spec.metrics
+    if m.classification:
+        truth, fmt = metrics.labels_of(label, m.num_classes, spec.label_feature)
+        preds = {name: metrics.class_scores(outputs[name], m, f"{name}:{spec.output_name}")
+                 for name in spec.models}
+        return preds, truth, fmt
+    preds = {name: np.asarray(outputs[name]).reshape(n, -1) for name in spec.models}
+    truth = metrics.targets_of(label, preds[spec.candidate].shape[1], spec.label_feature)
+    return preds, truth, "value"
+
+
+def _model_stats(truth: np.ndarray, pred: np.ndarray, spec: metrics.Spec) -> dict:
+    if spec.classification:
+        return metrics.classification_stats(truth, pred, spec)
+    return metrics.regression_stats(truth, pred)
+
+
+def summarize(stats: Mapping, spec: ScoreSpec) -> dict:
+    """{"examples", "label_format", "slices": {key: {...}}, "confusion": {model: matrix}}."""
+    slices = {key: _summarize_slice(s, spec) for key, s in sorted(stats.get("slices", {}).items())}
+    overall = stats.get("slices", {}).get(slicing.OVERALL)
+    confusion = ({m: np.asarray(overall["models"][m]["confusion"]).tolist() for m in spec.models}
+                 if overall and spec.metrics.classification else {})
+    formats = sorted(stats.get("label_format", {}))
+    return {"examples": slices.get(slicing.OVERALL, {}).get("examples", 0),
+            "label_format": "+".join(formats) if formats else None,
+            "slices": slices, "confusion": confusion}
+
+
+def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:
+    values = {m: (metrics.classification_metrics(s["models"][m], spec.metrics)
+                  if spec.metrics.classification else metrics.regression_metrics(s["models"][m]))
+              for m in spec.models}
+    return {
+        "examples": int(s["models"][spec.candidate]["n"]),
+        "nonfinite": {m: int(s["models"][m]["nonfinite"]) for m in spec.models},
+        "metrics": values,
+        "pairs": {r: metrics.pair_metrics(s["pairs"][r]) for r in spec.references},
+        "drops": {r: metrics.drops(values[spec.candidate], values[r]) for r in spec.references},
+    }

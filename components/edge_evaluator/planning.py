@@ -1,0 +1,88 @@
+"""Everything the EdgeEvaluator resolves before any Beam work, so errors come early.
+
+Loads both TFLite models (an unreadable file is an error naming it), reads the
+first batch of the split, resolves the input mapping, the output, the number
+of classes and the slice features, and builds the scoring Job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from components.core import examples, input_mapping, litert, metrics, scoring
+from components.edge_evaluator import beam_job
+from schemas.evaluation import EvaluationConfig, Task
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    path: str
+    data: bytes
+    inputs: list[input_mapping.TensorSpec]
+    outputs: list[input_mapping.TensorSpec]
+
+
+def load_tflite(name: str, path: str, data: bytes, key: str, fix: str) -> LoadedModel:
+    try:
+        interp = litert.load(data)
+    except (ValueError, RuntimeError) as e:
+        raise ValueError(f"{name}: {path} ({len(data)} bytes) is not a loadable TFLite model: {e}. "
+                         f"{fix}") from e
+    inputs, outputs = litert.signature_specs(interp, key)
+    return LoadedModel(name, path, data, inputs, outputs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    job: beam_job.Job | None          # None when the split holds no examples
+    first: dict[str, Any] | None      # the first decoded batch (latency feeds)
+    num_classes: int | None
+
+
+def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: list[str],
+         key: str, explicit_mapping: dict | None, saved_model_dir: str | None) -> Plan:
+    if [t.name for t in quant.inputs] != [t.name for t in ref.inputs]:
+        raise ValueError(f"quantized and float models take different inputs: "
+                         f"{[t.name for t in quant.inputs]} vs {[t.name for t in ref.inputs]}")
+    output = output_name(config.output_name, quant.outputs)
+    records = next(examples.read_batches(files[0], 0, 1, config.batch_size), []) if files else []
+    if not records:
+        return Plan(None, None, None)
+    first = examples.Decoder().decode(records)
+    mapping = input_mapping.resolve(quant.inputs, list(first), explicit_mapping or {})
+    _check_features(config, first)
+    shape = next(o for o in quant.outputs if o.name == output).shape
+    classes = metrics.num_classes(shape) if config.task == Task.CLASSIFICATION else None
+    spec = scoring.ScoreSpec(
+        metrics.Spec(config.task.value, classes,
+                     config.output_kind.value if config.output_kind else None, tuple(config.top_k)),
+        config.label_feature, output, tuple(config.slice_features),
+        references=tuple(config.references))
+    models = {"quantized": (beam_job.TFLITE, quant.path), "float_tflite": (beam_job.TFLITE, ref.path)}
+    if saved_model_dir is not None:
+        models["saved_model"] = (beam_job.SAVED_MODEL, saved_model_dir)
+    job = beam_job.Job(models, key, mapping, spec, config.batch_size, config.num_threads,
+                       config.shards_per_file)
+    return Plan(job, first, classes)
+
+
+def _check_features(config: EvaluationConfig, first: dict) -> None:
+    for what, feature in [("label_feature", config.label_feature)] + [
+            ("slice_features", f) for f in config.slice_features]:
+        if feature not in first:
+            raise examples.ExamplesError(
+                f"{what}: feature {feature!r} is not in the first {len(next(iter(first.values())))} "
+                f"examples of split {config.split!r}; features are {sorted(first)}")
+
+
+def output_name(wanted: str | None, outputs) -> str:
+    names = [o.name for o in outputs]
+    if wanted is None:
+        if len(names) != 1:
+            raise ValueError(f"the model has outputs {names}; set EvaluationConfig.output_name to one")
+        return names[0]
+    if wanted not in names:
+        raise ValueError(f"output_name={wanted!r} is not a model output; outputs are {names}")
+    return wanted
