@@ -10,10 +10,11 @@ Knows nothing of TFX artifacts.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import apache_beam as beam
 
@@ -62,12 +63,30 @@ class ScoreUnit(beam.DoFn):
     def process(self, unit: tuple[str, int]) -> Iterable[dict]:
         path, shard = unit
         job, total = self._job, {}
-        for records in examples.read_batches(path, shard, job.shards_per_file, job.batch_size):
-            features = self._decoder.decode(records)
-            outputs = {name: runner(input_mapping.feed(features, runner.inputs, job.mapping))
-                       [job.score.output_name] for name, runner in self._runners.items()}
+        for features, feeds in _prefetched(self._decode, examples.read_batches(
+                path, shard, job.shards_per_file, job.batch_size)):
+            outputs = {name: runner(feeds[name])[job.score.output_name]
+                       for name, runner in self._runners.items()}
             total = metrics.merge(total, scoring.batch_stats(features, outputs, job.score))
         yield total
+
+    def _decode(self, records: list[bytes]):
+        features = self._decoder.decode(records)
+        return features, {name: input_mapping.feed(features, runner.inputs, self._job.mapping)
+                          for name, runner in self._runners.items()}
+
+
+def _prefetched(fn, items: Iterator):
+    """fn(item) for each item, the next one computed on a helper thread while the caller
+    works on the current one (reading and decoding overlap LiteRT invokes)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        def step():
+            item = next(items, None)
+            return None if item is None else fn(item)
+        pending = pool.submit(step)
+        while (result := pending.result()) is not None:
+            pending = pool.submit(step)
+            yield result
 
 
 class MergeStats(beam.CombineFn):
