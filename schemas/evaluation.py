@@ -137,6 +137,7 @@ class Thresholds:
     budgets: Budgets = dataclasses.field(default_factory=Budgets)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "slices", tuple(self.slices))
         if not self.metrics:
             fail("thresholds.metrics", self.metrics, "set at least one metric threshold, e.g. "
                  "{'accuracy': MetricThreshold(max_absolute_drop=0.01)}; a gate without one "
@@ -154,6 +155,8 @@ class LatencyConfig:
     budget_kernel: Kernel = Kernel.XNNPACK
 
     def validate(self) -> None:
+        object.__setattr__(self, "budget_kernel",
+                           _strict._coerce_enum(Kernel, self.budget_kernel, "latency.budget_kernel"))
         if self.runs < 0:
             fail("latency.runs", self.runs, "use 0 (skip latency) or a positive count")
         if self.warmup < 0:
@@ -192,6 +195,12 @@ class EvaluationConfig(_strict.JsonConfig):
     shards_per_file: int = 1
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "task", _strict._coerce_enum(Task, self.task, "task"))
+        if self.output_kind is not None:
+            object.__setattr__(self, "output_kind",
+                               _strict._coerce_enum(OutputKind, self.output_kind, "output_kind"))
+        object.__setattr__(self, "top_k", tuple(self.top_k))
+        object.__setattr__(self, "slice_features", tuple(self.slice_features))
         self._check_numbers()
         self.latency.validate()
         if self.thresholds.budgets.needs_latency and self.latency.runs < 1:
