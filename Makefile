@@ -17,6 +17,7 @@ vertex: setup
 	$(PY) -m pipelines.compile_vertex $(ARGS)
 
 test: setup
+	bash scripts/install_chromium.sh
 	$(PY) -m pytest -q $(ARGS)
 
 bench: setup

@@ -256,3 +256,11 @@ def test_regression_task_mae_rmse(examples_artifact, tmp_path):
     assert m["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-5)
     assert m["rmse"] == pytest.approx(np.sqrt(np.mean(err ** 2)), rel=1e-5)
     assert result["blessed"] and result["primary_metric"] == "rmse"
+
+
+def test_a_quantized_model_slower_than_float_is_flagged():
+    from components.edge_evaluator import report
+    timing = {"quantized": {"xnnpack": {"p50_us": 80.0}, "builtin": {"p50_us": 30.0}},
+              "float_tflite": {"xnnpack": {"p50_us": 32.0}, "builtin": {"p50_us": 84.0}}}
+    assert report.slower_than_float(timing) == [
+        "the quantized model is slower than float32 with xnnpack: p50 80.0 us vs 32.0 us"]

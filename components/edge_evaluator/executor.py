@@ -53,6 +53,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         blessed, checks = gate.decide(evidence, config.thresholds)
         result = report.build(config, summary, facts, timing, checks, blessed, plan, export.get("mode"))
         _record(evaluation, blessing, model, result)
+        for warning in report.slower_than_float(timing):
+            logging.warning("EdgeEvaluator: %s (set budgets.max_latency_ratio to gate on it)", warning)
         if blessed:
             logging.info("EdgeEvaluator: BLESSED (%d checks passed)", len(checks))
         else:

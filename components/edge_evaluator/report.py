@@ -79,6 +79,15 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
+def slower_than_float(timing: dict) -> list[str]:
+    """A line per kernel under which the quantized model is slower than its float32 reference."""
+    quant, ref = timing.get("quantized", {}), timing.get("float_tflite", {})
+    return [f"the quantized model is slower than float32 with {kernel}: p50 "
+            f"{quant[kernel]['p50_us']:.1f} us vs {ref[kernel]['p50_us']:.1f} us"
+            for kernel in sorted(set(quant) & set(ref))
+            if quant[kernel]["p50_us"] > ref[kernel]["p50_us"]]
+
+
 def _num(value, pct: bool = False) -> str:
     if value is None:
         return "n/a"
@@ -105,6 +114,7 @@ def render(result: dict) -> str:
         for kernel, t in kernels.items():
             lines.append(f"latency {model} {kernel}: p50 {t['p50_us']:.1f} us, p95 {t['p95_us']:.1f} us "
                          f"({t['runs']} runs, {t['num_threads']} thread(s))")
+    lines += [f"WARNING: {w}" for w in slower_than_float(result["latency"])]
     lines.append("checks:")
     lines += [f"  [{'ok' if c['passed'] else 'FAIL'}] {c['name']}: {c['detail']}" for c in result["checks"]]
     return "\n".join(lines) + "\n"
