@@ -41,7 +41,7 @@ def _class_metrics(precision: list, recall: list) -> dict:
 
 
 def _slice(examples: int, quant_acc: float, float_acc: float) -> dict:
-    drop = max(float_acc - quant_acc, 0.0) if False else float_acc - quant_acc
+    drop = float_acc - quant_acc
     return {
         "examples": examples,
         "metrics": {
@@ -455,11 +455,12 @@ def test_screenshot_is_not_blank(tmp_path):
     badge = _hex_rgb(html_report.NOT_BLESSED_COLOUR)
     non_white = badge_pixels = 0
     colours = set()
-    for pixel in _pixels(rows, channels):
-        if min(pixel) < 240:
-            non_white += 1
-            colours.add(pixel)
-        badge_pixels += _near(pixel, badge)
+    for y, row in enumerate(rows):
+        for pixel in _pixels([row], channels):
+            if min(pixel) < 240:
+                non_white += 1
+                colours.add(pixel)
+            badge_pixels += y < 120 and _near(pixel, badge)   # the badge sits in the header
     assert non_white > 5000
     assert len(colours) >= 3
-    assert badge_pixels > 300, "the red NOT BLESSED badge is not visible"
+    assert badge_pixels > 1000, "the red NOT BLESSED badge is not visible at the top"
