@@ -37,6 +37,7 @@ def compile_pipeline(args: argparse.Namespace) -> str:
     pipeline = create_pipeline(
         pipeline_name=PIPELINE_NAME, pipeline_root=args.pipeline_root, data_root=args.data_root,
         serving_dir=args.serving_dir, quantization=run_local.quantization_config(args),
+        trainer_run_fn=run_local.RUN_FNS[args.model],
         evaluation=demo_evaluation(args.max_drop, args.min_accuracy, args.max_slice_drop))
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

@@ -43,6 +43,28 @@ def build_model() -> tf_keras.Model:
     return model
 
 
+def add_outlier_channel(model: tf_keras.Model, images, factor: float = 1000.0) -> int:
+    """Makes one hidden unit's activation `factor` times larger and divides its outgoing
+    weights by the same factor: the float function is unchanged (ReLU is positively
+    homogeneous), but that unit now dominates the layer's activation range. This is the
+    outlier-activation pathology known from LLMs (LLM.int8(), SmoothQuant); per-tensor
+    int8 activations then crush every other unit to zero. Returns the unit's index.
+    It exists to show what mode 'auto' does when full-integer int8 misses a tolerance.
+    """
+    hidden = [l for l in model.layers if isinstance(l, tf_keras.layers.Dense)][-2]
+    head = model.get_layer(OUTPUT_KEY)
+    activations = tf_keras.Model(model.inputs, hidden.output)(images, training=False).numpy()
+    unit = int(activations.mean(axis=0).argmax())
+    kernel, bias = hidden.get_weights()
+    kernel[:, unit] *= factor
+    bias[unit] *= factor
+    hidden.set_weights([kernel, bias])
+    head_kernel, head_bias = head.get_weights()
+    head_kernel[unit, :] /= factor
+    head.set_weights([head_kernel, head_bias])
+    return unit
+
+
 def _files(patterns) -> list[str]:
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     return sorted(f for p in patterns for f in (tf.io.gfile.glob(p) if "*" in p or "?" in p else [p]))
@@ -73,13 +95,17 @@ def export(model: tf_keras.Model, serving_dir: str) -> None:
         "serving_default": serve_dense, EXAMPLES_SIGNATURE: serve_examples})
 
 
-def train(train_patterns, eval_patterns, serving_dir: str, steps: int, seed: int = 0) -> float:
-    """Trains and exports; returns eval accuracy (Keras)."""
+def train(train_patterns, eval_patterns, serving_dir: str, steps: int, seed: int = 0,
+          outlier_channel: bool = False) -> float:
+    """Trains and exports; returns eval accuracy (Keras). outlier_channel: see add_outlier_channel."""
     tf_keras.utils.set_random_seed(seed)
     model = build_model()
     epochs = max(1, steps // 100)
     model.fit(dataset(train_patterns, seed=seed), steps_per_epoch=max(1, steps // epochs),
               epochs=epochs, verbose=0)
+    if outlier_channel:
+        images, _ = next(iter(dataset(train_patterns, batch_size=256, repeat=False)))
+        add_outlier_channel(model, images)
     _, accuracy = model.evaluate(dataset(eval_patterns, repeat=False), verbose=0)
     export(model, serving_dir)
     return float(accuracy)
@@ -90,3 +116,10 @@ def run_fn(fn_args) -> None:
     accuracy = train(fn_args.train_files, fn_args.eval_files, fn_args.serving_model_dir,
                      steps=fn_args.train_steps)
     tf.get_logger().info("digits CNN eval accuracy (Keras): %.4f", accuracy)
+
+
+def run_fn_outlier(fn_args) -> None:
+    """Trainer entry point of the outlier-activation variant (see add_outlier_channel)."""
+    accuracy = train(fn_args.train_files, fn_args.eval_files, fn_args.serving_model_dir,
+                     steps=fn_args.train_steps, outlier_channel=True)
+    tf.get_logger().info("digits CNN (outlier unit) eval accuracy (Keras): %.4f", accuracy)

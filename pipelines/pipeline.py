@@ -51,12 +51,22 @@ def demo_evaluation(max_drop: float, min_accuracy: float, max_slice_drop: float)
         output_kind=OutputKind.PROBABILITIES, top_k=(3,), slice_features=("label",))
 
 
+def _check_splits(quantization: QuantizationConfig, evaluation: EvaluationConfig) -> None:
+    """The auto search must never see the examples the gate decides on."""
+    if quantization.auto is not None and quantization.auto.validation_split == evaluation.split:
+        raise ValueError(f"auto.validation_split={quantization.auto.validation_split!r} is the split the "
+                         f"EdgeEvaluator gates on (EvaluationConfig.split); validate on another split, "
+                         f"e.g. 'train'")
+
+
 def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serving_dir: str,
                     quantization: QuantizationConfig, evaluation: EvaluationConfig,
                     metadata_path: str | None = None, train_steps: int = 400,
+                    trainer_run_fn: str = TRAINER_RUN_FN,
                     float_min_accuracy: float = 0.8,
                     beam_pipeline_args: Sequence[str] | None = None,
                     enable_cache: bool = True) -> tfx.dsl.Pipeline:
+    _check_splits(quantization, evaluation)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[
@@ -69,7 +79,7 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serv
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     trainer = tfx.components.Trainer(
-        run_fn=TRAINER_RUN_FN, examples=examples, schema=schema_gen.outputs["schema"],
+        run_fn=trainer_run_fn, examples=examples, schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps))
     # Only the float Evaluator's blessings carry `current_model_id`, so this
     # resolver can never pick the EdgeEvaluator-blessed TFLite model as baseline.

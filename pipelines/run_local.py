@@ -13,9 +13,10 @@ from absl import logging
 
 from pipelines import demo_data, summary
 from pipelines.pipeline import create_pipeline, demo_evaluation
-from schemas import AEQ_PRESETS, AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
+from schemas import AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 
 PIPELINE_NAME = "tfx-edge-digits"
+RUN_FNS = {"digits": "pipelines.digits_model.run_fn", "outlier": "pipelines.digits_model.run_fn_outlier"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,6 +38,10 @@ def add_quantization_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration-samples", type=int, default=200)
     p.add_argument("--qat-epochs", type=int, default=1, help="with --mode qat")
     p.add_argument("--aeq-recipe", default="static_wi8_ai8", choices=AEQ_PRESETS, help="with --mode aeq")
+    p.add_argument("--auto-max-drop", type=float, default=0.01,
+                   help="with --mode auto: tolerated accuracy drop on the validation subset")
+    p.add_argument("--model", choices=sorted(RUN_FNS), default="digits",
+                   help="'outlier': the same CNN with one outlier activation unit, where int8 fails")
 
 
 def add_gate_args(p: argparse.ArgumentParser) -> None:
@@ -51,7 +56,8 @@ def quantization_config(args: argparse.Namespace) -> QuantizationConfig:
     return QuantizationConfig(
         mode=mode, calibration=CalibrationConfig(num_samples=args.calibration_samples),
         qat=QatConfig(epochs=args.qat_epochs) if mode == Mode.QAT else None,
-        aeq=AeqConfig(recipe=args.aeq_recipe) if mode == Mode.AEQ else None)
+        aeq=AeqConfig(recipe=args.aeq_recipe) if mode == Mode.AEQ else None,
+        auto=AutoConfig(max_absolute_drop=args.auto_max_drop) if mode == Mode.AUTO else None)
 
 
 def build(args: argparse.Namespace):
@@ -64,7 +70,7 @@ def build(args: argparse.Namespace):
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
         data_root=data_root, serving_dir=args.serving_dir,
         quantization=quantization, evaluation=evaluation,
-        metadata_path=metadata_path(args), train_steps=args.train_steps)
+        metadata_path=metadata_path(args), train_steps=args.train_steps, trainer_run_fn=RUN_FNS[args.model])
 
 
 def metadata_path(args: argparse.Namespace) -> str:

@@ -101,6 +101,9 @@ def render(states: dict[str, str], evaluation: dict | None, push: dict | None,
     lines = ["", "=== tfx-edge demo summary ==="]
     if states:
         lines.append("components: " + ", ".join(f"{k}={v}" for k, v in sorted(states.items())))
+    if evaluation and evaluation.get("auto"):
+        from components.core import auto_search  # pylint: disable=g-import-not-at-top
+        lines.append(auto_search.explain(evaluation["auto"]))
     if evaluation:
         lines += _evaluation_lines(evaluation)
     if report_path:

@@ -3,11 +3,11 @@
 from schemas._strict import ConfigError
 from schemas.evaluation import (Budgets, EvaluationConfig, Kernel, LatencyConfig, MetricThreshold,
                                 OutputKind, SliceThreshold, Task, Thresholds)
-from schemas.quantization import (AEQ_PRESETS, AeqConfig, CalibrationConfig, Mode,
+from schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
                                   QatConfig, QuantizationConfig)
 
 __all__ = [
-    "AEQ_PRESETS", "AeqConfig", "Budgets", "CalibrationConfig", "ConfigError",
+    "AEQ_PRESETS", "AeqConfig", "AutoConfig", "Budgets", "CalibrationConfig", "ConfigError",
     "EvaluationConfig", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputKind",
     "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
 ]

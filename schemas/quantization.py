@@ -25,6 +25,7 @@ class Mode(str, enum.Enum):
     INT16X8 = "int16x8"              # int16 activations, int8 weights
     QAT = "qat"                      # tensorflow-model-optimization quantization-aware training
     AEQ = "aeq"                      # LiteRT ai-edge-quantizer recipe applied to the float TFLite
+    AUTO = "auto"                    # search: the most compressed candidate within a tolerated drop
 
 
 CALIBRATED_MODES = frozenset({Mode.INT8, Mode.INT8_STRICT, Mode.INT16X8})
@@ -111,6 +112,85 @@ class AeqConfig:
         return self.recipe in AEQ_CALIBRATED_PRESETS or self.recipe_file is not None
 
 
+# Candidates the auto search can try, most compressed / fastest first by default.
+# "int8_selective" keeps the worst layers of int8 in float, a few at a time.
+AUTO_CANDIDATES = ("int8_strict", "int8", "int8_selective", "dynamic_range", "float16", "int16x8", "qat")
+DEFAULT_AUTO_ORDER = ("int8_strict", "int8", "int8_selective", "dynamic_range", "float16")
+AUTO_METRICS = ("accuracy", "loss", "mae", "rmse")
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoConfig:
+    """Accuracy-aware search: try candidates in order on a held-out validation subset of
+    `validation_split` and keep the first within the tolerated drop and the budgets.
+
+    The drop is measured against the float32 TFLite on the same subset, direction
+    aware (accuracy falling, loss/mae/rmse rising). Set max_absolute_drop and/or
+    max_relative_drop. "aeq:<preset>" candidates run an ai-edge-quantizer preset.
+    """
+
+    max_absolute_drop: float | None = None
+    max_relative_drop: float | None = None
+    metric: str = "accuracy"
+    candidates: tuple[str, ...] = DEFAULT_AUTO_ORDER
+    max_model_bytes: int | None = None
+    max_latency_p50_us: float | None = None
+    validation_split: str = "train"
+    validation_fraction: float = 0.2
+    max_validation_examples: int = 1000
+    seed: int = 0
+    max_trials: int = 12
+    time_budget_s: float = 900.0
+    max_float_layers: int = 8
+    label_feature: str = "label"
+    output_name: str | None = None
+    output_kind: str | None = None
+    latency_runs: int = 100
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "candidates", tuple(self.candidates))
+        if self.max_absolute_drop is None and self.max_relative_drop is None:
+            fail("auto", "no tolerance", "set auto.max_absolute_drop and/or auto.max_relative_drop "
+                 "(e.g. 0.01 = one point of accuracy)")
+        for name in ("max_absolute_drop", "max_relative_drop"):
+            value = getattr(self, name)
+            if value is not None and not (value >= 0 and value == value):
+                fail(f"auto.{name}", value, "use a drop >= 0")
+        if self.metric not in AUTO_METRICS:
+            fail("auto.metric", self.metric, f"use one of {', '.join(AUTO_METRICS)}")
+        if self.metric == "loss" and self.output_kind not in ("probabilities", "logits"):
+            fail("auto.output_kind", self.output_kind, "metric 'loss' needs 'probabilities' or 'logits'")
+        self._check_candidates()
+        self._check_numbers()
+
+    def _check_candidates(self) -> None:
+        if not self.candidates:
+            fail("auto.candidates", self.candidates, f"list at least one of {', '.join(AUTO_CANDIDATES)}")
+        for c in self.candidates:
+            preset = c.split(":", 1)[1] if c.startswith("aeq:") else None
+            if c not in AUTO_CANDIDATES and preset not in AEQ_PRESETS:
+                fail("auto.candidates", c, f"use {', '.join(AUTO_CANDIDATES)} or aeq:<preset> "
+                     f"with a preset of {', '.join(AEQ_PRESETS)}")
+        if len(set(self.candidates)) != len(self.candidates):
+            fail("auto.candidates", self.candidates, "list each candidate once")
+        if "int8_selective" in self.candidates and "int8" not in self.candidates:
+            fail("auto.candidates", self.candidates, "'int8_selective' refines 'int8': list 'int8' too")
+
+    def _check_numbers(self) -> None:
+        if not 0 < self.validation_fraction < 1:
+            fail("auto.validation_fraction", self.validation_fraction, "use a fraction in (0, 1)")
+        for name in ("max_validation_examples", "max_trials", "max_float_layers", "latency_runs"):
+            if getattr(self, name) < 1:
+                fail(f"auto.{name}", getattr(self, name), "use 1 or more")
+        if not self.time_budget_s > 0:
+            fail("auto.time_budget_s", self.time_budget_s, "use a positive number of seconds")
+        if self.max_model_bytes is not None and self.max_model_bytes < 1:
+            fail("auto.max_model_bytes", self.max_model_bytes, "use a positive byte count")
+        if self.max_latency_p50_us is not None and not self.max_latency_p50_us > 0:
+            fail("auto.max_latency_p50_us", self.max_latency_p50_us, "use a positive number")
+
+
 def _exists(path: str) -> bool:
     if "://" in path:  # gs://... and friends: ask TF's filesystem layer lazily
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -132,6 +212,7 @@ class QuantizationConfig(_strict.JsonConfig):
     signature_key: str = "serving_default"
     qat: QatConfig | None = None
     aeq: AeqConfig | None = None
+    auto: AutoConfig | None = None
 
     def __post_init__(self) -> None:
         for name in ("keep_float_ops", "keep_float_nodes"):
@@ -157,6 +238,19 @@ class QuantizationConfig(_strict.JsonConfig):
                  "mode='aeq' use aeq.float_scopes")
 
     def _check_sub_configs(self) -> None:
+        if (self.mode == Mode.AUTO) != (self.auto is not None):
+            fail("auto", self.auto, "set auto=AutoConfig(...) exactly when mode='auto'")
+        if self.mode == Mode.AUTO:
+            if self.io_dtype != "float32":
+                fail("io_dtype", self.io_dtype, "mode='auto' compares float32-I/O candidates; keep float32")
+            if ("qat" in self.auto.candidates) != (self.qat is not None):
+                fail("qat", self.qat, "with mode='auto', set qat=QatConfig(...) exactly when "
+                     "'qat' is one of auto.candidates")
+            if self.aeq is not None or self.keep_float_ops or self.keep_float_nodes:
+                fail("aeq/keep_float_*", self.aeq or self.keep_float_ops or self.keep_float_nodes,
+                     "mode='auto' builds these itself; list 'aeq:<preset>' or 'int8_selective' "
+                     "in auto.candidates")
+            return
         if (self.mode == Mode.QAT) != (self.qat is not None):
             fail("qat", self.qat, "set qat=QatConfig(...) exactly when mode='qat'")
         if (self.mode == Mode.AEQ) != (self.aeq is not None):
@@ -164,6 +258,8 @@ class QuantizationConfig(_strict.JsonConfig):
 
     @property
     def needs_calibration(self) -> bool:
+        if self.mode == Mode.AUTO:
+            return True
         if self.mode == Mode.AEQ:
             return self.aeq.needs_calibration
         return self.mode in CALIBRATED_MODES
@@ -173,5 +269,5 @@ class QuantizationConfig(_strict.JsonConfig):
         return self.mode in FULL_INTEGER_MODES and self.layer_report is not False
 
 
-__all__ = ["AeqConfig", "CalibrationConfig", "ConfigError", "Mode", "QatConfig",
+__all__ = ["AUTO_CANDIDATES", "AeqConfig", "AutoConfig", "CalibrationConfig", "ConfigError", "Mode", "QatConfig",
            "QuantizationConfig", "AEQ_PRESETS"]

@@ -43,8 +43,8 @@ def iter_records(files: Sequence[str]) -> Iterator[bytes]:
     """Serialized examples of the files, in file order."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     dataset = tf.data.TFRecordDataset(list(files), compression_type=compression_of(files))
-    for record in dataset.as_numpy_iterator():
-        yield record
+    for batch in dataset.batch(1024).as_numpy_iterator():   # per-element iteration is ~50x slower
+        yield from batch
 
 
 def read_batches(path: str, shard: int, num_shards: int, batch_size: int) -> Iterator[list[bytes]]:

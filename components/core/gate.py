@@ -37,6 +37,8 @@ class Evidence:
     latency: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)  # model -> kernel -> stats
     budget_kernel: str = "xnnpack"
     float_blessed: bool | None = None
+    auto: Mapping | None = None            # the Quantizer's auto-search record, if mode was 'auto'
+    split: str = "eval"                    # the split the gate evaluated
 
 
 def _finite(value: Any) -> bool:
@@ -75,7 +77,20 @@ def _health_checks(ev: Evidence) -> list[Check]:
         checks.append(Check("float_model_blessed", ev.float_blessed, True, bool(ev.float_blessed),
                             "the float model's Evaluator blessing" +
                             (" is BLESSED" if ev.float_blessed else " is NOT_BLESSED: FAILED")))
-    return checks
+    return checks + (_auto_checks(ev.auto, ev.split) if ev.auto else [])
+
+
+def _auto_checks(auto: Mapping, split: str) -> list[Check]:
+    """An auto-searched model must have met its tolerance, validated on another split."""
+    met = bool(auto.get("met"))
+    detail = (f"auto search selected {auto.get('selected')} within its tolerance" if met else
+              f"auto search found no candidate within its tolerance (best: {auto.get('best')}): FAILED")
+    validated = auto.get("validation", {}).get("split")
+    apart = validated != split
+    return [Check("auto_search_met_tolerance", met, True, met, detail),
+            Check("auto_validation_split", validated, f"!= {split}", apart,
+                  f"auto search validated on split {validated!r}, the gate on {split!r}" +
+                  ("" if apart else ": FAILED (the search must not see the gate's examples)"))]
 
 
 def metric_checks(ev: Evidence, key: str, metric: str, t: MetricThreshold) -> list[Check]:

@@ -49,9 +49,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             slices=summary["slices"], references=config.references,
             model_bytes=len(quant.data), float_ops=report.float_ops(facts["quantized"]["ops"]),
             latency=timing, budget_kernel=config.latency.budget_kernel.value,
-            float_blessed=model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None)
+            float_blessed=model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None,
+            auto=export.get("auto"), split=config.split)
         blessed, checks = gate.decide(evidence, config.thresholds)
-        result = report.build(config, summary, facts, timing, checks, blessed, plan, export.get("mode"))
+        result = report.build(config, summary, facts, timing, checks, blessed, plan, export.get("mode"),
+                              export.get("auto"))
         _record(evaluation, blessing, model, result)
         for warning in report.slower_than_float(timing):
             logging.warning("EdgeEvaluator: %s (set budgets.max_latency_ratio to gate on it)", warning)

@@ -46,7 +46,7 @@ def primary(config: EvaluationConfig, summary: dict) -> dict:
 
 
 def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, checks, blessed: bool,
-          plan, mode: str | None) -> dict:
+          plan, mode: str | None, auto: dict | None = None) -> dict:
     job = plan.job
     return _finite_or_none({
         "blessed": blessed,
@@ -65,6 +65,7 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "confusion": summary["confusion"],
         "latency": timing,
         "checks": [dataclasses.asdict(c) for c in checks],
+        "auto": auto,
         "config": json.loads(config.to_json()),
     })
 

@@ -13,7 +13,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact, artifact_utils
 
 from components import artifacts, io_utils
-from components.core import calibration, examples, saved_model
+from components.core import calibration, examples, holdout, saved_model
 from schemas.quantization import Mode, QuantizationConfig
 
 
@@ -39,8 +39,14 @@ class Executor(base_executor.BaseExecutor):
             "calibration": None,
             "qat": None,
         }
+        if config.mode == Mode.AUTO:
+            from components.quantizer import auto  # pylint: disable=g-import-not-at-top
+            plan.update(auto.search(config, source, tensors, examples_artifact, plan_artifact.uri))
+            io_utils.write_json(os.path.join(plan_artifact.uri, artifacts.PLAN_FILE), plan)
+            plan_artifact.set_string_custom_property(artifacts.MODE_KEY, plan["config"]["mode"])
+            return
         if config.needs_calibration:
-            plan["calibration"], plan["input_mapping"] = _calibrate(
+            plan["calibration"], plan["input_mapping"] = calibrate(
                 config, tensors, examples_artifact, plan_artifact.uri)
         if config.mode == Mode.QAT:
             from components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
@@ -55,10 +61,13 @@ def _single_or_none(items):
     return artifact_utils.get_single_instance(items) if items else None
 
 
-def _calibrate(config: QuantizationConfig, tensors, examples_artifact, out_dir: str):
+def calibrate(config: QuantizationConfig, tensors, examples_artifact, out_dir: str,
+              exclude: frozenset[str] = frozenset()):
+    """Samples calibration data into out_dir; records whose sha256 is in `exclude` are skipped."""
     cal = config.calibration
     files = examples.split_files(io_utils.split_uri(examples_artifact, cal.split, "calibration.split"))
-    records, seen = calibration.reservoir_sample(examples.iter_records(files), cal.num_samples, cal.seed)
+    records, seen = calibration.reservoir_sample(
+        holdout.without(examples.iter_records(files), exclude), cal.num_samples, cal.seed)
     arrays, mapping = examples.model_inputs(records, tensors, config.input_mapping)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -67,6 +76,7 @@ def _calibrate(config: QuantizationConfig, tensors, examples_artifact, out_dir: 
                  len(records), seen, cal.split, cal.seed)
     record = {"split": cal.split, "seed": cal.seed, "requested": cal.num_samples,
               "used": len(records), "examples_seen": seen, "files": files,
-              "sha256": calibration.digest(arrays), "file": artifacts.CALIBRATION_FILE}
+              "sha256": calibration.digest(arrays), "file": artifacts.CALIBRATION_FILE,
+              "excluded_examples": len(exclude)}
     return record, mapping
 

@@ -70,6 +70,7 @@ def _check(model: bytes, float_bytes: bytes, config, plan: dict) -> dict:
         "input_mapping": plan.get("input_mapping") or {},
         "calibration": plan.get("calibration"),
         "qat": plan.get("qat"),
+        "auto": plan.get("auto"),
         "quantized": quant_desc,
         "float": float_desc,
         "size_ratio": len(model) / len(float_bytes),

@@ -1,0 +1,193 @@
+"""Measuring one auto-search candidate for real: convert, check, score, time (no TFX).
+
+The float32 TFLite reference is scored once on the validation subset; each
+candidate is converted exactly as the TFLiteExporter would (same function,
+same calibration), checked like an export, run on the subset with LiteRT and
+timed at batch 1 with XNNPACK. Results are cached on disk by content, so a
+re-run with the same model, data and candidate does not convert again.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import time
+from typing import Callable, Mapping
+
+import numpy as np
+
+from components.core import auto_search, checks, input_mapping, latency, litert, metrics
+from components.core import quantize as quantize_lib
+from schemas.quantization import AutoConfig, Mode, QuantizationConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """The validation subset: decoded features, its digest, and how inputs are fed."""
+
+    features: Mapping[str, np.ndarray]
+    sha256: str
+    mapping: Mapping[str, str]
+
+
+def fingerprint(saved_model_dir: str) -> str:
+    """sha256 over a SavedModel directory's files (names and bytes, sorted)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    h = hashlib.sha256()
+    for root, _, files in sorted(tf.io.gfile.walk(saved_model_dir)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            h.update(os.path.relpath(path, saved_model_dir).encode())
+            with tf.io.gfile.GFile(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+class Evaluator:
+    """evaluate(name, config) -> Trial, and rank_layers() for int8_selective."""
+
+    def __init__(self, source_dir: str, auto: AutoConfig, calibration: Mapping[str, np.ndarray],
+                 float_model: bytes, validation: Validation, cache: "Cache",
+                 qat_dir: Callable[[], str] | None = None):
+        self._source, self._auto, self._calibration = source_dir, auto, calibration
+        self._float, self._validation, self._cache, self._qat_dir = float_model, validation, cache, qat_dir
+        self._reference = None
+
+    def _score(self, model: bytes, key: str) -> float:
+        runner = litert.Runner(model, key)
+        output = self._auto.output_name or _only(runner.outputs)
+        feeds = input_mapping.feed(self._validation.features, runner.inputs, self._validation.mapping)
+        values = runner(feeds)[output]
+        return score(values, self._validation.features[self._auto.label_feature], self._auto, output)
+
+    def reference(self, key: str) -> float:
+        if self._reference is None:
+            self._reference = self._score(self._float, key)
+        return self._reference
+
+    def __call__(self, name: str, config: QuantizationConfig) -> auto_search.Trial:
+        key = self._cache.key(name, config)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return auto_search.Trial(**{**cached, "cached": True})
+        trial = self._measure(name, config)
+        self._cache.put(key, dataclasses.asdict(trial))
+        return trial
+
+    def _measure(self, name: str, config: QuantizationConfig) -> auto_search.Trial:
+        start = time.monotonic()
+        trial = auto_search.Trial(name=name, config=json.loads(config.to_json()))
+        try:
+            qat_dir = self._qat_dir() if config.mode == Mode.QAT else None
+            model = quantize_lib.quantize(self._source, config, self._calibration, self._float, qat_dir).model
+            found = checks.problems(checks.describe(model, config.signature_key), config)
+            if found:
+                raise checks.ExportCheckError("; ".join(found))
+            trial.size_bytes = len(model)
+            trial.metric, trial.reference = self._score(model, config.signature_key), self.reference(config.signature_key)
+            trial.absolute_drop, trial.relative_drop = drop(trial.metric, trial.reference, self._auto.metric)
+            trial.latency_p50_us = self._latency(model, config.signature_key)
+        except Exception as error:  # a candidate that fails is a recorded, failed trial
+            trial.error = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+        trial.seconds = time.monotonic() - start
+        return trial
+
+    def _latency(self, model: bytes, key: str) -> float:
+        inputs, _ = litert.signature_specs(litert.load(model), key)
+        one = {n: v[:1] for n, v in self._validation.features.items()}
+        feeds = input_mapping.feed(one, inputs, self._validation.mapping)
+        return latency.measure(model, key, feeds, self._auto.latency_runs, 1, "xnnpack", 10)["p50_us"]
+
+    def rank_layers(self, base: QuantizationConfig) -> list[str]:
+        """Int8 layers, worst quantization error (RMSE/scale) first: QuantizationDebugger."""
+        config = dataclasses.replace(auto_search.candidate_config("int8", base), layer_report=True)
+        key = self._cache.key("layers", config)
+        cached = self._cache.get(key)
+        if cached is None:
+            from components.core import debugger  # pylint: disable=g-import-not-at-top
+            report = debugger.layer_report(debugger._debugger(self._source, config, self._calibration))  # pylint: disable=protected-access
+            cached = {"layers": ranked_nodes(report)}
+            self._cache.put(key, cached)
+        return cached["layers"]
+
+
+# Ops whose int8 output range is fixed by the kernel: keeping them in float alone fixes nothing.
+_FIXED_RANGE_OPS = frozenset({"SOFTMAX", "LOGISTIC", "TANH", "LOG_SOFTMAX"})
+
+
+def ranked_nodes(layer_report_csv: str) -> list[str]:
+    """Tensor names of the layer report, worst trimmed noise-to-signal ratio first."""
+    rows = list(csv.DictReader(io.StringIO(layer_report_csv)))
+    rows = [r for r in rows if r.get("tensor_name") and r.get("op_name") not in _FIXED_RANGE_OPS]
+    rows.sort(key=lambda r: _float(r.get("trimmed_nsr")), reverse=True)
+    return list(dict.fromkeys(r["tensor_name"] for r in rows))
+
+
+def _float(text) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return float("-inf")
+    return value if value == value else float("-inf")
+
+
+def _only(outputs) -> str:
+    if len(outputs) != 1:
+        raise ValueError(f"the model has outputs {[o.name for o in outputs]}; set auto.output_name")
+    return outputs[0].name
+
+
+def score(values: np.ndarray, label: np.ndarray, auto: AutoConfig, output: str) -> float:
+    """The auto metric of one model's outputs on the validation subset."""
+    n = len(values)
+    if auto.metric in ("mae", "rmse"):
+        out = np.asarray(values).reshape(n, -1)
+        stats = metrics.regression_stats(metrics.targets_of(label, out.shape[1], auto.label_feature), out)
+        return metrics.regression_metrics(stats)[auto.metric]
+    spec = metrics.Spec("classification", metrics.num_classes(values.shape), auto.output_kind, ())
+    truth, _ = metrics.labels_of(label, spec.num_classes, auto.label_feature)
+    stats = metrics.classification_stats(truth, metrics.class_scores(values, spec, output), spec)
+    return metrics.classification_metrics(stats, spec)[auto.metric]
+
+
+def drop(value: float, reference: float, metric: str) -> tuple[float, float]:
+    d = metrics.drops({metric: value}, {metric: reference})[metric]
+    return d["absolute"], d["relative"]
+
+
+class Cache:
+    """Trial results on disk (local or gs://), keyed by everything that decides them."""
+
+    def __init__(self, directory: str | None, context: Mapping[str, str]):
+        self._dir, self._context = directory, dict(context)
+
+    def key(self, name: str, config: QuantizationConfig) -> str:
+        blob = json.dumps({"name": name, "config": json.loads(config.to_json()), **self._context},
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self._dir, f"{key}.json")
+
+    def get(self, key: str) -> dict | None:
+        if self._dir is None:
+            return None
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        if not tf.io.gfile.exists(self._path(key)):
+            return None
+        with tf.io.gfile.GFile(self._path(key), "r") as f:
+            return json.loads(f.read())
+
+    def put(self, key: str, value: dict) -> None:
+        if self._dir is None:
+            return
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        tf.io.gfile.makedirs(self._dir)
+        tmp = self._path(key) + ".tmp"
+        with tf.io.gfile.GFile(tmp, "w") as f:
+            f.write(json.dumps(value, sort_keys=True))
+        tf.io.gfile.rename(tmp, self._path(key), overwrite=True)

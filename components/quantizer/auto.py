@@ -1,0 +1,118 @@
+"""The Quantizer's mode 'auto': hold out a validation subset, search, write the chosen plan.
+
+The plan's `config` becomes the chosen candidate's concrete QuantizationConfig,
+so the TFLiteExporter applies it unchanged; `auto` records the request, the
+validation subset and every trial. With no candidate within the tolerance the
+best one is planned and `auto.met` is False: the EdgeEvaluator then refuses to
+bless, so nothing is pushed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import tensorflow as tf
+from absl import logging
+
+from components import artifacts, io_utils
+from components.core import auto_eval, auto_search, calibration, convert, examples, holdout, input_mapping
+from components.quantizer import executor as quantizer_executor
+from schemas.quantization import QuantizationConfig
+
+
+def search(config: QuantizationConfig, source: str, tensors, examples_artifact, plan_uri: str) -> dict:
+    start = time.monotonic()
+    auto = config.auto
+    subset, validation, record = _validation(config, tensors, examples_artifact)
+    exclude = holdout.digests(subset) if config.calibration.split == auto.validation_split else frozenset()
+    cal_record, mapping = quantizer_executor.calibrate(config, tensors, examples_artifact, plan_uri, exclude)
+    from components import plan_files  # pylint: disable=g-import-not-at-top
+    arrays = plan_files.load_calibration(plan_uri)
+    qat_state: dict = {}
+    evaluator = auto_eval.Evaluator(
+        source, auto, arrays, convert.convert_float(source, config.signature_key), validation,
+        auto_eval.Cache(_cache_dir(auto, plan_uri), _context(source, cal_record, record, auto)),
+        qat_dir=lambda: _fine_tune(config, source, tensors, examples_artifact, plan_uri, qat_state))
+    outcome = auto_search.Search(config, evaluator, lambda: evaluator.rank_layers(config)).run()
+    chosen = outcome.chosen
+    if chosen is None:
+        raise RuntimeError("mode='auto': no candidate could be converted and measured: " +
+                           "; ".join(f"{t.name}: {t.error}" for t in outcome.trials))
+    summary = _summary(config, outcome, record, time.monotonic() - start)
+    _log(summary)
+    return {"config": chosen.config, "input_mapping": mapping, "calibration": cal_record,
+            "qat": qat_state.get("record") if chosen.config["mode"] == "qat" else None, "auto": summary}
+
+
+def _validation(config: QuantizationConfig, tensors, examples_artifact):
+    auto = config.auto
+    files = examples.split_files(io_utils.split_uri(examples_artifact, auto.validation_split,
+                                                    "auto.validation_split"))
+    subset, seen = holdout.select(examples.iter_records(files), auto.validation_fraction,
+                                  auto.max_validation_examples, auto.seed)
+    if not subset:
+        raise examples.ExamplesError(
+            f"auto.validation_split={auto.validation_split!r} gave no validation examples "
+            f"({seen} records, validation_fraction={auto.validation_fraction}); raise the fraction")
+    features = examples.Decoder().decode(subset)
+    if auto.label_feature not in features:
+        raise examples.ExamplesError(f"auto.label_feature={auto.label_feature!r} is not in the examples; "
+                                     f"features are {sorted(features)}")
+    mapping = input_mapping.resolve(tensors, list(features), config.input_mapping)
+    digest = calibration.digest({k: v for k, v in features.items() if v.dtype != object})
+    record = {"split": auto.validation_split, "examples": len(subset), "examples_seen": seen,
+              "fraction": auto.validation_fraction, "seed": auto.seed, "sha256": digest}
+    return subset, auto_eval.Validation(features, digest, mapping), record
+
+
+def _cache_dir(auto, plan_uri: str) -> str:
+    """auto.cache_dir, or <pipeline_root>/<Quantizer id>/auto_cache beside the plan outputs."""
+    return auto.cache_dir or os.path.join(os.path.dirname(os.path.dirname(plan_uri)), "auto_cache")
+
+
+def _context(source: str, cal_record: dict, validation: dict, auto) -> dict:
+    """Everything besides the candidate that decides a trial's result."""
+    return {"model": auto_eval.fingerprint(source), "calibration": cal_record["sha256"],
+            "validation": validation["sha256"], "metric": auto.metric, "label": auto.label_feature,
+            "output": auto.output_name, "output_kind": auto.output_kind,
+            "latency_runs": auto.latency_runs, "tf": tf.__version__}
+
+
+def _fine_tune(config, source, tensors, examples_artifact, plan_uri, state: dict) -> str:
+    from components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
+    out = os.path.join(plan_uri, artifacts.QAT_MODEL_DIR)
+    if "record" not in state:
+        candidate = auto_search.candidate_config("qat", config)
+        state["record"], _ = qat.fine_tune(source, candidate, tensors, io_utils.split_uri(
+            examples_artifact, config.qat.split, "qat.split"), out)
+    return out
+
+
+def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validation: dict, seconds: float) -> dict:
+    auto = config.auto
+    chosen = outcome.chosen
+    return {
+        "met": outcome.selected is not None,
+        "selected": outcome.selected.name if outcome.selected else None,
+        "best": None if outcome.selected else chosen.name,
+        "planned": chosen.name,
+        "metric": auto.metric,
+        "tolerance": {"max_absolute_drop": auto.max_absolute_drop, "max_relative_drop": auto.max_relative_drop},
+        "budgets": {"max_model_bytes": auto.max_model_bytes, "max_latency_p50_us": auto.max_latency_p50_us},
+        "validation": validation,
+        "requested": json.loads(config.to_json()),
+        "trials": [dataclasses.asdict(t) for t in outcome.trials],
+        "stopped": outcome.stopped,
+        "seconds": seconds,
+    }
+
+
+def _log(summary: dict) -> None:
+    text = auto_search.explain(summary)
+    if summary["met"]:
+        logging.info("%s", text)
+    else:
+        logging.warning("%s", text)
