@@ -58,6 +58,18 @@ def trained_model(data_root, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def outlier_model(data_root, tmp_path_factory):
+    """The demo CNN with one outlier activation unit (int8 collapses it), trained once."""
+    from tfx.types import standard_artifacts
+    from pipelines import digits_model
+    uri = str(tmp_path_factory.mktemp("outlier_model"))
+    digits_model.train(os.path.join(data_root, "train", "digits.tfrecord"),
+                       os.path.join(data_root, "eval", "digits.tfrecord"),
+                       os.path.join(uri, "Format-Serving"), steps=TRAIN_STEPS, outlier_channel=True)
+    return make_artifact(standard_artifacts.Model, uri)
+
+
+@pytest.fixture(scope="session")
 def serving_dir(trained_model):
     return os.path.join(trained_model.uri, "Format-Serving")
 

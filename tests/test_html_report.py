@@ -236,6 +236,23 @@ def test_sections_come_in_order():
     assert text.index('class="badge') < text.index('id="gate"')
 
 
+def test_auto_search_trials_are_shown_when_present():
+    result = classification_result()
+    assert 'id="auto"' not in render(result)[0]
+    trial = {"name": "int8", "size_bytes": 2048, "latency_p50_us": 9.5, "metric": 0.5, "reference": 0.9,
+             "absolute_drop": 0.4, "seconds": 1.2, "cached": False, "passed": False,
+             "reasons": ["accuracy absolute drop 0.4 > 0.01"]}
+    chosen = {**trial, "name": "int8_selective(2)", "absolute_drop": 0.0, "passed": True, "reasons": []}
+    result["auto"] = {"met": True, "selected": "int8_selective(2)", "best": None, "metric": "accuracy",
+                      "tolerance": {"max_absolute_drop": 0.01}, "seconds": 3.0, "stopped": None,
+                      "validation": {"split": "train", "examples": 296}, "trials": [trial, chosen]}
+    text, doc = render(result)
+    rows = doc.table_rows(doc.find_all("table", "auto")[0])
+    assert 'id="auto"' in text and "int8_selective(2) <b>(selected)</b>" in text
+    assert [r[0] for r in rows] == ["int8", "int8_selective(2) (selected)"]
+    assert rows[0][-1] == "accuracy absolute drop 0.4 > 0.01" and "296" in text
+
+
 @pytest.mark.parametrize("blessed, label", [(True, "BLESSED"), (False, "NOT BLESSED")])
 def test_badge(blessed, label):
     _, doc = render(classification_result(blessed=blessed))

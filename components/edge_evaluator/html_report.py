@@ -483,6 +483,36 @@ def _slices_section(result: dict) -> str:
     return _section("slices", "Slices", _table(headers, rows, "slices"))
 
 
+def _trial_row(trial: dict, selected) -> str:
+    passed = bool(trial.get("passed"))
+    verdict = '<span class="pass">passed</span>' if passed else '<span class="fail">failed</span>'
+    name = _esc(trial.get("name", "")) + (" <b>(selected)</b>" if trial.get("name") == selected else "")
+    cells = [_td(name, ""), _td(_kib(trial.get("size_bytes"))), _td(_fmt(trial.get("latency_p50_us"))),
+             _td(_fmt(trial.get("metric"))), _td(_fmt(trial.get("reference"))),
+             _td(_fmt(trial.get("absolute_drop")), _drop_class(trial.get("absolute_drop"))),
+             _td(_fmt(trial.get("seconds"))), _td("yes" if trial.get("cached") else "no", ""),
+             _td(verdict, ""), _td(_esc("; ".join(trial.get("reasons") or [])), "")]
+    return f'<tr class="{"passed" if passed else "failed"}">{"".join(cells)}</tr>'
+
+
+def _auto_section(result: dict) -> str:
+    """The Quantizer's auto search, when mode was 'auto': every trial and the decision."""
+    auto = result.get("auto")
+    if not auto:
+        return ""
+    v = auto.get("validation") or {}
+    decision = (f"selected <b>{_esc(auto.get('selected'))}</b>" if auto.get("met") else
+                f"<b>no candidate met the tolerance</b>; best found: {_esc(auto.get('best'))}")
+    intro = (f"<p>{len(auto.get('trials') or [])} trial(s) in {_fmt(auto.get('seconds'))} s on "
+             f"{_fmt(v.get('examples'))} validation examples of split <code>{_esc(v.get('split'))}</code>, "
+             f"metric {_esc(auto.get('metric'))}, tolerance {_esc(auto.get('tolerance'))}: {decision}."
+             + (f" Stopped: {_esc(auto.get('stopped'))}." if auto.get("stopped") else "") + "</p>")
+    headers = ["Candidate", "Size", "p50 us", "Metric", "Float32", "Drop", "Seconds", "Cached", "Result",
+               "Why"]
+    rows = [_trial_row(t, auto.get("selected")) for t in auto.get("trials") or []]
+    return _section("auto", "Quantization search (mode auto)", intro + _table(headers, rows, "auto"))
+
+
 def _footer(result: dict) -> str:
     mapping = result.get("input_mapping") or {}
     rows = [f"<tr><td><code>{_esc(k)}</code></td><td><code>{_esc(v)}</code></td></tr>"
@@ -498,7 +528,7 @@ def _footer(result: dict) -> str:
 
 def render_html(result: dict) -> str:
     """The whole report as one HTML document (inline CSS and SVG, no scripts)."""
-    sections = [_header(result), _gate_section(result), _metrics_section(result),
+    sections = [_header(result), _gate_section(result), _auto_section(result), _metrics_section(result),
                 _per_class_section(result), _confusion_section(result),
                 _performance_section(result), _slices_section(result), _footer(result)]
     body = "\n".join(s for s in sections if s)

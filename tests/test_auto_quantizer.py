@@ -1,0 +1,112 @@
+"""Mode 'auto' for real: the Quantizer searches with real conversions and LiteRT, the
+TFLiteExporter applies the chosen plan unchanged, the EdgeEvaluator gates on the outcome."""
+
+import json
+import os
+import time
+
+import pytest
+import tensorflow as tf
+
+from components import artifacts
+from components.core import holdout
+from schemas import AutoConfig, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode
+from schemas import QuantizationConfig, Thresholds
+from tests.conftest import run_edge_evaluator, run_exporter, run_quantizer
+
+
+def auto_config(cache_dir, **auto):
+    auto.setdefault("max_absolute_drop", 0.01)
+    return QuantizationConfig(mode=Mode.AUTO, calibration=CalibrationConfig(num_samples=64, seed=3),
+                              auto=AutoConfig(cache_dir=str(cache_dir), latency_runs=20, **auto))
+
+
+def read_plan(plan):
+    with open(os.path.join(plan.uri, artifacts.PLAN_FILE)) as f:
+        return json.load(f)
+
+
+def records(examples_artifact, split):
+    path = os.path.join(examples_artifact.uri, f"Split-{split}", "data_tfrecord-00000-of-00001")
+    return [r for b in tf.data.TFRecordDataset(path).batch(512).as_numpy_iterator() for r in b]
+
+
+@pytest.fixture(scope="module")
+def demo_auto(trained_model, examples_artifact, tmp_path_factory):
+    root = tmp_path_factory.mktemp("auto_demo")
+    config = auto_config(root / "cache", max_absolute_drop=0.05)
+    start = time.monotonic()
+    plan = run_quantizer(config, trained_model, examples_artifact, str(root / "plan"))
+    return config, plan, time.monotonic() - start, root
+
+
+def test_generous_tolerance_picks_strict_int8_and_the_exporter_applies_it(demo_auto, trained_model):
+    config, plan, _, root = demo_auto
+    p = read_plan(plan)
+    auto = p["auto"]
+    assert auto["met"] and auto["selected"] == "int8_strict" and p["config"]["mode"] == "int8_strict"
+    assert [t["name"] for t in auto["trials"]] == ["int8_strict"]
+    assert p["calibration"]["excluded_examples"] == auto["validation"]["examples"] > 100
+    tflite, _ = run_exporter(trained_model, plan, str(root / "export"))
+    size = os.path.getsize(os.path.join(tflite.uri, "Format-Serving", "tflite"))
+    assert size == auto["trials"][0]["size_bytes"]       # the plan flowed to the exporter unchanged
+    assert tflite.get_string_custom_property(artifacts.MODE_KEY) == "int8_strict"
+
+
+def test_validation_subset_is_train_only_and_never_the_eval_split(demo_auto, examples_artifact):
+    config, plan, _, _ = demo_auto
+    auto = config.auto
+    subset, _ = holdout.select(records(examples_artifact, "train"), auto.validation_fraction,
+                               auto.max_validation_examples, auto.seed)
+    assert len(subset) == read_plan(plan)["auto"]["validation"]["examples"]
+    assert not holdout.digests(subset) & holdout.digests(records(examples_artifact, "eval"))
+    from pipelines.pipeline import create_pipeline, demo_evaluation
+    with pytest.raises(ValueError, match="auto.validation_split='eval' is the split the EdgeEvaluator gates on"):
+        create_pipeline("p", "/tmp/root", "/tmp/data", "/tmp/serving",
+                        auto_config("/tmp/c", validation_split="eval"), demo_evaluation(0.02, 0.9, 0.1))
+
+
+def test_a_rerun_reads_every_trial_from_the_cache(demo_auto, trained_model, examples_artifact, tmp_path):
+    config, plan, first_seconds, _ = demo_auto
+    start = time.monotonic()
+    again = read_plan(run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan")))
+    assert time.monotonic() - start < first_seconds
+    assert all(t["cached"] for t in again["auto"]["trials"])
+    assert again["config"] == read_plan(plan)["config"]
+
+
+@pytest.fixture(scope="module")
+def outlier_auto(outlier_model, examples_artifact, tmp_path_factory):
+    root = tmp_path_factory.mktemp("auto_outlier")
+    plan = run_quantizer(auto_config(root / "cache"), outlier_model, examples_artifact, str(root / "plan"))
+    return plan, root
+
+
+def test_where_int8_fails_the_search_falls_back_and_says_why(outlier_auto, outlier_model, examples_artifact):
+    plan, root = outlier_auto
+    auto = read_plan(plan)["auto"]
+    trials = {t["name"]: t for t in auto["trials"]}
+    assert not trials["int8_strict"]["passed"] and trials["int8_strict"]["absolute_drop"] > 0.5
+    assert auto["met"] and auto["selected"] not in ("int8_strict", "int8")
+    assert auto["selected"].startswith("int8_selective") or auto["selected"] in ("dynamic_range", "float16")
+    from components.core import auto_search
+    assert f"selected: {auto['selected']}" in auto_search.explain(auto)
+    tflite, float_model = run_exporter(outlier_model, plan, str(root / "export"))
+    gate = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.02)}),
+                            latency=LatencyConfig(runs=0))
+    blessing, _ = run_edge_evaluator(gate, examples_artifact, tflite, float_model, str(root / "eval"))
+    assert blessing.get_int_custom_property("blessed") == 1
+
+
+def test_no_candidate_within_tolerance_is_planned_but_never_blessed(outlier_model, examples_artifact, tmp_path):
+    config = auto_config(tmp_path / "cache", candidates=("int8_strict", "int8"))
+    plan = run_quantizer(config, outlier_model, examples_artifact, str(tmp_path / "plan"))
+    auto = read_plan(plan)["auto"]
+    assert not auto["met"] and auto["best"] in ("int8_strict", "int8") and auto["selected"] is None
+    tflite, float_model = run_exporter(outlier_model, plan, str(tmp_path / "export"))
+    gate = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(lower_bound=0.0)}),
+                            latency=LatencyConfig(runs=0))
+    blessing, evaluation = run_edge_evaluator(gate, examples_artifact, tflite, float_model, str(tmp_path / "e"))
+    with open(os.path.join(evaluation.uri, "metrics.json")) as f:
+        failed = [c["name"] for c in json.load(f)["checks"] if not c["passed"]]
+    assert failed == ["auto_search_met_tolerance"] and blessing.get_int_custom_property("blessed") == 0
