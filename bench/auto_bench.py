@@ -1,0 +1,113 @@
+"""Mode 'auto': the search vs exhaustive evaluation of every candidate, same data, one run.
+
+    .venv/bin/python -m bench.auto_bench
+
+For the demo CNN and its outlier-unit variant (where int8 collapses), and two
+tolerances each, it runs the search (cold cache, then again from the cache)
+and evaluates every candidate (all int8_selective steps included) with the
+same evaluator on the same validation subset. The exhaustive "choice" applies
+the same rule (first candidate in preference order within tolerance); the
+table also names the smallest passing candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+from bench import common
+from components.core import auto_eval, auto_search, calibration, convert, examples, holdout, input_mapping
+from components.core import saved_model
+from schemas import AutoConfig, CalibrationConfig, Mode, QuantizationConfig
+
+
+def setup(root: str, outlier: bool) -> dict:
+    from pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
+    paths = demo_data.write(os.path.join(root, "data"))
+    source = os.path.join(root, "outlier" if outlier else "digits")
+    digits_model.train(paths["train"], paths["eval"], source, steps=300, outlier_channel=outlier)
+    return {"source": source, "train": list(examples.iter_records([paths["train"]]))}
+
+
+def make_evaluator(env: dict, config: QuantizationConfig, cache_dir: str | None) -> auto_eval.Evaluator:
+    auto = config.auto
+    subset, _ = holdout.select(env["train"], auto.validation_fraction, auto.max_validation_examples, auto.seed)
+    tensors = saved_model.signature_inputs(env["source"], config.signature_key)
+    features = examples.Decoder().decode(subset)
+    mapping = input_mapping.resolve(tensors, list(features))
+    pool = holdout.without(env["train"], holdout.digests(subset))
+    records, _ = calibration.reservoir_sample(pool, config.calibration.num_samples, config.calibration.seed)
+    arrays, _ = examples.model_inputs(records, tensors)
+    digest = calibration.digest({k: v for k, v in features.items()})
+    context = {"model": auto_eval.fingerprint(env["source"]), "calibration": calibration.digest(arrays),
+               "validation": digest, "metric": auto.metric}
+    return auto_eval.Evaluator(env["source"], auto, arrays, convert.convert_float(env["source"], "serving_default"),
+                               auto_eval.Validation(features, digest, mapping),
+                               auto_eval.Cache(cache_dir, context))
+
+
+def search(env: dict, config: QuantizationConfig, cache_dir: str) -> tuple[auto_search.Outcome, float]:
+    start = time.monotonic()
+    evaluator = make_evaluator(env, config, cache_dir)
+    outcome = auto_search.Search(config, evaluator, lambda: evaluator.rank_layers(config)).run()
+    return outcome, time.monotonic() - start
+
+
+def exhaustive(env: dict, config: QuantizationConfig) -> tuple[list[auto_search.Trial], float]:
+    start = time.monotonic()
+    evaluator = make_evaluator(env, config, None)
+    trials = []
+    for name in config.auto.candidates:
+        if name != auto_search.SELECTIVE:
+            trials.append(auto_search.judge(evaluator(name, auto_search.candidate_config(name, config)), config.auto))
+            continue
+        layers = evaluator.rank_layers(config)
+        for k in auto_search.selective_steps(config.auto.max_float_layers, len(layers)):
+            cand = auto_search.candidate_config(name, config, tuple(layers[:k]))
+            trials.append(auto_search.judge(evaluator(f"{name}({k})", cand), config.auto))
+    return trials, time.monotonic() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.parse_args(argv)
+    rows, results = [], []
+    with tempfile.TemporaryDirectory(prefix="tfx-edge-autobench-") as root:
+        for model, outlier in (("digits", False), ("outlier", True)):
+            env = setup(os.path.join(root, model), outlier)
+            for tolerance, budget in ((0.05, None), (0.01, None), (0.01, 350_000)):
+                config = QuantizationConfig(mode=Mode.AUTO, calibration=CalibrationConfig(num_samples=200),
+                                            auto=AutoConfig(max_absolute_drop=tolerance, max_model_bytes=budget))
+                cache = os.path.join(root, model, f"cache-{tolerance}-{budget}")
+                outcome, seconds = search(env, config, cache)
+                _, cached_seconds = search(env, config, cache)
+                every, every_seconds = exhaustive(env, config)
+                ideal = next((t for t in every if t.passed), None)
+                smallest = min((t for t in every if t.passed), key=lambda t: t.size_bytes, default=None)
+                # (exhaustive trials are judged with the same tolerance and budgets)
+                chosen = outcome.chosen
+                rows.append([model, tolerance, budget or "-", len(outcome.trials), seconds, cached_seconds, len(every),
+                             every_seconds, chosen.name if chosen else None, ideal.name if ideal else None,
+                             smallest.name if smallest else None,
+                             f"{chosen.size_bytes / 1024:.0f} KiB, drop {chosen.absolute_drop:.4f}" if chosen else "-"])
+                results.append({"model": model, "tolerance": tolerance, "max_model_bytes": budget,
+                                "trials": len(outcome.trials),
+                                "seconds": seconds, "cached_seconds": cached_seconds,
+                                "exhaustive_trials": len(every), "exhaustive_seconds": every_seconds,
+                                "chosen": chosen.name if chosen else None, "met": outcome.selected is not None,
+                                "exhaustive_choice": ideal.name if ideal else None,
+                                "smallest_passing": smallest.name if smallest else None,
+                                "every": [(t.name, t.size_bytes, t.absolute_drop, t.passed) for t in every]})
+    print(common.table(["model", "tolerance", "max bytes", "trials", "search s", "cached s", "all trials", "all s",
+                        "chosen", "exhaustive choice", "smallest passing", "chosen result"], rows))
+    agree = all(r["chosen"] == r["exhaustive_choice"] for r in results if r["met"])
+    print(f"the search chose what exhaustive evaluation chooses: {agree}")
+    print("wrote", common.write("auto", {"runs": results}))
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
