@@ -133,3 +133,26 @@ def test_auto_config_needs_qat_config_for_a_qat_candidate():
         QuantizationConfig(mode=Mode.AUTO, auto=AutoConfig(max_absolute_drop=0.01, candidates=("qat",)))
     ok = QuantizationConfig(mode=Mode.AUTO, auto=AutoConfig(max_absolute_drop=0.01, candidates=("aeq:static_wi8_ai8",)))
     assert auto_search.candidate_config("aeq:static_wi8_ai8", ok).aeq.recipe == "static_wi8_ai8"
+
+
+def test_trimmed_nsr_sees_values_crushed_by_an_outlier():
+    import numpy as np
+    from components.core import debugger
+    rng = np.random.default_rng(0)
+    healthy = rng.uniform(0, 10, size=(1, 128))
+    scale = 10 / 255
+    assert debugger.trimmed_nsr(healthy, np.round(healthy / scale), scale, 0) < 1e-3
+    crushed = healthy.copy()
+    crushed[0, 5] = 10_000.0
+    big_scale = 10_000 / 255                       # the outlier sets the scale
+    q = np.round(crushed / big_scale)
+    assert np.sqrt(np.mean((q * big_scale - crushed) ** 2)) / big_scale < 0.5   # RMSE/scale looks fine
+    assert debugger.trimmed_nsr(crushed, q, big_scale, 0) > 0.5                 # this does not
+
+
+def test_layers_are_ranked_by_trimmed_nsr_without_fixed_range_ops():
+    from components.core import auto_eval
+    csv_text = ("op_name,tensor_idx,trimmed_nsr,tensor_name\n"
+                "CONV_2D,1,0.001,conv\nFULLY_CONNECTED,2,0.9,dense\nSOFTMAX,3,0.99,probs\n"
+                "FULLY_CONNECTED,4,0.5,head\nFULLY_CONNECTED,5,nan,odd\n")
+    assert auto_eval.ranked_nodes(csv_text) == ["dense", "head", "conv", "odd"]

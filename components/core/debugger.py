@@ -38,8 +38,11 @@ def trimmed_nsr(float_values, quant_values, scale: float, zero_point: int) -> fl
     """Quantization noise / signal power of a layer's output, ignoring its largest 1% of
     magnitudes. A few outlier activations set the int8 scale and crush everything else:
     RMSE/scale looks normal then (the error is bounded by the scale), this does not."""
-    f = np.asarray(float_values, dtype=np.float64).ravel()
-    q = (np.asarray(quant_values, dtype=np.float64).ravel() - zero_point) * scale
+    with np.errstate(invalid="ignore", over="ignore"):
+        f = np.asarray(float_values, dtype=np.float64).ravel()
+        q = (np.asarray(quant_values, dtype=np.float64).ravel() - zero_point) * scale
+    if f.size == 0 or not np.isfinite(f).all():
+        return float("nan")   # the debugger averages with nanmean
     keep = np.abs(f) <= np.quantile(np.abs(f), 0.99)
     signal = float(np.mean(f[keep] ** 2)) if keep.any() else 0.0
     return float(np.mean((f[keep] - q[keep]) ** 2) / signal) if signal > 0 else 0.0

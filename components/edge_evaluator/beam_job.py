@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
-import os
 from typing import Iterable, Iterator, Mapping
 
 import apache_beam as beam
@@ -112,14 +111,20 @@ def units(files: list[str], shards_per_file: int) -> list[tuple[str, int]]:
 
 def build(pipeline: beam.Pipeline, files: list[str], job: Job, out_path: str) -> None:
     """Adds the scoring job to `pipeline`; the summary (scoring.summarize) lands in out_path."""
-    stem, suffix = os.path.splitext(out_path)
     _ = (pipeline
          | "Units" >> beam.Create(units(files, job.shards_per_file))
          | "Spread" >> beam.Reshuffle()
          | "Score" >> beam.ParDo(ScoreUnit(job))
          | "Sum" >> beam.CombineGlobally(MergeStats())
          | "Summarize" >> beam.Map(lambda stats: json.dumps(scoring.summarize(stats, job.score)))
-         | "Write" >> beam.io.WriteToText(stem, file_name_suffix=suffix, shard_name_template=""))
+         | "Write" >> beam.Map(_write, out_path))
+
+
+def _write(text: str, path: str) -> None:
+    """Writes the one summary (idempotent if a runner retries it); any Beam filesystem."""
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+    with FileSystems.create(path) as f:
+        f.write(text.encode())
 
 
 def read_summary(path: str) -> dict:
