@@ -1,6 +1,6 @@
 """EdgeEvaluator's Beam scoring vs stock TFMA (model_type tf_lite) vs a plain loop, one run.
 
-    .venv/bin/python -m bench.evaluator_bench [--examples 200000] [--shards 4]
+    .venv/bin/python -m bench.evaluator_bench [--examples 200000] [--shards 4] [--rounds 3]
 
 The eval digits are repeated to --examples records in --shards files (as
 ExampleGen shards a split). Every scorer evaluates the same int8 TFLite model
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -108,21 +109,28 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--examples", type=int, default=200000)
     parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="median of this many runs per scorer (TFMA: 1)")
     args = parser.parse_args(argv)
-    rows = []
     with tempfile.TemporaryDirectory(prefix="tfx-edge-evalbench-") as root:
         files, quant, ref = prepare(root, args.examples, args.shards)
 
         def out(name: str) -> str:
             return os.path.join(root, f"{name}.json")
-        rows.append(("loop: tf.data + batched LiteRT, int8, 1 thread", *run_loop(files, quant)))
-        rows.append(("stock TFMA tf_lite, int8", *run_tfma(files, quant, os.path.join(root, "tfma"))))
-        only = {"quantized": quant}
-        rows.append(("ours, int8, 1 process, 1 thread", *run_ours(files, only, out("a"), 1, IN_PROCESS)))
-        rows.append(("ours, int8, 1 process, 2 threads", *run_ours(files, only, out("b"), 2, IN_PROCESS)))
-        rows.append(("ours, int8, 2 worker processes", *run_ours(files, only, out("c"), 1, TWO_WORKERS)))
-        both = {"quantized": quant, "float_tflite": ref}
-        rows.append(("ours, int8 + float32 reference, 2 threads", *run_ours(files, both, out("d"), 2, IN_PROCESS)))
+        only, both = {"quantized": quant}, {"quantized": quant, "float_tflite": ref}
+        scorers = [
+            ("loop: tf.data + batched LiteRT, int8, 1 thread", lambda: run_loop(files, quant)),
+            ("ours, int8, 1 process, 1 thread", lambda: run_ours(files, only, out("a"), 1, IN_PROCESS)),
+            ("ours, int8, 1 process, 2 threads", lambda: run_ours(files, only, out("b"), 2, IN_PROCESS)),
+            ("ours, int8, 2 worker processes", lambda: run_ours(files, only, out("c"), 1, TWO_WORKERS)),
+            ("ours, int8 + float32 reference, 2 threads", lambda: run_ours(files, both, out("d"), 2, IN_PROCESS)),
+        ]
+        timings = {name: [] for name, _ in scorers}
+        for _ in range(args.rounds):          # interleaved rounds: the machine is shared and noisy
+            for name, scorer in scorers:
+                timings[name].append(scorer())
+        tfma = run_tfma(files, quant, os.path.join(root, "tfma"))
+    rows = [(name, statistics.median(s for s, _ in runs), runs[0][1]) for name, runs in timings.items()]
+    rows.insert(1, ("stock TFMA tf_lite, int8", *tfma))
     return report(rows, args.examples)
 
 
