@@ -99,7 +99,7 @@ def test_vertex_compile_names_our_executors(tmp_path):
     assert "tfxedge.QuantizationPlan" in text and spec["pipelineSpec"]["pipelineInfo"]["name"] == "tfx-edge-digits"
 
 
-@pytest.mark.parametrize("mode", ["qat", "aeq"])
+@pytest.mark.parametrize("mode", ["qat", "aeq", "auto"])
 def test_every_mode_compiles_for_vertex(mode, tmp_path):
     from pipelines import compile_vertex
     out = tmp_path / "p.json"
