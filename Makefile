@@ -24,6 +24,7 @@ bench: setup
 	$(PY) -m bench.pipeline_bench $(ARGS)
 	$(PY) -m bench.techniques_bench $(ARGS)
 	$(PY) -m bench.evaluator_bench
+	$(PY) -m bench.auto_bench
 
 clean:
 	rm -rf work serving_model bench/results/*.json

@@ -110,3 +110,17 @@ def test_no_candidate_within_tolerance_is_planned_but_never_blessed(outlier_mode
     with open(os.path.join(evaluation.uri, "metrics.json")) as f:
         failed = [c["name"] for c in json.load(f)["checks"] if not c["passed"]]
     assert failed == ["auto_search_met_tolerance"] and blessing.get_int_custom_property("blessed") == 0
+
+
+def test_qat_and_aeq_candidates_plan_what_the_exporter_rebuilds(trained_model, examples_artifact, tmp_path):
+    from schemas import QatConfig
+    config = QuantizationConfig(
+        mode=Mode.AUTO, calibration=CalibrationConfig(num_samples=64), qat=QatConfig(epochs=1, steps_per_epoch=20),
+        auto=AutoConfig(max_absolute_drop=0.05, cache_dir=str(tmp_path / "c"), latency_runs=10,
+                        candidates=("qat", "aeq:static_wi8_ai8")))
+    plan = run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan"))
+    p = read_plan(plan)
+    assert p["auto"]["selected"] == "qat" and p["config"]["mode"] == "qat" and p["qat"]
+    assert os.path.isdir(os.path.join(plan.uri, artifacts.QAT_MODEL_DIR))
+    tflite, _ = run_exporter(trained_model, plan, str(tmp_path / "export"))
+    assert os.path.getsize(os.path.join(tflite.uri, "Format-Serving", "tflite")) == p["auto"]["trials"][0]["size_bytes"]

@@ -52,8 +52,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             float_blessed=model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None,
             auto=export.get("auto"), split=config.split)
         blessed, checks = gate.decide(evidence, config.thresholds)
-        result = report.build(config, summary, facts, timing, checks, blessed, plan, export.get("mode"),
-                              export.get("auto"))
+        auto = export.get("auto")
+        mode = f"{export.get('mode')} (auto: {auto['planned']})" if auto else export.get("mode")
+        result = report.build(config, summary, facts, timing, checks, blessed, plan, mode, auto)
         _record(evaluation, blessing, model, result)
         for warning in report.slower_than_float(timing):
             logging.warning("EdgeEvaluator: %s (set budgets.max_latency_ratio to gate on it)", warning)
