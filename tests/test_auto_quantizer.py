@@ -124,3 +124,6 @@ def test_qat_and_aeq_candidates_plan_what_the_exporter_rebuilds(trained_model, e
     assert os.path.isdir(os.path.join(plan.uri, artifacts.QAT_MODEL_DIR))
     tflite, _ = run_exporter(trained_model, plan, str(tmp_path / "export"))
     assert os.path.getsize(os.path.join(tflite.uri, "Format-Serving", "tflite")) == p["auto"]["trials"][0]["size_bytes"]
+    again = run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan2"))   # trial cached
+    assert read_plan(again)["auto"]["trials"][0]["cached"] and read_plan(again)["qat"]
+    run_exporter(trained_model, again, str(tmp_path / "export2"))   # the fine-tuned model is there

@@ -156,3 +156,16 @@ def test_layers_are_ranked_by_trimmed_nsr_without_fixed_range_ops():
                 "CONV_2D,1,0.001,conv\nFULLY_CONNECTED,2,0.9,dense\nSOFTMAX,3,0.99,probs\n"
                 "FULLY_CONNECTED,4,0.5,head\nFULLY_CONNECTED,5,nan,odd\n")
     assert auto_eval.ranked_nodes(csv_text) == ["dense", "head", "conv", "odd"]
+
+
+def test_a_failed_trial_is_recorded_but_not_cached(tmp_path):
+    from components.core import auto_eval
+    config = QuantizationConfig(mode=Mode.AUTO, auto=AutoConfig(max_absolute_drop=0.01))
+    cache = auto_eval.Cache(str(tmp_path / "cache"), {"model": "none"})
+    evaluator = auto_eval.Evaluator(str(tmp_path / "no_such_model"), config.auto, {}, b"",
+                                    auto_eval.Validation({}, "none", {}), cache)
+    trial = evaluator("int8", auto_search.candidate_config("int8", config))
+    assert trial.error and trial.size_bytes is None and not trial.cached
+    assert not (tmp_path / "cache").exists()
+    cache.put(cache.key("int8", config), {"name": "int8", "config": {}})
+    assert cache.get(cache.key("int8", config)) == {"name": "int8", "config": {}}

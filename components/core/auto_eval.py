@@ -75,7 +75,8 @@ class Evaluator:
         if cached is not None:
             return auto_search.Trial(**{**cached, "cached": True})
         trial = self._measure(name, config)
-        self._cache.put(key, dataclasses.asdict(trial))
+        if trial.error is None:   # a failure may be transient (memory, I/O): measure it again next time
+            self._cache.put(key, dataclasses.asdict(trial))
         return trial
 
     def _measure(self, name: str, config: QuantizationConfig) -> auto_search.Trial:
@@ -92,7 +93,7 @@ class Evaluator:
             trial.absolute_drop, trial.relative_drop = drop(trial.metric, trial.reference, self._auto.metric)
             trial.latency_p50_us = self._latency(model, config.signature_key)
         except Exception as error:  # a candidate that fails is a recorded, failed trial
-            trial.error = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+            trial.error = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:300]}"
         trial.seconds = time.monotonic() - start
         return trial
 

@@ -41,6 +41,8 @@ def search(config: QuantizationConfig, source: str, tensors, examples_artifact, 
     if chosen is None:
         raise RuntimeError("mode='auto': no candidate could be converted and measured: " +
                            "; ".join(f"{t.name}: {t.error}" for t in outcome.trials))
+    if chosen.config["mode"] == "qat" and "record" not in qat_state:   # its trial came from the cache
+        _fine_tune(config, source, tensors, examples_artifact, plan_uri, qat_state)
     summary = _summary(config, outcome, record, time.monotonic() - start)
     _log(summary)
     return {"config": chosen.config, "input_mapping": mapping, "calibration": cal_record,
