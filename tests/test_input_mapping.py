@@ -63,3 +63,9 @@ def test_feed_builds_every_input():
     batch = {"image": np.ones((3, 64)), "label": np.zeros((3, 1))}
     out = feed(batch, [IMAGE], {"image": "image"})
     assert list(out) == ["image"] and out["image"].shape == (3, 64)
+
+
+def test_a_batch_without_the_mapped_feature_is_a_clear_error():
+    spec = TensorSpec("image", "float32", (-1, 2))
+    with pytest.raises(InputMappingError, match=r"feature\(s\) \['pixels'\] .* absent"):
+        feed({"label": np.zeros((2, 1))}, [spec], {"image": "pixels"})

@@ -98,4 +98,8 @@ def dequantize(q: np.ndarray, spec: TensorSpec) -> np.ndarray:
 def feed(batch: Mapping[str, np.ndarray], tensors: Sequence[TensorSpec],
          mapping: Mapping[str, str]) -> dict[str, np.ndarray]:
     """The input dict for one batch: every tensor fed from its mapped feature."""
+    missing = sorted({mapping[t.name] for t in tensors} - set(batch))
+    if missing:
+        raise InputMappingError(f"feature(s) {missing} feeding the model are absent from every example "
+                                f"of a batch (features there: {sorted(batch)}); every example needs them")
     return {t.name: to_tensor(batch[mapping[t.name]], t, mapping[t.name]) for t in tensors}
