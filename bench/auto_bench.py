@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from bench import common
-from components.core import auto_eval, auto_search, calibration, convert, examples, holdout, input_mapping
+from components.core import auto_eval, auto_search, calibration, convert, examples, holdout
 from components.core import saved_model
 from schemas import AutoConfig, CalibrationConfig, Mode, QuantizationConfig
 
@@ -33,19 +33,16 @@ def setup(root: str, outlier: bool) -> dict:
 
 
 def make_evaluator(env: dict, config: QuantizationConfig, cache_dir: str | None) -> auto_eval.Evaluator:
-    auto = config.auto
-    subset, _ = holdout.select(env["train"], auto.validation_fraction, auto.max_validation_examples, auto.seed)
+    """What the Quantizer's auto glue builds, from records instead of artifacts."""
     tensors = saved_model.signature_inputs(env["source"], config.signature_key)
-    features = examples.Decoder().decode(subset)
-    mapping = input_mapping.resolve(tensors, list(features))
+    subset, validation, _ = auto_eval.validation_subset(env["train"], tensors, config)
     pool = holdout.without(env["train"], holdout.digests(subset))
     records, _ = calibration.reservoir_sample(pool, config.calibration.num_samples, config.calibration.seed)
     arrays, _ = examples.model_inputs(records, tensors)
-    digest = calibration.digest({k: v for k, v in features.items()})
     context = {"model": auto_eval.fingerprint(env["source"]), "calibration": calibration.digest(arrays),
-               "validation": digest, "metric": auto.metric}
-    return auto_eval.Evaluator(env["source"], auto, arrays, convert.convert_float(env["source"], "serving_default"),
-                               auto_eval.Validation(features, digest, mapping),
+               "validation": validation.sha256, "metric": config.auto.metric}
+    return auto_eval.Evaluator(env["source"], config.auto, arrays,
+                               convert.convert_float(env["source"], "serving_default"), validation,
                                auto_eval.Cache(cache_dir, context))
 
 

@@ -44,8 +44,8 @@ METRIC_DIRECTIONS = {
     "agreement": HIGHER, "max_output_diff": LOWER,   # quantized vs a reference (no drop)
 }
 PAIR_METRICS = frozenset({"agreement", "max_output_diff"})
-_PATTERNS = {re.compile(r"top_(\d+)_accuracy$"): HIGHER,
-             re.compile(r"(precision|recall)_class_(\d+)$"): HIGHER}
+_PER_CLASS = re.compile(r"(precision|recall)_class_(\d+)$")
+_PATTERNS = {re.compile(r"top_(\d+)_accuracy$"): HIGHER, _PER_CLASS: HIGHER}
 _TASK_METRICS = {
     Task.CLASSIFICATION: {"accuracy", "macro_precision", "macro_recall", "loss", "agreement",
                           "max_output_diff"},
@@ -238,7 +238,7 @@ class EvaluationConfig(_strict.JsonConfig):
     def _metric_known(self, name: str) -> bool:
         if name in self.metric_names():
             return True
-        return self.task == Task.CLASSIFICATION and re.match(r"(precision|recall)_class_\d+$", name) is not None
+        return self.task == Task.CLASSIFICATION and _PER_CLASS.match(name) is not None
 
     def metric_names(self) -> set[str]:
         names = set(_TASK_METRICS[self.task])

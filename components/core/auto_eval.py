@@ -19,8 +19,10 @@ import time
 from typing import Callable, Mapping
 
 import numpy as np
+import tensorflow as tf
 
-from components.core import auto_search, checks, input_mapping, latency, litert, metrics
+from components.core import (auto_search, calibration, checks, examples, holdout, input_mapping, latency,
+                             litert, metrics)
 from components.core import quantize as quantize_lib
 from schemas.quantization import AutoConfig, Mode, QuantizationConfig
 
@@ -34,9 +36,27 @@ class Validation:
     mapping: Mapping[str, str]
 
 
+def validation_subset(records, tensors, config: QuantizationConfig) -> tuple[list[bytes], Validation, dict]:
+    """(held-out records, Validation, its record for the plan) from a split's records."""
+    auto = config.auto
+    subset, seen = holdout.select(records, auto.validation_fraction, auto.max_validation_examples, auto.seed)
+    if not subset:
+        raise examples.ExamplesError(
+            f"auto.validation_split={auto.validation_split!r} gave no validation examples "
+            f"({seen} records, validation_fraction={auto.validation_fraction}); raise the fraction")
+    features = examples.Decoder().decode(subset)
+    if auto.label_feature not in features:
+        raise examples.ExamplesError(f"auto.label_feature={auto.label_feature!r} is not in the examples; "
+                                     f"features are {sorted(features)}")
+    mapping = input_mapping.resolve(tensors, list(features), config.input_mapping)
+    digest = calibration.digest({k: v for k, v in features.items() if v.dtype != object})
+    record = {"split": auto.validation_split, "examples": len(subset), "examples_seen": seen,
+              "fraction": auto.validation_fraction, "seed": auto.seed, "sha256": digest}
+    return subset, Validation(features, digest, mapping), record
+
+
 def fingerprint(saved_model_dir: str) -> str:
     """sha256 over a SavedModel directory's files (names and bytes, sorted)."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
     h = hashlib.sha256()
     for root, _, files in sorted(tf.io.gfile.walk(saved_model_dir)):
         for name in sorted(files):
@@ -57,16 +77,18 @@ class Evaluator:
         self._float, self._validation, self._cache, self._qat_dir = float_model, validation, cache, qat_dir
         self._reference = None
 
-    def _score(self, model: bytes, key: str) -> float:
+    def _score(self, model: bytes, key: str) -> tuple[float, list]:
+        """(metric on the validation subset, the model's input specs)."""
         runner = litert.Runner(model, key)
         output = self._auto.output_name or _only(runner.outputs)
         feeds = input_mapping.feed(self._validation.features, runner.inputs, self._validation.mapping)
         values = runner(feeds)[output]
-        return score(values, self._validation.features[self._auto.label_feature], self._auto, output)
+        label = self._validation.features[self._auto.label_feature]
+        return score(values, label, self._auto, output), runner.inputs
 
     def reference(self, key: str) -> float:
         if self._reference is None:
-            self._reference = self._score(self._float, key)
+            self._reference, _ = self._score(self._float, key)
         return self._reference
 
     def __call__(self, name: str, config: QuantizationConfig) -> auto_search.Trial:
@@ -89,16 +111,16 @@ class Evaluator:
             if found:
                 raise checks.ExportCheckError("; ".join(found))
             trial.size_bytes = len(model)
-            trial.metric, trial.reference = self._score(model, config.signature_key), self.reference(config.signature_key)
+            trial.metric, inputs = self._score(model, config.signature_key)
+            trial.reference = self.reference(config.signature_key)
             trial.absolute_drop, trial.relative_drop = drop(trial.metric, trial.reference, self._auto.metric)
-            trial.latency_p50_us = self._latency(model, config.signature_key)
+            trial.latency_p50_us = self._latency(model, config.signature_key, inputs)
         except Exception as error:  # a candidate that fails is a recorded, failed trial
             trial.error = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:300]}"
         trial.seconds = time.monotonic() - start
         return trial
 
-    def _latency(self, model: bytes, key: str) -> float:
-        inputs, _ = litert.signature_specs(litert.load(model), key)
+    def _latency(self, model: bytes, key: str, inputs) -> float:
         one = {n: v[:1] for n, v in self._validation.features.items()}
         feeds = input_mapping.feed(one, inputs, self._validation.mapping)
         return latency.measure(model, key, feeds, self._auto.latency_runs, 1, "xnnpack", 10)["p50_us"]
@@ -110,7 +132,7 @@ class Evaluator:
         cached = self._cache.get(key)
         if cached is None:
             from components.core import debugger  # pylint: disable=g-import-not-at-top
-            report = debugger.layer_report(debugger._debugger(self._source, config, self._calibration))  # pylint: disable=protected-access
+            report = debugger.layer_report_of(self._source, config, self._calibration)
             cached = {"layers": ranked_nodes(report)}
             self._cache.put(key, cached)
         return cached["layers"]
@@ -177,7 +199,6 @@ class Cache:
     def get(self, key: str) -> dict | None:
         if self._dir is None:
             return None
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
         if not tf.io.gfile.exists(self._path(key)):
             return None
         with tf.io.gfile.GFile(self._path(key), "r") as f:
@@ -186,7 +207,6 @@ class Cache:
     def put(self, key: str, value: dict) -> None:
         if self._dir is None:
             return
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
         tf.io.gfile.makedirs(self._dir)
         tmp = self._path(key) + ".tmp"
         with tf.io.gfile.GFile(tmp, "w") as f:

@@ -61,9 +61,7 @@ def candidate_config(name: str, base: QuantizationConfig, float_nodes: tuple[str
         return QuantizationConfig(mode=Mode.INT8, keep_float_nodes=float_nodes, **common)
     if name == "qat":
         return QuantizationConfig(mode=Mode.QAT, qat=base.qat, **common)
-    mode = Mode(name)
-    return QuantizationConfig(mode=mode, **{**common, "layer_report": False if mode in (
-        Mode.INT8, Mode.INT8_STRICT) else None})
+    return QuantizationConfig(mode=Mode(name), **common)
 
 
 def judge(trial: Trial, auto: AutoConfig) -> Trial:

@@ -76,6 +76,12 @@ def _sorted_csv(text: str) -> str:
                      [f"{l},{rmse_over_scale(l):.6g}" for l in body]) + "\n"
 
 
+def layer_report_of(source_dir: str, config: QuantizationConfig,
+                    calibration: Mapping[str, np.ndarray]) -> str:
+    """The per-layer report alone (no model kept): what mode 'auto' ranks layers by."""
+    return layer_report(_debugger(source_dir, config, calibration))
+
+
 def quantize_with_debugger(source_dir: str, config: QuantizationConfig,
                            calibration: Mapping[str, np.ndarray]) -> tuple[bytes, str | None]:
     """(model bytes, layer report CSV or None) for int8 modes with debugging / denylists."""

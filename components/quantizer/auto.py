@@ -18,7 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from components import artifacts, io_utils
-from components.core import auto_eval, auto_search, calibration, convert, examples, holdout, input_mapping
+from components.core import auto_eval, auto_search, convert, examples, holdout
 from components.quantizer import executor as quantizer_executor
 from schemas.quantization import QuantizationConfig
 
@@ -28,9 +28,8 @@ def search(config: QuantizationConfig, source: str, tensors, examples_artifact, 
     auto = config.auto
     subset, validation, record = _validation(config, tensors, examples_artifact)
     exclude = holdout.digests(subset) if config.calibration.split == auto.validation_split else frozenset()
-    cal_record, mapping = quantizer_executor.calibrate(config, tensors, examples_artifact, plan_uri, exclude)
-    from components import plan_files  # pylint: disable=g-import-not-at-top
-    arrays = plan_files.load_calibration(plan_uri)
+    cal_record, mapping, arrays = quantizer_executor.calibrate(config, tensors, examples_artifact, plan_uri,
+                                                               exclude)
     qat_state: dict = {}
     evaluator = auto_eval.Evaluator(
         source, auto, arrays, convert.convert_float(source, config.signature_key), validation,
@@ -50,24 +49,9 @@ def search(config: QuantizationConfig, source: str, tensors, examples_artifact, 
 
 
 def _validation(config: QuantizationConfig, tensors, examples_artifact):
-    auto = config.auto
-    files = examples.split_files(io_utils.split_uri(examples_artifact, auto.validation_split,
+    files = examples.split_files(io_utils.split_uri(examples_artifact, config.auto.validation_split,
                                                     "auto.validation_split"))
-    subset, seen = holdout.select(examples.iter_records(files), auto.validation_fraction,
-                                  auto.max_validation_examples, auto.seed)
-    if not subset:
-        raise examples.ExamplesError(
-            f"auto.validation_split={auto.validation_split!r} gave no validation examples "
-            f"({seen} records, validation_fraction={auto.validation_fraction}); raise the fraction")
-    features = examples.Decoder().decode(subset)
-    if auto.label_feature not in features:
-        raise examples.ExamplesError(f"auto.label_feature={auto.label_feature!r} is not in the examples; "
-                                     f"features are {sorted(features)}")
-    mapping = input_mapping.resolve(tensors, list(features), config.input_mapping)
-    digest = calibration.digest({k: v for k, v in features.items() if v.dtype != object})
-    record = {"split": auto.validation_split, "examples": len(subset), "examples_seen": seen,
-              "fraction": auto.validation_fraction, "seed": auto.seed, "sha256": digest}
-    return subset, auto_eval.Validation(features, digest, mapping), record
+    return auto_eval.validation_subset(examples.iter_records(files), tensors, config)
 
 
 def _cache_dir(auto, plan_uri: str) -> str:

@@ -46,7 +46,7 @@ class Executor(base_executor.BaseExecutor):
             plan_artifact.set_string_custom_property(artifacts.MODE_KEY, plan["config"]["mode"])
             return
         if config.needs_calibration:
-            plan["calibration"], plan["input_mapping"] = calibrate(
+            plan["calibration"], plan["input_mapping"], _ = calibrate(
                 config, tensors, examples_artifact, plan_artifact.uri)
         if config.mode == Mode.QAT:
             from components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
@@ -63,7 +63,8 @@ def _single_or_none(items):
 
 def calibrate(config: QuantizationConfig, tensors, examples_artifact, out_dir: str,
               exclude: frozenset[str] = frozenset()):
-    """Samples calibration data into out_dir; records whose sha256 is in `exclude` are skipped."""
+    """Samples calibration data into out_dir; records whose sha256 is in `exclude` are skipped.
+    Returns (record, input mapping, arrays)."""
     cal = config.calibration
     files = examples.split_files(io_utils.split_uri(examples_artifact, cal.split, "calibration.split"))
     records, seen = calibration.reservoir_sample(
@@ -78,5 +79,5 @@ def calibrate(config: QuantizationConfig, tensors, examples_artifact, out_dir: s
               "used": len(records), "examples_seen": seen, "files": files,
               "sha256": calibration.digest(arrays), "file": artifacts.CALIBRATION_FILE,
               "excluded_examples": len(exclude)}
-    return record, mapping
+    return record, mapping, arrays
 
