@@ -37,11 +37,13 @@ def values_of(column: np.ndarray | None, feature: str, n: int) -> np.ndarray:
     """One string per example: the feature's value, or MISSING."""
     if column is None:
         return np.full(n, MISSING, dtype=object)
-    if column.dtype != object:
-        if column.reshape(n, -1).shape[1] != 1:
-            raise SliceError(f"slice feature {feature!r} has {column.reshape(n, -1).shape[1]} "
+    if column.dtype != object or column.ndim == 2:   # dense: the same number of values in every row
+        flat = column.reshape(n, -1)
+        if flat.shape[1] != 1:
+            raise SliceError(f"slice feature {feature!r} has {flat.shape[1]} "
                              f"values per example; slice by a feature with one value")
-        return np.array([_text(v) for v in column.reshape(n)], dtype=object)
+        unique, inverse = np.unique(flat[:, 0], return_inverse=True)   # text once per value
+        return np.array([_text(v) for v in unique], dtype=object)[inverse.reshape(n)]
     out = np.empty(n, dtype=object)
     for i, row in enumerate(column):
         if row is None or len(row) == 0:
