@@ -8,13 +8,13 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m pipelines.run_local $(ARGS)
+	$(PY) -m tfx_edge.pipelines.run_local $(ARGS)
 
 demo-beam: setup
-	$(PY) -m pipelines.run_local --runner beam $(ARGS)
+	$(PY) -m tfx_edge.pipelines.run_local --runner beam $(ARGS)
 
 vertex: setup
-	$(PY) -m pipelines.compile_vertex $(ARGS)
+	$(PY) -m tfx_edge.pipelines.compile_vertex $(ARGS)
 
 test: setup
 	bash scripts/install_chromium.sh

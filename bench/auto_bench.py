@@ -19,13 +19,13 @@ import tempfile
 import time
 
 from bench import common
-from components.core import auto_eval, auto_search, calibration, convert, examples, holdout
-from components.core import saved_model
-from schemas import AutoConfig, CalibrationConfig, Mode, QuantizationConfig
+from tfx_edge.components.core import auto_eval, auto_search, calibration, convert, examples, holdout
+from tfx_edge.components.core import saved_model
+from tfx_edge.schemas import AutoConfig, CalibrationConfig, Mode, QuantizationConfig
 
 
 def setup(root: str, outlier: bool) -> dict:
-    from pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
+    from tfx_edge.pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
     paths = demo_data.write(os.path.join(root, "data"))
     source = os.path.join(root, "outlier" if outlier else "digits")
     digits_model.train(paths["train"], paths["eval"], source, steps=300, outlier_channel=outlier)

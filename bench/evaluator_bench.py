@@ -29,13 +29,14 @@ import numpy as np
 import tensorflow as tf
 
 from bench import common
-from components.core import convert, examples, litert, metrics, scoring
-from components.edge_evaluator import beam_job
-from schemas import CalibrationConfig, Mode, QuantizationConfig
+from tfx_edge.components.core import convert, examples, litert, metrics, scoring
+from tfx_edge.components.edge_evaluator import beam_job
+from tfx_edge.schemas import CalibrationConfig, Mode, QuantizationConfig
+from tfx_edge.schemas import names
 
 
 def prepare(root: str, count: int, shards: int) -> tuple[list[str], str, str]:
-    from pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
+    from tfx_edge.pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
     paths = demo_data.write(os.path.join(root, "data"))
     serving = os.path.join(root, "model")
     digits_model.train(paths["train"], paths["eval"], serving, steps=300)
@@ -72,14 +73,14 @@ def run_loop(files: list[str], quant: str) -> tuple[float, float]:
 
 def run_ours(files: list[str], models: dict, out: str, threads: int, argv: list[str]) -> tuple[float, float]:
     score = scoring.ScoreSpec(metrics.Spec("classification", 10, "probabilities", ()), "label",
-                              "probabilities", references=tuple(m for m in models if m != "quantized"))
+                              "probabilities", references=tuple(m for m in models if m != names.QUANTIZED))
     job = beam_job.Job({name: (beam_job.TFLITE, path) for name, path in models.items()}, "serving_default",
                        {"image": "image"}, score, batch_size=256, num_threads=threads)
     start = time.perf_counter()
     with beam.Pipeline(argv=argv) as pipeline:
         beam_job.build(pipeline, files, job, out)
     seconds = time.perf_counter() - start
-    return seconds, beam_job.read_summary(out)["slices"][""]["metrics"]["quantized"]["accuracy"]
+    return seconds, beam_job.read_summary(out)["slices"][""]["metrics"][names.QUANTIZED]["accuracy"]
 
 
 def run_tfma(files: list[str], quant: str, out: str) -> tuple[float, float]:
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
 
         def out(name: str) -> str:
             return os.path.join(root, f"{name}.json")
-        only, both = {"quantized": quant}, {"quantized": quant, "float_tflite": ref}
+        only, both = {names.QUANTIZED: quant}, {names.QUANTIZED: quant, names.FLOAT_TFLITE: ref}
         scorers = [
             ("loop: tf.data + batched LiteRT, int8, 1 thread", lambda: run_loop(files, quant)),
             ("ours, int8, 1 process, 1 thread", lambda: run_ours(files, only, out("a"), 1, IN_PROCESS)),

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from bench import common
-from pipelines import run_local, summary
+from tfx_edge.pipelines import run_local, summary
 
 
 def component_times(metadata_path: str) -> dict[str, float]:

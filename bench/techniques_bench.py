@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 from bench import common
-from components.core import examples, input_mapping, latency, litert
-from schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
+from tfx_edge.components.core import examples, input_mapping, latency, litert
+from tfx_edge.schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 
 CAL = CalibrationConfig(num_samples=200, seed=0)
 TECHNIQUES = {
@@ -45,7 +45,7 @@ def build_models(root: str) -> dict[str, bytes | str]:
     """Trains the demo model once, then runs Quantizer + TFLiteExporter per technique."""
     from tests.conftest import make_artifact, run_exporter, run_quantizer  # pylint: disable=g-import-not-at-top
     from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=g-import-not-at-top
-    from pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
+    from tfx_edge.pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
     data = os.path.join(root, "data")
     demo_data.write(data)
     examples_artifact = make_artifact(standard_artifacts.Examples, data)

@@ -9,13 +9,13 @@ from tfx.types import artifact
 class QuantizationPlan(artifact.Artifact):
     """What the Quantizer decided: config, input mapping, calibration data, QAT model."""
 
-    TYPE_NAME = "tfxedge.QuantizationPlan"
+    TYPE_NAME = "tfx_edge.QuantizationPlan"
 
 
 class EdgeEvaluation(artifact.Artifact):
     """Every figure the EdgeEvaluator measured, and its decision."""
 
-    TYPE_NAME = "tfxedge.EdgeEvaluation"
+    TYPE_NAME = "tfx_edge.EdgeEvaluation"
 
 
 # Files inside artifacts.

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfx.types import artifact, artifact_utils
 from tfx.utils import path_utils
 
-from components.core.examples import ExamplesError
+from tfx_edge.components.core.examples import ExamplesError
 
 
 def serving_dir(model: artifact.Artifact) -> str:

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from components import artifacts, io_utils
-from schemas.quantization import QuantizationConfig
+from tfx_edge.components import artifacts, io_utils
+from tfx_edge.schemas.quantization import QuantizationConfig
 
 
 def read_plan(plan_uri: str) -> tuple[dict, QuantizationConfig]:

@@ -1,6 +1,6 @@
 """Compiles the demo pipeline offline to a Kubeflow V2 / Vertex AI pipeline JSON.
 
-    python -m pipelines.compile_vertex --image us-docker.pkg.dev/PROJECT/REPO/tfx-edge:TAG \
+    python -m tfx_edge.pipelines.compile_vertex --image us-docker.pkg.dev/PROJECT/REPO/tfx-edge:TAG \
         --pipeline-root gs://BUCKET/root --data-root gs://BUCKET/digits --serving-dir gs://BUCKET/serving
 
 The image must have this package installed (`pip install .`): each step runs
@@ -16,9 +16,9 @@ import sys
 
 from tfx import v1 as tfx
 
-from pipelines.pipeline import create_pipeline, demo_evaluation
-from pipelines import run_local
-from pipelines.run_local import PIPELINE_NAME
+from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation
+from tfx_edge.pipelines import run_local
+from tfx_edge.pipelines.run_local import PIPELINE_NAME
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras
 
-from pipelines.demo_data import IMAGE_KEY, LABEL_KEY
+from tfx_edge.pipelines.demo_data import IMAGE_KEY, LABEL_KEY
 
 NUM_PIXELS = 64
 NUM_CLASSES = 10

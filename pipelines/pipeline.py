@@ -13,13 +13,13 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import EdgeEvaluator, Quantizer, TFLiteExporter
-from pipelines import digits_model
-from pipelines.demo_data import LABEL_KEY
-from schemas import (EvaluationConfig, MetricThreshold, OutputKind, QuantizationConfig, SliceThreshold,
+from tfx_edge.components import EdgeEvaluator, Quantizer, TFLiteExporter
+from tfx_edge.pipelines import digits_model
+from tfx_edge.pipelines.demo_data import LABEL_KEY
+from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, QuantizationConfig, SliceThreshold,
                      Thresholds)
 
-TRAINER_RUN_FN = "pipelines.digits_model.run_fn"
+TRAINER_RUN_FN = "tfx_edge.pipelines.digits_model.run_fn"
 
 
 def float_eval_config(min_accuracy: float) -> tfma.EvalConfig:

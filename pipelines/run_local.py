@@ -1,6 +1,6 @@
 """Runs the demo pipeline: LocalDagRunner (default) or BeamDagRunner, SQLite metadata.
 
-    python -m pipelines.run_local [--runner beam] [--mode int8] [--max-drop 0.02]
+    python -m tfx_edge.pipelines.run_local [--runner beam] [--mode int8] [--max-drop 0.02]
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import sys
 
 from absl import logging
 
-from pipelines import demo_data, summary
-from pipelines.pipeline import create_pipeline, demo_evaluation
-from schemas import AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
+from tfx_edge.pipelines import demo_data, summary
+from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation
+from tfx_edge.schemas import AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 
 PIPELINE_NAME = "tfx-edge-digits"
-RUN_FNS = {"digits": "pipelines.digits_model.run_fn", "outlier": "pipelines.digits_model.run_fn_outlier"}
+RUN_FNS = {"digits": "tfx_edge.pipelines.digits_model.run_fn", "outlier": "tfx_edge.pipelines.digits_model.run_fn_outlier"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -8,7 +8,8 @@ import os
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import artifacts
+from tfx_edge.components import artifacts
+from tfx_edge.schemas import names
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 
@@ -45,7 +46,7 @@ def _latest_artifact(store, type_name: str):
 
 
 def latest_evaluation(store) -> dict | None:
-    evaluation = _latest_artifact(store, "tfxedge.EdgeEvaluation")
+    evaluation = _latest_artifact(store, artifacts.EdgeEvaluation.TYPE_NAME)
     if evaluation is None:
         return None
     with open(os.path.join(evaluation.uri, artifacts.METRICS_FILE)) as f:
@@ -53,7 +54,7 @@ def latest_evaluation(store) -> dict | None:
 
 
 def latest_report_path(store) -> str | None:
-    evaluation = _latest_artifact(store, "tfxedge.EdgeEvaluation")
+    evaluation = _latest_artifact(store, artifacts.EdgeEvaluation.TYPE_NAME)
     return None if evaluation is None else os.path.join(evaluation.uri, artifacts.HTML_REPORT_FILE)
 
 
@@ -74,7 +75,7 @@ def _pct(value) -> str:
 def _evaluation_lines(evaluation: dict) -> list[str]:
     overall = evaluation["slices"].get("", {})
     acc = overall.get("metrics", {})
-    drop = overall.get("drops", {}).get("float_tflite", {}).get("accuracy", {}).get("absolute")
+    drop = overall.get("drops", {}).get(names.FLOAT_TFLITE, {}).get("accuracy", {}).get("absolute")
     models, lat = evaluation["models"], evaluation.get("latency", {})
     lines = [
         f"accuracy: float32 {_pct(acc.get('float_tflite', {}).get('accuracy'))}  quantized "
@@ -85,7 +86,7 @@ def _evaluation_lines(evaluation: dict) -> list[str]:
         f"{models['quantized']['size_bytes'] / models['float_tflite']['size_bytes']:.3f} {evaluation.get('mode', '')}",
     ]
     if lat:
-        x = {m: lat[m]["xnnpack"] for m in ("float_tflite", "quantized")}
+        x = {m: lat[m]["xnnpack"] for m in (names.FLOAT_TFLITE, names.QUANTIZED)}
         lines.append(f"latency (batch 1, {x['quantized']['num_threads']} thread, XNNPACK, p50 / p95): "
                      f"float32 {x['float_tflite']['p50_us']:.1f} / {x['float_tflite']['p95_us']:.1f} us  "
                      f"quantized {x['quantized']['p50_us']:.1f} / {x['quantized']['p95_us']:.1f} us")
@@ -102,7 +103,7 @@ def render(states: dict[str, str], evaluation: dict | None, push: dict | None,
     if states:
         lines.append("components: " + ", ".join(f"{k}={v}" for k, v in sorted(states.items())))
     if evaluation and evaluation.get("auto"):
-        from components.core import auto_search  # pylint: disable=g-import-not-at-top
+        from tfx_edge.components.core import auto_search  # pylint: disable=g-import-not-at-top
         lines.append(auto_search.explain(evaluation["auto"]))
     if evaluation:
         lines += _evaluation_lines(evaluation)

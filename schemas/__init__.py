@@ -1,9 +1,9 @@
 """Typed, validated configurations of the tfx-edge components."""
 
-from schemas._strict import ConfigError
-from schemas.evaluation import (Budgets, EvaluationConfig, Kernel, LatencyConfig, MetricThreshold,
+from tfx_edge.schemas._strict import ConfigError
+from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Kernel, LatencyConfig, MetricThreshold,
                                 OutputKind, SliceThreshold, Task, Thresholds)
-from schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
+from tfx_edge.schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
                                   QatConfig, QuantizationConfig)
 
 __all__ = [

@@ -12,8 +12,9 @@ import enum
 import math
 import re
 
-from schemas import _strict
-from schemas._strict import fail
+from tfx_edge.schemas import _strict
+from tfx_edge.schemas._strict import fail
+from tfx_edge.schemas import names
 
 
 class Task(str, enum.Enum):
@@ -241,12 +242,12 @@ class EvaluationConfig(_strict.JsonConfig):
         return self.task == Task.CLASSIFICATION and _PER_CLASS.match(name) is not None
 
     def metric_names(self) -> set[str]:
-        names = set(_TASK_METRICS[self.task])
+        known = set(_TASK_METRICS[self.task])
         if self.task == Task.CLASSIFICATION:
-            names |= {f"top_{k}_accuracy" for k in self.top_k}
+            known |= {f"top_{k}_accuracy" for k in self.top_k}
             if self.output_kind is None:
-                names.discard("loss")
-        return names
+                known.discard("loss")
+        return known
 
     def _check_slice(self, path: str, st: SliceThreshold) -> None:
         if st.feature not in self.slice_features:
@@ -261,7 +262,7 @@ class EvaluationConfig(_strict.JsonConfig):
     @property
     def references(self) -> list[str]:
         """The models the quantized one is compared with, in report order."""
-        return ["float_tflite"] + (["saved_model"] if self.compare_saved_model else [])
+        return [names.FLOAT_TFLITE] + ([names.SAVED_MODEL] if self.compare_saved_model else [])
 
     @property
     def primary_metric(self) -> str:

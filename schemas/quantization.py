@@ -11,8 +11,8 @@ import dataclasses
 import enum
 import os
 
-from schemas import _strict
-from schemas._strict import ConfigError, fail
+from tfx_edge.schemas import _strict
+from tfx_edge.schemas._strict import ConfigError, fail
 
 
 class Mode(str, enum.Enum):

@@ -25,7 +25,7 @@ def make_artifact(cls, uri: str):
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory):
-    from pipelines import demo_data
+    from tfx_edge.pipelines import demo_data
     root = str(tmp_path_factory.mktemp("data"))
     demo_data.write(root)
     return root
@@ -49,7 +49,7 @@ def examples_artifact(data_root, tmp_path_factory):
 def trained_model(data_root, tmp_path_factory):
     """The demo CNN trained once, as a Trainer Model artifact (<uri>/Format-Serving)."""
     from tfx.types import standard_artifacts
-    from pipelines import digits_model
+    from tfx_edge.pipelines import digits_model
     uri = str(tmp_path_factory.mktemp("trainer_model"))
     digits_model.train(os.path.join(data_root, "train", "digits.tfrecord"),
                        os.path.join(data_root, "eval", "digits.tfrecord"),
@@ -61,7 +61,7 @@ def trained_model(data_root, tmp_path_factory):
 def outlier_model(data_root, tmp_path_factory):
     """The demo CNN with one outlier activation unit (int8 collapses it), trained once."""
     from tfx.types import standard_artifacts
-    from pipelines import digits_model
+    from tfx_edge.pipelines import digits_model
     uri = str(tmp_path_factory.mktemp("outlier_model"))
     digits_model.train(os.path.join(data_root, "train", "digits.tfrecord"),
                        os.path.join(data_root, "eval", "digits.tfrecord"),
@@ -75,8 +75,8 @@ def serving_dir(trained_model):
 
 
 def run_quantizer(config, model, examples, out_uri):
-    from components.artifacts import QuantizationPlan
-    from components.quantizer import executor
+    from tfx_edge.components.artifacts import QuantizationPlan
+    from tfx_edge.components.quantizer import executor
     plan = make_artifact(QuantizationPlan, out_uri)
     executor.Executor().Do({"model": [model], "examples": [examples] if examples else []},
                            {"plan": [plan]}, {"config": config.to_json()})
@@ -85,7 +85,7 @@ def run_quantizer(config, model, examples, out_uri):
 
 def run_exporter(model, plan, out_root):
     from tfx.types import standard_artifacts
-    from components.tflite_exporter import executor
+    from tfx_edge.components.tflite_exporter import executor
     tflite = make_artifact(standard_artifacts.Model, os.path.join(out_root, "tflite_model"))
     float_model = make_artifact(standard_artifacts.Model, os.path.join(out_root, "float_model"))
     executor.Executor().Do({"model": [model], "plan": [plan]},
@@ -96,8 +96,8 @@ def run_exporter(model, plan, out_root):
 def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None,
                        saved_model=None):
     from tfx.types import standard_artifacts
-    from components.artifacts import EdgeEvaluation
-    from components.edge_evaluator import executor
+    from tfx_edge.components.artifacts import EdgeEvaluation
+    from tfx_edge.components.edge_evaluator import executor
     blessing = make_artifact(standard_artifacts.ModelBlessing, os.path.join(out_root, "blessing"))
     evaluation = make_artifact(EdgeEvaluation, os.path.join(out_root, "evaluation"))
     inputs = {"examples": [examples], "model": [tflite], "float_model": [float_model]}
@@ -113,7 +113,7 @@ def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_bl
 @pytest.fixture(scope="session")
 def int8_export(trained_model, examples_artifact, tmp_path_factory):
     """Quantizer + TFLiteExporter executors with mode int8 (the demo's default)."""
-    from schemas import CalibrationConfig, Mode, QuantizationConfig
+    from tfx_edge.schemas import CalibrationConfig, Mode, QuantizationConfig
     root = str(tmp_path_factory.mktemp("int8"))
     config = QuantizationConfig(mode=Mode.INT8, calibration=CalibrationConfig(num_samples=64, seed=3))
     plan = run_quantizer(config, trained_model, examples_artifact, os.path.join(root, "plan"))

@@ -8,10 +8,10 @@ import time
 import pytest
 import tensorflow as tf
 
-from components import artifacts
-from components.core import holdout
-from schemas import AutoConfig, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode
-from schemas import QuantizationConfig, Thresholds
+from tfx_edge.components import artifacts
+from tfx_edge.components.core import holdout
+from tfx_edge.schemas import AutoConfig, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode
+from tfx_edge.schemas import QuantizationConfig, Thresholds
 from tests.conftest import run_edge_evaluator, run_exporter, run_quantizer
 
 
@@ -60,7 +60,7 @@ def test_validation_subset_is_train_only_and_never_the_eval_split(demo_auto, exa
                                auto.max_validation_examples, auto.seed)
     assert len(subset) == read_plan(plan)["auto"]["validation"]["examples"]
     assert not holdout.digests(subset) & holdout.digests(records(examples_artifact, "eval"))
-    from pipelines.pipeline import create_pipeline, demo_evaluation
+    from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation
     with pytest.raises(ValueError, match="auto.validation_split='eval' is the split the EdgeEvaluator gates on"):
         create_pipeline("p", "/tmp/root", "/tmp/data", "/tmp/serving",
                         auto_config("/tmp/c", validation_split="eval"), demo_evaluation(0.02, 0.9, 0.1))
@@ -89,7 +89,7 @@ def test_where_int8_fails_the_search_falls_back_and_says_why(outlier_auto, outli
     assert not trials["int8_strict"]["passed"] and trials["int8_strict"]["absolute_drop"] > 0.5
     assert auto["met"] and auto["selected"] not in ("int8_strict", "int8")
     assert auto["selected"].startswith("int8_selective") or auto["selected"] in ("dynamic_range", "float16")
-    from components.core import auto_search
+    from tfx_edge.components.core import auto_search
     assert f"selected: {auto['selected']}" in auto_search.explain(auto)
     tflite, float_model = run_exporter(outlier_model, plan, str(root / "export"))
     gate = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.02)}),
@@ -113,7 +113,7 @@ def test_no_candidate_within_tolerance_is_planned_but_never_blessed(outlier_mode
 
 
 def test_qat_and_aeq_candidates_plan_what_the_exporter_rebuilds(trained_model, examples_artifact, tmp_path):
-    from schemas import QatConfig
+    from tfx_edge.schemas import QatConfig
     config = QuantizationConfig(
         mode=Mode.AUTO, calibration=CalibrationConfig(num_samples=64), qat=QatConfig(epochs=1, steps_per_epoch=20),
         auto=AutoConfig(max_absolute_drop=0.05, cache_dir=str(tmp_path / "c"), latency_runs=10,

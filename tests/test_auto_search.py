@@ -9,8 +9,8 @@ import hashlib
 
 import pytest
 
-from components.core import auto_search, holdout
-from schemas import AutoConfig, ConfigError, Mode, QuantizationConfig
+from tfx_edge.components.core import auto_search, holdout
+from tfx_edge.schemas import AutoConfig, ConfigError, Mode, QuantizationConfig
 
 TABLE = {  # name -> (size bytes, p50 us, absolute accuracy drop)
     "int8_strict": (100, 10.0, 0.05), "int8": (101, 10.0, 0.04), "dynamic_range": (102, 11.0, 0.005),
@@ -137,7 +137,7 @@ def test_auto_config_needs_qat_config_for_a_qat_candidate():
 
 def test_trimmed_nsr_sees_values_crushed_by_an_outlier():
     import numpy as np
-    from components.core import debugger
+    from tfx_edge.components.core import debugger
     rng = np.random.default_rng(0)
     healthy = rng.uniform(0, 10, size=(1, 128))
     scale = 10 / 255
@@ -151,7 +151,7 @@ def test_trimmed_nsr_sees_values_crushed_by_an_outlier():
 
 
 def test_layers_are_ranked_by_trimmed_nsr_without_fixed_range_ops():
-    from components.core import auto_eval
+    from tfx_edge.components.core import auto_eval
     csv_text = ("op_name,tensor_idx,trimmed_nsr,tensor_name\n"
                 "CONV_2D,1,0.001,conv\nFULLY_CONNECTED,2,0.9,dense\nSOFTMAX,3,0.99,probs\n"
                 "FULLY_CONNECTED,4,0.5,head\nFULLY_CONNECTED,5,nan,odd\n")
@@ -159,7 +159,7 @@ def test_layers_are_ranked_by_trimmed_nsr_without_fixed_range_ops():
 
 
 def test_a_failed_trial_is_recorded_but_not_cached(tmp_path):
-    from components.core import auto_eval
+    from tfx_edge.components.core import auto_eval
     config = QuantizationConfig(mode=Mode.AUTO, auto=AutoConfig(max_absolute_drop=0.01))
     cache = auto_eval.Cache(str(tmp_path / "cache"), {"model": "none"})
     evaluator = auto_eval.Evaluator(str(tmp_path / "no_such_model"), config.auto, {}, b"",

@@ -5,7 +5,7 @@ import collections
 import numpy as np
 import pytest
 
-from components.core.calibration import as_samples, digest, reservoir_sample
+from tfx_edge.components.core.calibration import as_samples, digest, reservoir_sample
 
 
 def test_same_seed_same_sample_in_original_order():

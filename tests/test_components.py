@@ -6,8 +6,8 @@ import pytest
 from tfx import types
 from tfx.types import standard_artifacts
 
-from components import EdgeEvaluator, Quantizer, TFLiteExporter
-from schemas import ConfigError, EvaluationConfig, MetricThreshold, Mode, QuantizationConfig, Thresholds
+from tfx_edge.components import EdgeEvaluator, Quantizer, TFLiteExporter, specs
+from tfx_edge.schemas import ConfigError, EvaluationConfig, MetricThreshold, Mode, QuantizationConfig, Thresholds
 
 ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.01)}
 
@@ -17,9 +17,9 @@ EXAMPLES = types.Channel(type=standard_artifacts.Examples)
 
 def test_quantizer_takes_a_dict_and_stores_the_normalized_config():
     q = Quantizer(model=MODEL, examples=EXAMPLES, config={"mode": "int8", "calibration": {"num_samples": 5}})
-    stored = json.loads(q.exec_properties["config"])
+    stored = json.loads(q.exec_properties[specs.CONFIG_KEY])
     assert stored["mode"] == "int8" and stored["calibration"]["num_samples"] == 5
-    assert QuantizationConfig.from_json(q.exec_properties["config"]).mode == Mode.INT8
+    assert QuantizationConfig.from_json(q.exec_properties[specs.CONFIG_KEY]).mode == Mode.INT8
 
 
 def test_quantizer_refuses_bad_config_at_construction():

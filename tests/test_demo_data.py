@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from pipelines import demo_data
+from tfx_edge.pipelines import demo_data
 
 WRITE = ("import hashlib, sys; from pipelines import demo_data; "
          "p = demo_data.write(sys.argv[1]); "

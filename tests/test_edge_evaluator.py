@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 
-from components import artifacts
-from components.core import examples as examples_lib
-from components.core.input_mapping import InputMappingError
-from schemas import (Budgets, EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, SliceThreshold,
+from tfx_edge.components import artifacts
+from tfx_edge.components.core import examples as examples_lib
+from tfx_edge.components.core.input_mapping import InputMappingError
+from tfx_edge.schemas import (Budgets, EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, SliceThreshold,
                      Task, Thresholds)
 from tests.conftest import make_artifact, run_edge_evaluator
 
@@ -259,7 +259,7 @@ def test_regression_task_mae_rmse(examples_artifact, tmp_path):
 
 
 def test_a_quantized_model_slower_than_float_is_flagged():
-    from components.edge_evaluator import report
+    from tfx_edge.components.edge_evaluator import report
     timing = {"quantized": {"xnnpack": {"p50_us": 80.0}, "builtin": {"p50_us": 30.0}},
               "float_tflite": {"xnnpack": {"p50_us": 32.0}, "builtin": {"p50_us": 84.0}}}
     assert report.slower_than_float(timing) == [

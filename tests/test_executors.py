@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 
-from components import artifacts
-from components.core.input_mapping import InputMappingError
-from schemas import CalibrationConfig, Mode, QuantizationConfig
+from tfx_edge.components import artifacts
+from tfx_edge.components.core.input_mapping import InputMappingError
+from tfx_edge.schemas import CalibrationConfig, Mode, QuantizationConfig
 from tests.conftest import run_exporter, run_quantizer
 
 def read_json(path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from components.core import gate, metrics, scoring, slicing
-from schemas import Budgets, MetricThreshold, SliceThreshold, Thresholds
+from tfx_edge.components.core import gate, metrics, scoring, slicing
+from tfx_edge.schemas import Budgets, MetricThreshold, SliceThreshold, Thresholds
 
 RNG = np.random.default_rng(0)
 

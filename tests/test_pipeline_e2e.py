@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from pipelines import run_local, summary
+from tfx_edge.pipelines import run_local, summary
 
 pytestmark = pytest.mark.e2e
 
@@ -84,24 +84,24 @@ def test_beam_dag_runner_runs_the_same_pipeline(tmp_path):
 
 
 def test_vertex_compile_names_our_executors(tmp_path):
-    from pipelines import compile_vertex
+    from tfx_edge.pipelines import compile_vertex
     out = tmp_path / "pipeline.json"
     compile_vertex.compile_pipeline(compile_vertex.parse_args(
         ["--output", str(out), "--image", "example.com/tfx-edge:test"]))
     spec = json.loads(out.read_text())
     text = out.read_text()
-    for path in ("components.quantizer.executor.Executor",
-                 "components.tflite_exporter.executor.Executor",
-                 "components.edge_evaluator.executor.Executor",
-                 "pipelines.digits_model.run_fn"):
+    for path in ("tfx_edge.components.quantizer.executor.Executor",
+                 "tfx_edge.components.tflite_exporter.executor.Executor",
+                 "tfx_edge.components.edge_evaluator.executor.Executor",
+                 "tfx_edge.pipelines.digits_model.run_fn"):
         assert path in text
     assert "example.com/tfx-edge:test" in text
-    assert "tfxedge.QuantizationPlan" in text and spec["pipelineSpec"]["pipelineInfo"]["name"] == "tfx-edge-digits"
+    assert "tfx_edge.QuantizationPlan" in text and spec["pipelineSpec"]["pipelineInfo"]["name"] == "tfx-edge-digits"
 
 
 @pytest.mark.parametrize("mode", ["qat", "aeq", "auto"])
 def test_every_mode_compiles_for_vertex(mode, tmp_path):
-    from pipelines import compile_vertex
+    from tfx_edge.pipelines import compile_vertex
     out = tmp_path / "p.json"
     compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out), "--mode", mode]))
     assert f'\\"mode\\": \\"{mode}\\"' in out.read_text()

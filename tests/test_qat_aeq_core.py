@@ -14,14 +14,14 @@ import re
 import numpy as np
 import pytest
 
-from schemas.quantization import AEQ_PRESETS, AeqConfig, Mode, QatConfig, QuantizationConfig
+from tfx_edge.schemas.quantization import AEQ_PRESETS, AeqConfig, Mode, QatConfig, QuantizationConfig
 
 KEY = "serving_default"
 
 
 @pytest.fixture(scope="module")
 def eval_data(data_root):
-    from components.core import examples
+    from tfx_edge.components.core import examples
     records = list(examples.iter_records([os.path.join(data_root, "eval", "digits.tfrecord")]))
     features = examples.Decoder().decode(records)
     return features["image"].astype(np.float32), features["label"][:, 0]
@@ -29,13 +29,13 @@ def eval_data(data_root):
 
 @pytest.fixture(scope="module")
 def float_model(serving_dir):
-    from components.core import convert
+    from tfx_edge.components.core import convert
     return convert.convert_float(serving_dir, KEY)
 
 
 @pytest.fixture(scope="module")
 def calibration(serving_dir, data_root):
-    from components.core import examples, saved_model
+    from tfx_edge.components.core import examples, saved_model
     tensors = saved_model.signature_inputs(serving_dir, KEY)
     records = list(examples.iter_records([os.path.join(data_root, "train", "digits.tfrecord")]))
     arrays, _ = examples.model_inputs(records[:32], tensors)
@@ -43,7 +43,7 @@ def calibration(serving_dir, data_root):
 
 
 def accuracy(model: bytes, eval_data) -> float:
-    from components.core import input_mapping, litert
+    from tfx_edge.components.core import input_mapping, litert
     x, y = eval_data
     runner = litert.Runner(model, KEY)
     spec = runner.inputs[0]
@@ -55,7 +55,7 @@ def accuracy(model: bytes, eval_data) -> float:
 
 @pytest.fixture(scope="module")
 def qat_run(serving_dir, data_root, tmp_path_factory):
-    from components.core import qat, saved_model  # imports tfmot lazily, inside fine_tune
+    from tfx_edge.components.core import qat, saved_model  # imports tfmot lazily, inside fine_tune
     config = QuantizationConfig(mode=Mode.QAT, io_dtype="int8",
                                 qat=QatConfig(epochs=1, steps_per_epoch=10, batch_size=32, seed=1))
     out_dir = str(tmp_path_factory.mktemp("qat") / "qat_saved_model")
@@ -67,7 +67,7 @@ def qat_run(serving_dir, data_root, tmp_path_factory):
 
 
 def test_qat_record_and_signature(qat_run):
-    from components.core import saved_model
+    from tfx_edge.components.core import saved_model
     record = qat_run["record"]
     assert qat_run["mapping"] == {"image": "image"}
     assert record["epochs"] == 1 and record["steps"] == 10 and record["seed"] == 1
@@ -78,7 +78,7 @@ def test_qat_record_and_signature(qat_run):
 
 
 def test_qat_converts_to_int8_tflite_that_litert_runs(qat_run, float_model, eval_data):
-    from components.core import checks, convert
+    from tfx_edge.components.core import checks, convert
     model = convert.convert(qat_run["dir"], qat_run["config"], None)
     desc = checks.describe(model, KEY)
     assert checks.problems(desc, qat_run["config"]) == []
@@ -92,8 +92,8 @@ def test_qat_converts_to_int8_tflite_that_litert_runs(qat_run, float_model, eval
 def test_qat_refuses_subclassed_model(tmp_path, data_root):
     import tensorflow as tf
     import tf_keras
-    from components.core import qat, saved_model
-    from components.core.convert import ConversionError
+    from tfx_edge.components.core import qat, saved_model
+    from tfx_edge.components.core.convert import ConversionError
 
     class DigitsSubclass(tf_keras.Model):
         def __init__(self):
@@ -123,7 +123,7 @@ def test_qat_refuses_subclassed_model(tmp_path, data_root):
 @pytest.mark.parametrize("preset", AEQ_PRESETS)
 def test_aeq_preset_is_smaller_runs_and_is_deterministic(preset, float_model, calibration,
                                                          eval_data):
-    from components.core import aeq, checks
+    from tfx_edge.components.core import aeq, checks
     config = QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe=preset))
     cal = calibration if config.needs_calibration else None
     model = aeq.quantize(float_model, config, cal)
@@ -140,8 +140,8 @@ def test_aeq_preset_is_smaller_runs_and_is_deterministic(preset, float_model, ca
 
 
 def test_aeq_float_scopes_keep_the_scope_in_float(float_model, calibration):
-    from components.core import aeq, litert
-    from components.core.convert import ConversionError
+    from tfx_edge.components.core import aeq, litert
+    from tfx_edge.components.core.convert import ConversionError
     config = QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe="static_wi8_ai8",
                                                              float_scopes=("probabilities",)))
     ops = litert.op_summary(aeq.quantize(float_model, config, calibration))["by_op"]
@@ -163,8 +163,8 @@ def test_aeq_float_scopes_keep_the_scope_in_float(float_model, calibration):
      "\"min_max_uniform_quantize\", \"op_config\": {}}]", "lacks key 'weight_tensor_config'"),
 ])
 def test_aeq_malformed_recipe_file_names_the_file(tmp_path, float_model, content, expected):
-    from components.core import aeq
-    from components.core.convert import ConversionError
+    from tfx_edge.components.core import aeq
+    from tfx_edge.components.core.convert import ConversionError
     path = tmp_path / "recipe.json"
     path.write_text(content)
     config = QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe_file=str(path)))
@@ -177,8 +177,8 @@ def test_aeq_malformed_recipe_file_names_the_file(tmp_path, float_model, content
 
 def test_aeq_recipe_file_that_quantizes_nothing_is_refused(tmp_path, float_model):
     from ai_edge_quantizer import recipe
-    from components.core import aeq
-    from components.core.convert import ConversionError
+    from tfx_edge.components.core import aeq
+    from tfx_edge.components.core.convert import ConversionError
     entry = recipe.dynamic_wi8_afp32()[0]
     entry["op_config"]["weight_tensor_config"]["num_bits"] = 3  # AEQ silently skips it
     path = tmp_path / "three_bits.json"
@@ -191,8 +191,8 @@ def test_aeq_recipe_file_that_quantizes_nothing_is_refused(tmp_path, float_model
 def test_qat_refuses_a_savedmodel_that_is_not_tf_keras(tmp_path):
     """A Keras 3 export or a plain tf.Module has no keras_metadata.pb: tfmot cannot use it."""
     import tensorflow as tf
-    from components.core import qat
-    from components.core.convert import ConversionError
+    from tfx_edge.components.core import qat
+    from tfx_edge.components.core.convert import ConversionError
 
     module = tf.Module()
     module.w = tf.Variable(tf.ones([64, 10]))
@@ -205,8 +205,8 @@ def test_qat_refuses_a_savedmodel_that_is_not_tf_keras(tmp_path):
 
 def test_qat_refuses_an_unsupported_layer_by_name():
     import tf_keras
-    from components.core import qat
-    from components.core.convert import ConversionError
+    from tfx_edge.components.core import qat
+    from tfx_edge.components.core.convert import ConversionError
 
     inputs = tf_keras.Input(shape=(64,), name="image")
     x = tf_keras.layers.LayerNormalization()(inputs)

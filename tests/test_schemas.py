@@ -3,7 +3,7 @@ value and fix; JSON round trips are exact."""
 
 import pytest
 
-from schemas import (AeqConfig, Budgets, CalibrationConfig, ConfigError, EvaluationConfig,
+from tfx_edge.schemas import (AeqConfig, Budgets, CalibrationConfig, ConfigError, EvaluationConfig,
                      LatencyConfig, MetricThreshold, Mode, OutputKind, QatConfig, QuantizationConfig,
                      SliceThreshold, Task, Thresholds)
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from ai_edge_litert import interpreter as litert
 
-from components import artifacts
-from components.core import checks, convert
-from schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
+from tfx_edge.components import artifacts
+from tfx_edge.components.core import checks, convert
+from tfx_edge.schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 from tests.conftest import run_exporter, run_quantizer
 
 CAL = CalibrationConfig(num_samples=64, seed=1)

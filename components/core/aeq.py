@@ -56,9 +56,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from components.core.calibration import as_samples
-from components.core.convert import ConversionError
-from schemas.quantization import AEQ_CALIBRATED_PRESETS, QuantizationConfig
+from tfx_edge.components.core.calibration import as_samples
+from tfx_edge.components.core.convert import ConversionError
+from tfx_edge.schemas.quantization import AEQ_CALIBRATED_PRESETS, QuantizationConfig
 
 NO_QUANTIZE = "no_quantize"
 _RECIPE_KEYS = ("regex", "operation", "algorithm_key")
@@ -129,7 +129,7 @@ def _preset(name: str) -> list[dict]:
     factory = getattr(recipes, name, None)
     if not callable(factory):
         raise ConversionError(f"ai-edge-quantizer has no preset recipe {name!r}; use one of "
-                              f"schemas.quantization.AEQ_PRESETS or aeq.recipe_file")
+                              f"tfx_edge.schemas.quantization.AEQ_PRESETS or aeq.recipe_file")
     recipe = list(factory())
     if name in AEQ_CALIBRATED_PRESETS:  # keep the model's I/O float32 (io_dtype='float32')
         recipe += [{"regex": ".*", "operation": "INPUT", "algorithm_key": NO_QUANTIZE},

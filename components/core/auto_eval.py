@@ -21,10 +21,10 @@ from typing import Callable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from components.core import (auto_search, calibration, checks, examples, holdout, input_mapping, latency,
+from tfx_edge.components.core import (auto_search, calibration, checks, examples, holdout, input_mapping, latency,
                              litert, metrics)
-from components.core import quantize as quantize_lib
-from schemas.quantization import AutoConfig, Mode, QuantizationConfig
+from tfx_edge.components.core import quantize as quantize_lib
+from tfx_edge.schemas.quantization import AutoConfig, Mode, QuantizationConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +131,7 @@ class Evaluator:
         key = self._cache.key("layers", config)
         cached = self._cache.get(key)
         if cached is None:
-            from components.core import debugger  # pylint: disable=g-import-not-at-top
+            from tfx_edge.components.core import debugger  # pylint: disable=g-import-not-at-top
             report = debugger.layer_report_of(self._source, config, self._calibration)
             cached = {"layers": ranked_nodes(report)}
             self._cache.put(key, cached)

@@ -15,7 +15,7 @@ import math
 import time
 from typing import Callable
 
-from schemas.quantization import AeqConfig, AutoConfig, Mode, QuantizationConfig
+from tfx_edge.schemas.quantization import AeqConfig, AutoConfig, Mode, QuantizationConfig
 
 SELECTIVE = "int8_selective"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from components.core import litert
-from components.core.input_mapping import TensorSpec
-from schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.components.core import litert
+from tfx_edge.components.core.input_mapping import TensorSpec
+from tfx_edge.schemas.quantization import Mode, QuantizationConfig
 
 
 class ExportCheckError(RuntimeError):

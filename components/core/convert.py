@@ -13,8 +13,8 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 import tensorflow as tf
 
-from components.core.calibration import as_samples
-from schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.components.core.calibration import as_samples
+from tfx_edge.schemas.quantization import Mode, QuantizationConfig
 
 _IO_TYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}
 

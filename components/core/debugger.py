@@ -14,8 +14,8 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
-from components.core import convert
-from schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.components.core import convert
+from tfx_edge.schemas.quantization import Mode, QuantizationConfig
 
 
 def _debugger(source_dir: str, config: QuantizationConfig,

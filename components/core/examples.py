@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
-from components.core import input_mapping
+from tfx_edge.components.core import input_mapping
 
 
 class ExamplesError(ValueError):

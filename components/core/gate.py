@@ -11,8 +11,9 @@ import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
-from components.core import slicing
-from schemas.evaluation import PAIR_METRICS, MetricThreshold, SliceThreshold, Thresholds
+from tfx_edge.components.core import slicing
+from tfx_edge.schemas.evaluation import PAIR_METRICS, MetricThreshold, SliceThreshold, Thresholds
+from tfx_edge.schemas import names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,7 @@ def metric_checks(ev: Evidence, key: str, metric: str, t: MetricThreshold) -> li
             value = s.get("pairs", {}).get(ref, {}).get(metric)
             checks += _bounds(f"{metric}", value, t, f"{metric} vs {ref}{where}", slice=key, reference=ref)
         return checks
-    value = s.get("metrics", {}).get("quantized", {}).get(metric)
+    value = s.get("metrics", {}).get(names.QUANTIZED, {}).get(metric)
     checks += _bounds(metric, value, t, f"quantized {metric}{where}", slice=key)
     for ref in ev.references:
         drop = s.get("drops", {}).get(ref, {}).get(metric, {})
@@ -149,8 +150,8 @@ def _slice_checks(ev: Evidence, st: SliceThreshold) -> list[Check]:
 def _budget_checks(ev: Evidence, thresholds: Thresholds) -> list[Check]:
     b = thresholds.budgets
     kernel = ev.budget_kernel
-    quant = ev.latency.get("quantized", {}).get(kernel, {})
-    ref = ev.latency.get("float_tflite", {}).get(kernel, {})
+    quant = ev.latency.get(names.QUANTIZED, {}).get(kernel, {})
+    ref = ev.latency.get(names.FLOAT_TFLITE, {}).get(kernel, {})
     ratio = (quant["p50_us"] / ref["p50_us"]) if _finite(quant.get("p50_us")) and ref.get("p50_us") else None
     wanted = [
         ("max_model_bytes", ev.model_bytes, b.max_model_bytes, "quantized model size (bytes)"),

@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from components.core import litert
+from tfx_edge.components.core import litert
 
 KERNELS = ("xnnpack", "builtin")
 

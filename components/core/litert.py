@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 from ai_edge_litert import interpreter as litert
 
-from components.core.input_mapping import TensorSpec, dequantize
+from tfx_edge.components.core.input_mapping import TensorSpec, dequantize
 
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 _FLOAT = ("float32", "float16", "float64")

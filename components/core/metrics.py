@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from schemas.evaluation import HIGHER, metric_direction
+from tfx_edge.schemas.evaluation import HIGHER, metric_direction
 
 _PROB_TOLERANCE = 1e-3
 _EPSILON = 1e-7  # probability floor in the cross-entropy, as Keras clips

@@ -37,10 +37,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from components.core import examples, input_mapping
-from components.core.convert import ConversionError
-from components.core.input_mapping import TensorSpec
-from schemas.quantization import QuantizationConfig
+from tfx_edge.components.core import examples, input_mapping
+from tfx_edge.components.core.convert import ConversionError
+from tfx_edge.components.core.input_mapping import TensorSpec
+from tfx_edge.schemas.quantization import QuantizationConfig
 
 _WAY_OUT = "; use mode='int8' (post-training full-integer quantization) instead of mode='qat'"
 _CHUNK = 512           # records decoded at a time

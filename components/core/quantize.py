@@ -7,8 +7,8 @@ from typing import Mapping
 
 import numpy as np
 
-from components.core import convert
-from schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.components.core import convert
+from tfx_edge.schemas.quantization import Mode, QuantizationConfig
 
 
 @dataclasses.dataclass
@@ -23,7 +23,7 @@ def quantize(source_dir: str, config: QuantizationConfig,
              qat_dir: str | None = None) -> Result:
     """Applies the config's technique to the SavedModel at source_dir (QAT: qat_dir)."""
     if config.mode == Mode.AEQ:
-        from components.core import aeq  # pylint: disable=g-import-not-at-top
+        from tfx_edge.components.core import aeq  # pylint: disable=g-import-not-at-top
         model, recipe = aeq.quantize_with_recipe(float_model, config, calibration)
         return Result(model, aeq_recipe=recipe)
     if config.mode == Mode.QAT:
@@ -31,6 +31,6 @@ def quantize(source_dir: str, config: QuantizationConfig,
             raise convert.ConversionError("mode='qat' but the plan holds no fine-tuned model")
         return Result(convert.convert(qat_dir, config, calibration))
     if config.keep_float_ops or config.keep_float_nodes or config.wants_layer_report:
-        from components.core import debugger  # pylint: disable=g-import-not-at-top
+        from tfx_edge.components.core import debugger  # pylint: disable=g-import-not-at-top
         return Result(*debugger.quantize_with_debugger(source_dir, config, calibration))
     return Result(convert.convert(source_dir, config, calibration))

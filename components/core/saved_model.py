@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.core.input_mapping import TensorSpec
+from tfx_edge.components.core.input_mapping import TensorSpec
 
 
 def signature_inputs(saved_model_dir: str, key: str) -> list[TensorSpec]:

@@ -12,7 +12,8 @@ from typing import Mapping
 
 import numpy as np
 
-from components.core import metrics, slicing
+from tfx_edge.components.core import metrics, slicing
+from tfx_edge.schemas import names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,8 +22,8 @@ class ScoreSpec:
     label_feature: str
     output_name: str
     slice_features: tuple[str, ...] = ()
-    candidate: str = "quantized"
-    references: tuple[str, ...] = ("float_tflite",)
+    candidate: str = names.QUANTIZED
+    references: tuple[str, ...] = (names.FLOAT_TFLITE,)
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -11,7 +11,9 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-OVERALL = ""
+from tfx_edge.schemas import names
+
+OVERALL = names.OVERALL
 MISSING = "<missing>"
 
 

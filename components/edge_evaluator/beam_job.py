@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Mapping
 
 import apache_beam as beam
 
-from components.core import examples, input_mapping, litert, metrics, scoring
+from tfx_edge.components.core import examples, input_mapping, litert, metrics, scoring
 
 TFLITE = "tflite"
 SAVED_MODEL = "saved_model"
@@ -43,7 +43,7 @@ def _read(path: str) -> bytes:
 def make_runner(kind: str, path: str, key: str, num_threads: int):
     if kind == TFLITE:
         return litert.Runner(_read(path), key, num_threads)
-    from components.core import saved_model  # pylint: disable=g-import-not-at-top
+    from tfx_edge.components.core import saved_model  # pylint: disable=g-import-not-at-top
     return saved_model.Runner(path, key)
 
 

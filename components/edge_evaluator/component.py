@@ -8,7 +8,7 @@ Inputs:  examples (Examples), model (Model: the quantized TFLite from the
          by config.compare_saved_model).
 Outputs: blessing (ModelBlessing: int property `blessed` and a BLESSED /
          NOT_BLESSED file, what the stock Pusher reads), evaluation
-         (tfxedge.EdgeEvaluation: metrics.json, report.txt, report.html).
+         (tfx_edge.EdgeEvaluation: metrics.json, report.txt, report.html).
 Param:   config (schemas.EvaluationConfig), validated here at construction.
 """
 
@@ -18,36 +18,12 @@ from typing import Any, Mapping
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
-from tfx.types import component_spec, standard_artifacts
+from tfx.types import standard_artifacts
 
-from components.artifacts import EdgeEvaluation
-from components.edge_evaluator import executor
-from schemas.evaluation import EvaluationConfig
-
-EXAMPLES_KEY = "examples"
-MODEL_KEY = "model"
-FLOAT_MODEL_KEY = "float_model"
-FLOAT_BLESSING_KEY = "float_blessing"
-SAVED_MODEL_KEY = "saved_model"
-BLESSING_KEY = "blessing"
-EVALUATION_KEY = "evaluation"
-CONFIG_KEY = "config"
-
-
-class EdgeEvaluatorSpec(component_spec.ComponentSpec):
-    PARAMETERS = {CONFIG_KEY: component_spec.ExecutionParameter(type=str)}
-    INPUTS = {
-        EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
-        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        FLOAT_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        FLOAT_BLESSING_KEY: component_spec.ChannelParameter(
-            type=standard_artifacts.ModelBlessing, optional=True),
-        SAVED_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model, optional=True),
-    }
-    OUTPUTS = {
-        BLESSING_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
-        EVALUATION_KEY: component_spec.ChannelParameter(type=EdgeEvaluation),
-    }
+from tfx_edge.components.artifacts import EdgeEvaluation
+from tfx_edge.components.edge_evaluator import executor
+from tfx_edge.components.specs import EdgeEvaluatorSpec
+from tfx_edge.schemas.evaluation import EvaluationConfig
 
 
 class EdgeEvaluator(base_beam_component.BaseBeamComponent):

@@ -12,10 +12,11 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact, artifact_utils
 from tfx.utils import io_utils as tfx_io_utils
 
-from components import artifacts, io_utils
-from components.core import examples, gate, input_mapping, latency
-from components.edge_evaluator import beam_job, html_report, planning, report
-from schemas.evaluation import EvaluationConfig
+from tfx_edge.components import artifacts, io_utils, specs
+from tfx_edge.components.core import examples, gate, input_mapping, latency
+from tfx_edge.components.edge_evaluator import beam_job, html_report, planning, report
+from tfx_edge.schemas.evaluation import EvaluationConfig
+from tfx_edge.schemas import names
 
 _EXPORTER_OUTPUT = {"model": "tflite_model", "float_model": "float_model"}
 
@@ -26,28 +27,28 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     def Do(self, input_dict: dict[str, list[artifact.Artifact]],
            output_dict: dict[str, list[artifact.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        config = EvaluationConfig.from_json(exec_properties["config"])
-        model = artifact_utils.get_single_instance(input_dict["model"])
-        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
-        evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
+        config = EvaluationConfig.from_json(exec_properties[specs.CONFIG_KEY])
+        model = artifact_utils.get_single_instance(input_dict[specs.MODEL_KEY])
+        blessing = artifact_utils.get_single_instance(output_dict[specs.BLESSING_KEY])
+        evaluation = artifact_utils.get_single_instance(output_dict[specs.EVALUATION_KEY])
 
         files = examples.split_files(io_utils.split_uri(
-            artifact_utils.get_single_instance(input_dict["examples"]), config.split, "split"))
+            artifact_utils.get_single_instance(input_dict[specs.EXAMPLES_KEY]), config.split, "split"))
         export = _export_report(model)
         key = export.get("signature_key", "serving_default")
         quant = _load(model, "model", key)
-        ref = _load(artifact_utils.get_single_instance(input_dict["float_model"]), "float_model", key)
-        saved_dir = _saved_model_dir(config, input_dict.get("saved_model") or [])
+        ref = _load(artifact_utils.get_single_instance(input_dict[specs.FLOAT_MODEL_KEY]), "float_model", key)
+        saved_dir = _saved_model_dir(config, input_dict.get(specs.SAVED_MODEL_KEY) or [])
         mapping = config.input_mapping if config.input_mapping is not None else export.get("input_mapping")
         plan = planning.plan(config, quant, ref, files, key, mapping, saved_dir)
 
         summary = self._score(files, plan.job, evaluation.uri) if plan.job else report.EMPTY_SUMMARY
-        timing = _latency(config, key, {"quantized": quant, "float_tflite": ref}, plan)
+        timing = _latency(config, key, {names.QUANTIZED: quant, names.FLOAT_TFLITE: ref}, plan)
         facts = report.model_facts(quant, ref, saved_dir)
-        float_blessing = input_dict.get("float_blessing") or []
+        float_blessing = input_dict.get(specs.FLOAT_BLESSING_KEY) or []
         evidence = gate.Evidence(
             slices=summary["slices"], references=config.references,
-            model_bytes=len(quant.data), float_ops=report.float_ops(facts["quantized"]["ops"]),
+            model_bytes=len(quant.data), float_ops=report.float_ops(facts[names.QUANTIZED]["ops"]),
             latency=timing, budget_kernel=config.latency.budget_kernel.value,
             float_blessed=model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None,
             auto=export.get("auto"), split=config.split)

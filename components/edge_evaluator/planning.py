@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from components.core import examples, input_mapping, litert, metrics, scoring
-from components.edge_evaluator import beam_job
-from schemas.evaluation import EvaluationConfig, Task
+from tfx_edge.components.core import examples, input_mapping, litert, metrics, scoring
+from tfx_edge.components.edge_evaluator import beam_job
+from tfx_edge.schemas.evaluation import EvaluationConfig, Task
+from tfx_edge.schemas import names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +61,9 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
                      config.output_kind.value if config.output_kind else None, tuple(config.top_k)),
         config.label_feature, output, tuple(config.slice_features),
         references=tuple(config.references))
-    models = {"quantized": (beam_job.TFLITE, quant.path), "float_tflite": (beam_job.TFLITE, ref.path)}
+    models = {names.QUANTIZED: (beam_job.TFLITE, quant.path), names.FLOAT_TFLITE: (beam_job.TFLITE, ref.path)}
     if saved_model_dir is not None:
-        models["saved_model"] = (beam_job.SAVED_MODEL, saved_model_dir)
+        models[names.SAVED_MODEL] = (beam_job.SAVED_MODEL, saved_model_dir)
     job = beam_job.Job(models, key, mapping, spec, config.batch_size, config.num_threads,
                        config.shards_per_file)
     return Plan(job, first, classes)

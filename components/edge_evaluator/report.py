@@ -11,8 +11,9 @@ import json
 import math
 from typing import Any
 
-from components.core import litert, slicing
-from schemas.evaluation import EvaluationConfig
+from tfx_edge.components.core import litert, slicing
+from tfx_edge.schemas.evaluation import EvaluationConfig
+from tfx_edge.schemas import names
 
 EMPTY_SUMMARY = {"examples": 0, "label_format": None, "slices": {}, "confusion": {}}
 
@@ -20,9 +21,9 @@ EMPTY_SUMMARY = {"examples": 0, "label_format": None, "slices": {}, "confusion":
 def model_facts(quant, ref, saved_model_dir: str | None) -> dict:
     """Size, path and op kinds of each model compared."""
     facts = {name: {"size_bytes": len(m.data), "path": m.path, "ops": _ops(litert.op_summary(m.data))}
-             for name, m in (("quantized", quant), ("float_tflite", ref))}
+             for name, m in ((names.QUANTIZED, quant), (names.FLOAT_TFLITE, ref))}
     if saved_model_dir is not None:
-        facts["saved_model"] = {"size_bytes": None, "path": saved_model_dir, "ops": None}
+        facts[names.SAVED_MODEL] = {"size_bytes": None, "path": saved_model_dir, "ops": None}
     return facts
 
 
@@ -39,9 +40,9 @@ def primary(config: EvaluationConfig, summary: dict) -> dict:
     name = config.primary_metric
     overall = summary["slices"].get(slicing.OVERALL, {})
     values = overall.get("metrics", {})
-    drop = overall.get("drops", {}).get("float_tflite", {}).get(name, {}).get("absolute")
-    return {f"{name}_quantized": values.get("quantized", {}).get(name),
-            f"{name}_float_tflite": values.get("float_tflite", {}).get(name),
+    drop = overall.get("drops", {}).get(names.FLOAT_TFLITE, {}).get(name, {}).get("absolute")
+    return {f"{name}_quantized": values.get(names.QUANTIZED, {}).get(name),
+            f"{name}_float_tflite": values.get(names.FLOAT_TFLITE, {}).get(name),
             f"{name}_drop": drop}
 
 
@@ -82,7 +83,7 @@ def _finite_or_none(value: Any) -> Any:
 
 def slower_than_float(timing: dict) -> list[str]:
     """A line per kernel under which the quantized model is slower than its float32 reference."""
-    quant, ref = timing.get("quantized", {}), timing.get("float_tflite", {})
+    quant, ref = timing.get(names.QUANTIZED, {}), timing.get(names.FLOAT_TFLITE, {})
     return [f"the quantized model is slower than float32 with {kernel}: p50 "
             f"{quant[kernel]['p50_us']:.1f} us vs {ref[kernel]['p50_us']:.1f} us"
             for kernel in sorted(set(quant) & set(ref))

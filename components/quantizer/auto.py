@@ -17,10 +17,10 @@ import time
 import tensorflow as tf
 from absl import logging
 
-from components import artifacts, io_utils
-from components.core import auto_eval, auto_search, convert, examples, holdout
-from components.quantizer import executor as quantizer_executor
-from schemas.quantization import QuantizationConfig
+from tfx_edge.components import artifacts, io_utils
+from tfx_edge.components.core import auto_eval, auto_search, convert, examples, holdout
+from tfx_edge.components.quantizer import executor as quantizer_executor
+from tfx_edge.schemas.quantization import QuantizationConfig
 
 
 def search(config: QuantizationConfig, source: str, tensors, examples_artifact, plan_uri: str) -> dict:
@@ -68,7 +68,7 @@ def _context(source: str, cal_record: dict, validation: dict, auto) -> dict:
 
 
 def _fine_tune(config, source, tensors, examples_artifact, plan_uri, state: dict) -> str:
-    from components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
+    from tfx_edge.components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
     out = os.path.join(plan_uri, artifacts.QAT_MODEL_DIR)
     if "record" not in state:
         candidate = auto_search.candidate_config("qat", config)

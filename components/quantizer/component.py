@@ -2,7 +2,7 @@
 
 Inputs:  model (Model, the Trainer's SavedModel), examples (Examples; needed for
          calibration and QAT).
-Output:  plan (tfxedge.QuantizationPlan): plan.json, calibration.npz, and for
+Output:  plan (tfx_edge.QuantizationPlan): plan.json, calibration.npz, and for
          mode='qat' the fine-tuned SavedModel.
 Param:   config (schemas.QuantizationConfig), validated here at construction.
 """
@@ -13,25 +13,11 @@ from typing import Any, Mapping
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import component_spec, standard_artifacts
 
-from components.artifacts import QuantizationPlan
-from components.quantizer import executor
-from schemas.quantization import Mode, QuantizationConfig
-
-MODEL_KEY = "model"
-EXAMPLES_KEY = "examples"
-PLAN_KEY = "plan"
-CONFIG_KEY = "config"
-
-
-class QuantizerSpec(component_spec.ComponentSpec):
-    PARAMETERS = {CONFIG_KEY: component_spec.ExecutionParameter(type=str)}
-    INPUTS = {
-        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
-    }
-    OUTPUTS = {PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan)}
+from tfx_edge.components.artifacts import QuantizationPlan
+from tfx_edge.components.quantizer import executor
+from tfx_edge.components.specs import QuantizerSpec
+from tfx_edge.schemas.quantization import Mode, QuantizationConfig
 
 
 class Quantizer(base_component.BaseComponent):

@@ -12,9 +12,9 @@ from absl import logging
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact, artifact_utils
 
-from components import artifacts, io_utils
-from components.core import calibration, examples, holdout, saved_model
-from schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.components import artifacts, io_utils, specs
+from tfx_edge.components.core import calibration, examples, holdout, saved_model
+from tfx_edge.schemas.quantization import Mode, QuantizationConfig
 
 
 class Executor(base_executor.BaseExecutor):
@@ -23,12 +23,12 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: dict[str, list[artifact.Artifact]],
            output_dict: dict[str, list[artifact.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        config = QuantizationConfig.from_json(exec_properties["config"])
-        model = artifact_utils.get_single_instance(input_dict["model"])
-        plan_artifact = artifact_utils.get_single_instance(output_dict["plan"])
+        config = QuantizationConfig.from_json(exec_properties[specs.CONFIG_KEY])
+        model = artifact_utils.get_single_instance(input_dict[specs.MODEL_KEY])
+        plan_artifact = artifact_utils.get_single_instance(output_dict[specs.PLAN_KEY])
         source = io_utils.serving_dir(model)
         tensors = saved_model.signature_inputs(source, config.signature_key)
-        examples_artifact = _single_or_none(input_dict.get("examples"))
+        examples_artifact = _single_or_none(input_dict.get(specs.EXAMPLES_KEY))
 
         plan: dict[str, Any] = {
             "config": json.loads(config.to_json()),
@@ -40,7 +40,7 @@ class Executor(base_executor.BaseExecutor):
             "qat": None,
         }
         if config.mode == Mode.AUTO:
-            from components.quantizer import auto  # pylint: disable=g-import-not-at-top
+            from tfx_edge.components.quantizer import auto  # pylint: disable=g-import-not-at-top
             plan.update(auto.search(config, source, tensors, examples_artifact, plan_artifact.uri))
             io_utils.write_json(os.path.join(plan_artifact.uri, artifacts.PLAN_FILE), plan)
             plan_artifact.set_string_custom_property(artifacts.MODE_KEY, plan["config"]["mode"])
@@ -49,7 +49,7 @@ class Executor(base_executor.BaseExecutor):
             plan["calibration"], plan["input_mapping"], _ = calibrate(
                 config, tensors, examples_artifact, plan_artifact.uri)
         if config.mode == Mode.QAT:
-            from components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
+            from tfx_edge.components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
             plan["qat"], plan["input_mapping"] = qat.fine_tune(
                 source, config, tensors, io_utils.split_uri(examples_artifact, config.qat.split, "qat.split"),
                 os.path.join(plan_artifact.uri, artifacts.QAT_MODEL_DIR))

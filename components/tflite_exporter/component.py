@@ -1,6 +1,6 @@
 """TFLiteExporter: converts the Trainer's SavedModel to TFLite as the plan says.
 
-Inputs:  model (Model, the Trainer's SavedModel), plan (tfxedge.QuantizationPlan).
+Inputs:  model (Model, the Trainer's SavedModel), plan (tfx_edge.QuantizationPlan).
 Outputs: tflite_model (Model): Format-Serving/tflite, the quantized model the stock
          Pusher pushes and stock TFMA (model_type tf_lite) reads, plus
          export_report.json beside Format-Serving;
@@ -11,27 +11,10 @@ from __future__ import annotations
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import component_spec, standard_artifacts
+from tfx.types import standard_artifacts
 
-from components.artifacts import QuantizationPlan
-from components.tflite_exporter import executor
-
-MODEL_KEY = "model"
-PLAN_KEY = "plan"
-TFLITE_MODEL_KEY = "tflite_model"
-FLOAT_MODEL_KEY = "float_model"
-
-
-class TFLiteExporterSpec(component_spec.ComponentSpec):
-    PARAMETERS = {}
-    INPUTS = {
-        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan),
-    }
-    OUTPUTS = {
-        TFLITE_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        FLOAT_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-    }
+from tfx_edge.components.specs import TFLiteExporterSpec
+from tfx_edge.components.tflite_exporter import executor
 
 
 class TFLiteExporter(base_component.BaseComponent):

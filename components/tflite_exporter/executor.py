@@ -11,9 +11,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact, artifact_utils
 from tfx.utils import path_utils
 
-from components import artifacts, io_utils, plan_files
-from components.core import checks, convert
-from components.core import quantize as quantize_lib
+from tfx_edge.components import artifacts, io_utils, plan_files, specs
+from tfx_edge.components.core import checks, convert
+from tfx_edge.components.core import quantize as quantize_lib
+from tfx_edge.schemas import names
 
 
 class Executor(base_executor.BaseExecutor):
@@ -22,10 +23,10 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: dict[str, list[artifact.Artifact]],
            output_dict: dict[str, list[artifact.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        trainer_model = artifact_utils.get_single_instance(input_dict["model"])
-        plan_uri = artifact_utils.get_single_instance(input_dict["plan"]).uri
-        out_model = artifact_utils.get_single_instance(output_dict["tflite_model"])
-        out_float = artifact_utils.get_single_instance(output_dict["float_model"])
+        trainer_model = artifact_utils.get_single_instance(input_dict[specs.MODEL_KEY])
+        plan_uri = artifact_utils.get_single_instance(input_dict[specs.PLAN_KEY]).uri
+        out_model = artifact_utils.get_single_instance(output_dict[specs.TFLITE_MODEL_KEY])
+        out_float = artifact_utils.get_single_instance(output_dict[specs.FLOAT_MODEL_KEY])
 
         plan, config = plan_files.read_plan(plan_uri)
         source = io_utils.serving_dir(trainer_model)
@@ -71,7 +72,7 @@ def _check(model: bytes, float_bytes: bytes, config, plan: dict) -> dict:
         "calibration": plan.get("calibration"),
         "qat": plan.get("qat"),
         "auto": plan.get("auto"),
-        "quantized": quant_desc,
+        names.QUANTIZED: quant_desc,
         "float": float_desc,
         "size_ratio": len(model) / len(float_bytes),
         "layer_report": None,
@@ -85,7 +86,7 @@ def _write_model(out: artifact.Artifact, model: bytes) -> None:
 
 def _record(out_model: artifact.Artifact, out_float: artifact.Artifact, mode: str, report: dict) -> None:
     out_model.set_string_custom_property(artifacts.MODE_KEY, mode)
-    out_model.set_int_custom_property(artifacts.SIZE_KEY, report["quantized"]["bytes"])
+    out_model.set_int_custom_property(artifacts.SIZE_KEY, report[names.QUANTIZED]["bytes"])
     out_model.set_int_custom_property(artifacts.FLOAT_SIZE_KEY, report["float"]["bytes"])
     out_float.set_string_custom_property(artifacts.MODE_KEY, "float32")
     out_float.set_int_custom_property(artifacts.SIZE_KEY, report["float"]["bytes"])
