@@ -16,8 +16,8 @@ from tfx.proto import example_gen_pb2
 from tfx_edge.components import EdgeEvaluator, Quantizer, TFLiteExporter
 from tfx_edge.pipelines import digits_model
 from tfx_edge.pipelines.demo_data import LABEL_KEY
-from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, QuantizationConfig, SliceThreshold,
-                     Thresholds)
+from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, QuantizationConfig,
+                              SliceThreshold, Thresholds)
 
 TRAINER_RUN_FN = "tfx_edge.pipelines.digits_model.run_fn"
 
@@ -67,20 +67,41 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serv
                     beam_pipeline_args: Sequence[str] | None = None,
                     enable_cache: bool = True) -> tfx.dsl.Pipeline:
     _check_splits(quantization, evaluation)
+    front = _data_components(data_root)
+    examples, schema = front[0].outputs["examples"], front[2].outputs["schema"]
+    trainer = tfx.components.Trainer(
+        run_fn=trainer_run_fn, examples=examples, schema=schema,
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps))
+    baseline, evaluator = _float_evaluation(examples, trainer.outputs["model"], float_min_accuracy)
+    edge = edge_components(trainer.outputs["model"], examples, evaluator.outputs["blessing"],
+                           quantization, evaluation, serving_dir)
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root,
+        components=front + [trainer, baseline, evaluator] + edge,
+        enable_cache=enable_cache,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+            if metadata_path else None),
+        beam_pipeline_args=list(beam_pipeline_args or ["--direct_num_workers=1"]))
+
+
+def _data_components(data_root: str) -> list:
+    """ImportExampleGen (train/, eval/ folders of TFRecords), StatisticsGen, SchemaGen, ExampleValidator."""
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[
             example_gen_pb2.Input.Split(name="train", pattern="train/*"),
             example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
         ]))
-    examples = example_gen.outputs["examples"]
-    statistics_gen = tfx.components.StatisticsGen(examples=examples)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    trainer = tfx.components.Trainer(
-        run_fn=trainer_run_fn, examples=examples, schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps))
+    return [example_gen, statistics_gen, schema_gen, example_validator]
+
+
+def _float_evaluation(examples, model, float_min_accuracy: float):
+    """The stock Evaluator on the float SavedModel, with the latest blessed model as baseline."""
     # Only the float Evaluator's blessings carry `current_model_id`, so this
     # resolver can never pick the EdgeEvaluator-blessed TFLite model as baseline.
     baseline = tfx.dsl.Resolver(
@@ -89,26 +110,21 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serv
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
-        examples=examples, model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
+        examples=examples, model=model, baseline_model=baseline.outputs["model"],
         eval_config=float_eval_config(float_min_accuracy))
-    quantizer = Quantizer(model=trainer.outputs["model"], examples=examples, config=quantization)
-    exporter = TFLiteExporter(model=trainer.outputs["model"], plan=quantizer.outputs["plan"])
+    return baseline, evaluator
+
+
+def edge_components(model, examples, float_blessing, quantization: QuantizationConfig,
+                    evaluation: EvaluationConfig, serving_dir: str) -> list:
+    """The tfx-edge tail after any Trainer: Quantizer -> TFLiteExporter -> EdgeEvaluator -> Pusher."""
+    quantizer = Quantizer(model=model, examples=examples, config=quantization)
+    exporter = TFLiteExporter(model=model, plan=quantizer.outputs["plan"])
     edge_evaluator = EdgeEvaluator(
         examples=examples, model=exporter.outputs["tflite_model"],
-        float_model=exporter.outputs["float_model"],
-        float_blessing=evaluator.outputs["blessing"], config=evaluation)
+        float_model=exporter.outputs["float_model"], float_blessing=float_blessing, config=evaluation)
     pusher = tfx.components.Pusher(
         model=exporter.outputs["tflite_model"], model_blessing=edge_evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
-
-    return tfx.dsl.Pipeline(
-        pipeline_name=pipeline_name, pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
-                    baseline, evaluator, quantizer, exporter, edge_evaluator, pusher],
-        enable_cache=enable_cache,
-        metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
-            if metadata_path else None),
-        beam_pipeline_args=list(beam_pipeline_args or ["--direct_num_workers=1"]))
+    return [quantizer, exporter, edge_evaluator, pusher]

@@ -11,16 +11,11 @@ import shutil
 
 import pytest
 
+from helpers import make_artifact, run_exporter, run_quantizer
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 TRAIN_STEPS = 300
-
-
-def make_artifact(cls, uri: str):
-    artifact = cls()
-    artifact.uri = uri
-    os.makedirs(uri, exist_ok=True)
-    return artifact
 
 
 @pytest.fixture(scope="session")
@@ -72,42 +67,6 @@ def outlier_model(data_root, tmp_path_factory):
 @pytest.fixture(scope="session")
 def serving_dir(trained_model):
     return os.path.join(trained_model.uri, "Format-Serving")
-
-
-def run_quantizer(config, model, examples, out_uri):
-    from tfx_edge.components.artifacts import QuantizationPlan
-    from tfx_edge.components.quantizer import executor
-    plan = make_artifact(QuantizationPlan, out_uri)
-    executor.Executor().Do({"model": [model], "examples": [examples] if examples else []},
-                           {"plan": [plan]}, {"config": config.to_json()})
-    return plan
-
-
-def run_exporter(model, plan, out_root):
-    from tfx.types import standard_artifacts
-    from tfx_edge.components.tflite_exporter import executor
-    tflite = make_artifact(standard_artifacts.Model, os.path.join(out_root, "tflite_model"))
-    float_model = make_artifact(standard_artifacts.Model, os.path.join(out_root, "float_model"))
-    executor.Executor().Do({"model": [model], "plan": [plan]},
-                           {"tflite_model": [tflite], "float_model": [float_model]}, {})
-    return tflite, float_model
-
-
-def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None,
-                       saved_model=None):
-    from tfx.types import standard_artifacts
-    from tfx_edge.components.artifacts import EdgeEvaluation
-    from tfx_edge.components.edge_evaluator import executor
-    blessing = make_artifact(standard_artifacts.ModelBlessing, os.path.join(out_root, "blessing"))
-    evaluation = make_artifact(EdgeEvaluation, os.path.join(out_root, "evaluation"))
-    inputs = {"examples": [examples], "model": [tflite], "float_model": [float_model]}
-    if float_blessing is not None:
-        inputs["float_blessing"] = [float_blessing]
-    if saved_model is not None:
-        inputs["saved_model"] = [saved_model]
-    executor.Executor().Do(inputs, {"blessing": [blessing], "evaluation": [evaluation]},
-                           {"config": config.to_json()})
-    return blessing, evaluation
 
 
 @pytest.fixture(scope="session")

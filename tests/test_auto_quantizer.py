@@ -12,7 +12,7 @@ from tfx_edge.components import artifacts
 from tfx_edge.components.core import holdout
 from tfx_edge.schemas import AutoConfig, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode
 from tfx_edge.schemas import QuantizationConfig, Thresholds
-from tests.conftest import run_edge_evaluator, run_exporter, run_quantizer
+from helpers import run_edge_evaluator, run_exporter, run_quantizer
 
 
 def auto_config(cache_dir, **auto):

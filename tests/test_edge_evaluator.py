@@ -17,8 +17,8 @@ from tfx_edge.components import artifacts
 from tfx_edge.components.core import examples as examples_lib
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.schemas import (Budgets, EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, SliceThreshold,
-                     Task, Thresholds)
-from tests.conftest import make_artifact, run_edge_evaluator
+                              Task, Thresholds)
+from helpers import make_artifact, run_edge_evaluator
 
 ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.2, lower_bound=0.5)}
 FAST = LatencyConfig(runs=20, warmup=2)

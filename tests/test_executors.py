@@ -11,7 +11,7 @@ from ai_edge_litert import interpreter as litert
 from tfx_edge.components import artifacts
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.schemas import CalibrationConfig, Mode, QuantizationConfig
-from tests.conftest import run_exporter, run_quantizer
+from helpers import run_exporter, run_quantizer
 
 def read_json(path):
     with open(path) as f:
@@ -81,10 +81,12 @@ def test_quantizer_refuses_a_model_input_no_feature_feeds(trained_model, example
 def test_stock_tfma_reads_the_exported_artifact_and_agrees(int8_export, examples_artifact, tmp_path):
     """The TFLite Model artifact is laid out for stock TFMA (model_type tf_lite) too."""
     import tensorflow_model_analysis as tfma
-    eval_config = tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(model_type=tfma.TF_LITE, label_key="label")],
-        slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="SparseCategoricalAccuracy")])])
+    from tensorflow_model_analysis.proto import config_pb2  # tfma's own face lacks them until tfx is imported
+    eval_config = config_pb2.EvalConfig(
+        model_specs=[config_pb2.ModelSpec(model_type=tfma.TF_LITE, label_key="label")],
+        slicing_specs=[config_pb2.SlicingSpec()],
+        metrics_specs=[config_pb2.MetricsSpec(metrics=[
+            config_pb2.MetricConfig(class_name="SparseCategoricalAccuracy")])])
     serving = os.path.join(int8_export["tflite"].uri, "Format-Serving")
     record_file = os.path.join(examples_artifact.uri, "Split-eval", "data_tfrecord-00000-of-00001")
     result = tfma.run_model_analysis(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tfx_edge.components.core.input_mapping import (InputMappingError, TensorSpec, dequantize, feed,
-                                           quantize, resolve, to_tensor)
+                                                    quantize, resolve, to_tensor)
 
 IMAGE = TensorSpec("image", "float32", (-1, 64))
 

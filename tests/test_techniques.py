@@ -15,7 +15,7 @@ from ai_edge_litert import interpreter as litert
 from tfx_edge.components import artifacts
 from tfx_edge.components.core import checks, convert
 from tfx_edge.schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
-from tests.conftest import run_exporter, run_quantizer
+from helpers import run_exporter, run_quantizer
 
 CAL = CalibrationConfig(num_samples=64, seed=1)
 

@@ -31,77 +31,81 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfx_edge.components.core import examples, input_mapping
+from tfx_edge.components.core import examples, qat_data
 from tfx_edge.components.core.convert import ConversionError
 from tfx_edge.components.core.input_mapping import TensorSpec
 from tfx_edge.schemas.quantization import QuantizationConfig
 
 _WAY_OUT = "; use mode='int8' (post-training full-integer quantization) instead of mode='qat'"
-_CHUNK = 512           # records decoded at a time
-_SHUFFLE_BUFFER = 2048  # examples
 _OUTPUT_ONLY_LAYERS = ("Rescaling",)  # weightless elementwise layers tfmot's registry lacks
 
 
 def fine_tune(source_dir: str, config: QuantizationConfig, tensors: list[TensorSpec],
               split_uri: str, out_dir: str) -> tuple[dict, dict[str, str]]:
     """QAT fine-tuning; returns (record for plan.json, {input tensor: feature})."""
-    qat = config.qat
-    if qat is None:
+    if config.qat is None:
         raise ConversionError("mode='qat' needs qat=QatConfig(...)")
-    import tf_keras  # pylint: disable=g-import-not-at-top
-
     model = load_keras_model(source_dir)
     signature = _signature(source_dir, config.signature_key)
-    names = [t.name for t in tensors]
-    keras_inputs = _match(names, list(model.input_names), "input", source_dir)
+    keras_inputs = _match([t.name for t in tensors], list(model.input_names), "input", source_dir)
     output_names = sorted(signature.structured_outputs)
     keras_outputs = _match(output_names, list(model.output_names), "output", source_dir)
-
     files = examples.split_files(split_uri)
     count = sum(1 for _ in examples.iter_records(files))
     if count == 0:
         raise examples.ExamplesError(f"split {split_uri!r} holds no examples to fine-tune on")
-    first = next(_batches(files, tensors, config, qat.label_feature, limit=min(count, 32)))
-    mapping, (x0, y0) = first[0], first[1:]
-    _check_signature(signature, model, x0, tensors, keras_inputs, keras_outputs,
-                     config.signature_key)
-
-    tf_keras.utils.set_random_seed(qat.seed)
+    mapping, x0, y0 = next(qat_data.batches(files, tensors, config, config.qat.label_feature,
+                                            limit=min(count, 32)))
+    _check_signature(signature, model, x0, tensors, keras_inputs, keras_outputs, config.signature_key)
     qmodel, float_layers = quantize_model(model)
+    fitted = _train(qmodel, config, files, tensors, keras_inputs, x0, y0, count)
+    save(qmodel, out_dir, config.signature_key, tensors, keras_inputs, output_names, keras_outputs)
+    record = _record(config, split_uri, files, count, fitted, float_layers, out_dir)
+    logging.info("QAT: %d epoch(s) x %d steps on %d examples; loss %.4f, accuracy %.4f on %r.",
+                 config.qat.epochs, record["steps_per_epoch"], count, record["final_loss"],
+                 record["final_accuracy"], config.qat.split)
+    return record, mapping
+
+
+def _train(qmodel, config: QuantizationConfig, files, tensors, keras_inputs, x0, y0, count: int) -> dict:
+    """Compiles and fits the QAT model with the config's seed; returns the training figures."""
+    import tf_keras  # pylint: disable=g-import-not-at-top
+    qat = config.qat
+    tf_keras.utils.set_random_seed(qat.seed)
     qmodel.compile(optimizer=tf_keras.optimizers.Adam(qat.learning_rate), loss=qat.loss,
                    metrics=["accuracy"])
-
-    steps = qat.steps_per_epoch or math.ceil(count / qat.batch_size)
-    train = _dataset(files, tensors, config, keras_inputs, x0, y0, shuffle_seed=qat.seed,
-                     repeat=qat.steps_per_epoch is not None).batch(qat.batch_size)
-    history = qmodel.fit(train, epochs=qat.epochs, steps_per_epoch=qat.steps_per_epoch,
-                         verbose=0)
-    evaluation = _dataset(files, tensors, config, keras_inputs, x0, y0).batch(256)
+    train = qat_data.dataset(files, tensors, config, keras_inputs, x0, y0, shuffle_seed=qat.seed,
+                             repeat=qat.steps_per_epoch is not None).batch(qat.batch_size)
+    history = qmodel.fit(train, epochs=qat.epochs, steps_per_epoch=qat.steps_per_epoch, verbose=0)
+    evaluation = qat_data.dataset(files, tensors, config, keras_inputs, x0, y0).batch(256)
     final_loss, final_accuracy = qmodel.evaluate(evaluation, verbose=0)
+    return {"steps_per_epoch": qat.steps_per_epoch or math.ceil(count / qat.batch_size),
+            "train_loss": _last(history.history.get("loss")),
+            "train_accuracy": _last(history.history.get("accuracy")),
+            "final_loss": float(final_loss), "final_accuracy": float(final_accuracy)}
 
-    save(qmodel, out_dir, config.signature_key, tensors, keras_inputs, output_names, keras_outputs)
-    used = (qat.epochs * count if qat.steps_per_epoch is None
-            else qat.epochs * qat.steps_per_epoch * qat.batch_size)
-    record: dict[str, Any] = {
+
+def _record(config: QuantizationConfig, split_uri: str, files, count: int, fitted: dict,
+            float_layers: list[str], out_dir: str) -> dict[str, Any]:
+    qat = config.qat
+    steps = fitted["steps_per_epoch"]
+    used = qat.epochs * count if qat.steps_per_epoch is None else qat.epochs * steps * qat.batch_size
+    return {
         "split_uri": split_uri, "split": qat.split, "files": files,
         "examples_in_split": count, "examples_used": int(used),
         "epochs": qat.epochs, "steps_per_epoch": int(steps), "steps": int(steps * qat.epochs),
         "batch_size": qat.batch_size, "learning_rate": qat.learning_rate, "loss": qat.loss,
         "label_feature": qat.label_feature, "seed": qat.seed,
-        "train_loss": _last(history.history.get("loss")),
-        "train_accuracy": _last(history.history.get("accuracy")),
-        "final_loss": float(final_loss), "final_accuracy": float(final_accuracy),
+        "train_loss": fitted["train_loss"], "train_accuracy": fitted["train_accuracy"],
+        "final_loss": fitted["final_loss"], "final_accuracy": fitted["final_accuracy"],
         "float_layers": float_layers, "model_dir": out_dir,
     }
-    logging.info("QAT: %d epoch(s) x %d steps on %d examples; loss %.4f, accuracy %.4f on %r.",
-                 qat.epochs, steps, count, final_loss, final_accuracy, qat.split)
-    return record, mapping
 
 
 def load_keras_model(source_dir: str):
@@ -244,63 +248,6 @@ def _check_signature(signature, model, x0: dict[str, np.ndarray], tensors, keras
                 f"{keras_name!r} (max |diff| {diff:.3g}): the signature adds pre- or "
                 f"post-processing that QAT (which re-exports the Keras model) would drop; move it "
                 f"into the model{_WAY_OUT}")
-
-
-def _batches(files: Sequence[str], tensors: Sequence[TensorSpec], config: QuantizationConfig,
-             label_feature: str, limit: int | None = None
-             ) -> Iterator[tuple[dict[str, str], dict[str, np.ndarray], np.ndarray]]:
-    """(mapping, {tensor: array}, labels) per chunk of records, in file order."""
-    decoder = examples.Decoder()
-    chunk: list[bytes] = []
-    seen = 0
-    for record in examples.iter_records(files):
-        chunk.append(record)
-        seen += 1
-        if len(chunk) == _CHUNK or seen == limit:
-            yield _decode(decoder, chunk, tensors, config, label_feature)
-            chunk = []
-        if seen == limit:
-            return
-    if chunk:
-        yield _decode(decoder, chunk, tensors, config, label_feature)
-
-
-def _decode(decoder, records, tensors, config, label_feature):
-    features = decoder.decode(records)
-    mapping = input_mapping.resolve(tensors, list(features), config.input_mapping)
-    if label_feature not in features:
-        raise examples.ExamplesError(
-            f"qat.label_feature={label_feature!r} is not a feature of the examples; they have "
-            f"{sorted(features)}. Set qat.label_feature")
-    labels = features[label_feature]
-    if labels.dtype == object:
-        raise examples.ExamplesError(
-            f"label feature {label_feature!r} is missing in some examples or has a varying "
-            f"number of values; QAT needs one label (list) of fixed length per example")
-    return mapping, input_mapping.feed(features, tensors, mapping), labels
-
-
-def _dataset(files, tensors, config, keras_inputs, x0, y0, shuffle_seed: int | None = None,
-             repeat: bool = False) -> tf.data.Dataset:
-    """Unbatched (x, y) examples; x is the one input tensor or a dict by Keras input name."""
-    names = [t.name for t in tensors]
-    single = len(names) == 1
-
-    def generate():
-        for _, x, y in _batches(files, tensors, config, config.qat.label_feature):
-            yield (x[names[0]] if single else {keras_inputs[n]: x[n] for n in names}), y
-
-    def spec(array):
-        return tf.TensorSpec((None,) + array.shape[1:], tf.as_dtype(array.dtype))
-
-    x_spec = spec(x0[names[0]]) if single else {keras_inputs[n]: spec(x0[n]) for n in names}
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=(x_spec, spec(y0)))
-    dataset = dataset.unbatch()
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(_SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    return dataset
 
 
 def _last(values) -> float | None:
