@@ -2,9 +2,9 @@
 
 from tfx_edge.schemas._strict import ConfigError
 from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Kernel, LatencyConfig, MetricThreshold,
-                                OutputKind, SliceThreshold, Task, Thresholds)
+                                         OutputKind, SliceThreshold, Task, Thresholds)
 from tfx_edge.schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
-                                  QatConfig, QuantizationConfig)
+                                           QatConfig, QuantizationConfig)
 
 __all__ = [
     "AEQ_PRESETS", "AeqConfig", "AutoConfig", "Budgets", "CalibrationConfig", "ConfigError",

@@ -1,8 +1,8 @@
 """Typed configuration of the EdgeEvaluator and of the gate it applies.
 
 A gate is a set of thresholds on named metrics (overall and per slice) and
-budgets (size, latency, ops left in float). Metric names, and whether higher or
-lower is better, are defined once here (`METRIC_DIRECTIONS`, `metric_direction`).
+budgets (size, latency, ops left in float). Metric names, their tasks, and whether
+higher or lower is better, are defined once in schemas/metric_table.py.
 """
 
 from __future__ import annotations
@@ -10,16 +10,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-import re
 
-from tfx_edge.schemas import _strict
+from tfx_edge.schemas import _strict, metric_table
 from tfx_edge.schemas._strict import fail
 from tfx_edge.schemas import names
-
-
-class Task(str, enum.Enum):
-    CLASSIFICATION = "classification"
-    REGRESSION = "regression"
+from tfx_edge.schemas.metric_table import HIGHER, LOWER, METRIC_DIRECTIONS, PAIR_METRICS, Task
 
 
 class OutputKind(str, enum.Enum):
@@ -36,29 +31,9 @@ class Kernel(str, enum.Enum):
     BUILTIN = "builtin"
 
 
-HIGHER = "higher"
-LOWER = "lower"
-# Metric name -> which direction is better. Per-class and top-k names are patterns.
-METRIC_DIRECTIONS = {
-    "accuracy": HIGHER, "macro_precision": HIGHER, "macro_recall": HIGHER, "loss": LOWER,
-    "mae": LOWER, "rmse": LOWER,
-    "agreement": HIGHER, "max_output_diff": LOWER,   # quantized vs a reference (no drop)
-}
-PAIR_METRICS = frozenset({"agreement", "max_output_diff"})
-_PER_CLASS = re.compile(r"(precision|recall)_class_(\d+)$")
-_PATTERNS = {re.compile(r"top_(\d+)_accuracy$"): HIGHER, _PER_CLASS: HIGHER}
-_TASK_METRICS = {
-    Task.CLASSIFICATION: {"accuracy", "macro_precision", "macro_recall", "loss", "agreement",
-                          "max_output_diff"},
-    Task.REGRESSION: {"mae", "rmse", "max_output_diff"},
-}
-
-
 def metric_direction(name: str) -> str | None:
-    """HIGHER or LOWER for a known metric name, else None."""
-    if name in METRIC_DIRECTIONS:
-        return METRIC_DIRECTIONS[name]
-    return next((d for p, d in _PATTERNS.items() if p.match(name)), None)
+    """HIGHER or LOWER for a known metric name, else None (from schemas/metric_table.py)."""
+    return metric_table.direction(name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,28 +201,24 @@ class EvaluationConfig(_strict.JsonConfig):
             fail("task", self.task.value, "top_k and output_kind are for classification")
 
     def _check_metric(self, path: str, name: str, threshold: MetricThreshold) -> None:
-        if name == "loss" and self.task == Task.CLASSIFICATION and self.output_kind is None:
-            fail("output_kind", None, "a 'loss' threshold needs output_kind "
+        entry = metric_table.get(name)
+        if (entry is not None and entry.needs_output_kind and self.task in entry.tasks
+                and self.output_kind is None):
+            fail("output_kind", None, f"a {name!r} threshold needs output_kind "
                  "('probabilities' or 'logits')")
-        if metric_direction(name) is None or not self._metric_known(name):
-            fail(path, name, f"not a {self.task.value} metric; use one of "
-                 f"{sorted(self.metric_names())} or precision_class_<i> / recall_class_<i>"
-                 if self.task == Task.CLASSIFICATION else
-                 f"not a {self.task.value} metric; use one of {sorted(self.metric_names())}")
+        if entry is None or not self._metric_known(name):
+            families = " / ".join(metric_table.per_class_families(self.task))
+            fail(path, name, f"not a {self.task.value} metric; use one of {sorted(self.metric_names())}"
+                 + (f" or {families}" if families else ""))
         threshold.validate(path, name)
 
     def _metric_known(self, name: str) -> bool:
-        if name in self.metric_names():
-            return True
-        return self.task == Task.CLASSIFICATION and _PER_CLASS.match(name) is not None
+        return name in self.metric_names() or metric_table.per_class(self.task, name)
 
     def metric_names(self) -> set[str]:
-        known = set(_TASK_METRICS[self.task])
-        if self.task == Task.CLASSIFICATION:
-            known |= {f"top_{k}_accuracy" for k in self.top_k}
-            if self.output_kind is None:
-                known.discard("loss")
-        return known
+        """The plain metric names this config computes (per-class names aside)."""
+        output_kind = self.output_kind if self.task == Task.CLASSIFICATION else None
+        return metric_table.task_names(self.task, self.top_k, output_kind)
 
     def _check_slice(self, path: str, st: SliceThreshold) -> None:
         if st.feature not in self.slice_features:
@@ -270,4 +241,5 @@ class EvaluationConfig(_strict.JsonConfig):
 
 
 __all__ = ["Budgets", "EvaluationConfig", "Kernel", "LatencyConfig", "MetricThreshold",
-           "OutputKind", "SliceThreshold", "Task", "Thresholds", "metric_direction"]
+           "OutputKind", "SliceThreshold", "Task", "Thresholds", "metric_direction",
+           "HIGHER", "LOWER", "METRIC_DIRECTIONS", "PAIR_METRICS"]

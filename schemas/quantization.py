@@ -8,29 +8,14 @@ combination fails at pipeline construction, not hours later in a container.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import os
 
-from tfx_edge.schemas import _strict
+from tfx_edge.schemas import _strict, metric_table
 from tfx_edge.schemas._strict import ConfigError, fail
+from tfx_edge.schemas.modes import (AEQ_PREFIX, MODES, Calibration, Mode, Technique, auto_candidates,
+                                    candidate_mode, modes_where, refined_mode)
 
 
-class Mode(str, enum.Enum):
-    """How the model is shrunk."""
-
-    DYNAMIC_RANGE = "dynamic_range"  # int8 weights, float activations quantized at run time
-    INT8 = "int8"                    # full integer, float fallback for ops without int8 kernels
-    INT8_STRICT = "int8_strict"      # builtin int8 ops only; optional int8/uint8 model I/O
-    FLOAT16 = "float16"              # float16 weights
-    INT16X8 = "int16x8"              # int16 activations, int8 weights
-    QAT = "qat"                      # tensorflow-model-optimization quantization-aware training
-    AEQ = "aeq"                      # LiteRT ai-edge-quantizer recipe applied to the float TFLite
-    AUTO = "auto"                    # search: the most compressed candidate within a tolerated drop
-
-
-CALIBRATED_MODES = frozenset({Mode.INT8, Mode.INT8_STRICT, Mode.INT16X8})
-FULL_INTEGER_MODES = frozenset({Mode.INT8, Mode.INT8_STRICT})
-INT_IO_MODES = frozenset({Mode.INT8_STRICT, Mode.QAT})
 IO_DTYPES = ("float32", "int8", "uint8")
 
 # Presets shipped by ai-edge-quantizer 0.10 (functions of ai_edge_quantizer.recipe).
@@ -112,11 +97,11 @@ class AeqConfig:
         return self.recipe in AEQ_CALIBRATED_PRESETS or self.recipe_file is not None
 
 
-# Candidates the auto search can try, most compressed / fastest first by default.
+# Candidates the auto search can try, most compressed / fastest first by default (from MODES).
 # "int8_selective" keeps the worst layers of int8 in float, a few at a time.
-AUTO_CANDIDATES = ("int8_strict", "int8", "int8_selective", "dynamic_range", "float16", "int16x8", "qat")
-DEFAULT_AUTO_ORDER = ("int8_strict", "int8", "int8_selective", "dynamic_range", "float16")
-AUTO_METRICS = ("accuracy", "loss", "mae", "rmse")
+AUTO_CANDIDATES = auto_candidates()
+DEFAULT_AUTO_ORDER = auto_candidates(default_only=True)
+AUTO_METRICS = metric_table.auto_metrics()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,8 +144,8 @@ class AutoConfig:
                 fail(f"auto.{name}", value, "use a drop >= 0")
         if self.metric not in AUTO_METRICS:
             fail("auto.metric", self.metric, f"use one of {', '.join(AUTO_METRICS)}")
-        if self.metric == "loss" and self.output_kind not in ("probabilities", "logits"):
-            fail("auto.output_kind", self.output_kind, "metric 'loss' needs 'probabilities' or 'logits'")
+        if metric_table.get(self.metric).needs_output_kind and self.output_kind not in ("probabilities", "logits"):
+            fail("auto.output_kind", self.output_kind, f"metric {self.metric!r} needs 'probabilities' or 'logits'")
         self._check_candidates()
         self._check_numbers()
 
@@ -168,14 +153,22 @@ class AutoConfig:
         if not self.candidates:
             fail("auto.candidates", self.candidates, f"list at least one of {', '.join(AUTO_CANDIDATES)}")
         for c in self.candidates:
-            preset = c.split(":", 1)[1] if c.startswith("aeq:") else None
+            preset = c[len(AEQ_PREFIX):] if c.startswith(AEQ_PREFIX) else None
             if c not in AUTO_CANDIDATES and preset not in AEQ_PRESETS:
-                fail("auto.candidates", c, f"use {', '.join(AUTO_CANDIDATES)} or aeq:<preset> "
+                fail("auto.candidates", c, f"use {', '.join(AUTO_CANDIDATES)} or {AEQ_PREFIX}<preset> "
                      f"with a preset of {', '.join(AEQ_PRESETS)}")
         if len(set(self.candidates)) != len(self.candidates):
             fail("auto.candidates", self.candidates, "list each candidate once")
-        if "int8_selective" in self.candidates and "int8" not in self.candidates:
-            fail("auto.candidates", self.candidates, "'int8_selective' refines 'int8': list 'int8' too")
+        for c in self.candidates:
+            refined = refined_mode(c)
+            if refined is not None and refined.value not in self.candidates:
+                fail("auto.candidates", self.candidates, f"{c!r} refines {refined.value!r}: "
+                     f"list {refined.value!r} too")
+
+    @property
+    def uses_qat(self) -> bool:
+        """Whether a candidate fine-tunes with QAT (and so needs QuantizationConfig.qat)."""
+        return any(MODES[candidate_mode(c)].technique == Technique.QAT for c in self.candidates)
 
     def _check_numbers(self) -> None:
         if not 0 < self.validation_fraction < 1:
@@ -221,53 +214,64 @@ class QuantizationConfig(_strict.JsonConfig):
             object.__setattr__(self, "mode", _strict._coerce_enum(Mode, self.mode, "mode"))
         if self.io_dtype not in IO_DTYPES:
             fail("io_dtype", self.io_dtype, f"use one of {', '.join(IO_DTYPES)}")
-        if self.io_dtype != "float32" and self.mode not in INT_IO_MODES:
+        spec = MODES[self.mode]
+        if self.io_dtype != "float32" and not spec.integer_io:
+            first, *others = _values(integer_io=True)
+            also = f" (or {', '.join(others)})" if others else ""
             fail("io_dtype", self.io_dtype,
-                 f"integer model I/O needs a full-integer mode; set mode='int8_strict' "
-                 f"(or 'qat'), or keep io_dtype='float32' with mode={self.mode.value!r}")
+                 f"integer model I/O needs a full-integer mode; set mode={first}{also}, "
+                 f"or keep io_dtype='float32' with mode={self.mode.value!r}")
         self._check_selective()
         self._check_sub_configs()
-        if self.layer_report and self.mode not in FULL_INTEGER_MODES:
+        if self.layer_report and not spec.full_integer:
             fail("layer_report", self.layer_report,
-                 "the per-layer error report needs mode 'int8' or 'int8_strict'")
+                 f"the per-layer error report needs mode {' or '.join(_values(full_integer=True))}")
 
     def _check_selective(self) -> None:
-        if (self.keep_float_ops or self.keep_float_nodes) and self.mode != Mode.INT8:
+        if (self.keep_float_ops or self.keep_float_nodes) and not MODES[self.mode].float_fallback:
             fail("keep_float_ops/keep_float_nodes", self.keep_float_ops or self.keep_float_nodes,
-                 "keeping layers in float needs mode='int8' (float fallback); with "
-                 "mode='aeq' use aeq.float_scopes")
+                 f"keeping layers in float needs mode={' or '.join(_values(float_fallback=True))} "
+                 "(float fallback); with mode='aeq' use aeq.float_scopes")
 
     def _check_sub_configs(self) -> None:
-        if (self.mode == Mode.AUTO) != (self.auto is not None):
+        technique = MODES[self.mode].technique
+        if (technique == Technique.SEARCH) != (self.auto is not None):
             fail("auto", self.auto, "set auto=AutoConfig(...) exactly when mode='auto'")
-        if self.mode == Mode.AUTO:
-            if self.io_dtype != "float32":
-                fail("io_dtype", self.io_dtype, "mode='auto' compares float32-I/O candidates; keep float32")
-            if ("qat" in self.auto.candidates) != (self.qat is not None):
-                fail("qat", self.qat, "with mode='auto', set qat=QatConfig(...) exactly when "
-                     "'qat' is one of auto.candidates")
-            if self.aeq is not None or self.keep_float_ops or self.keep_float_nodes:
-                fail("aeq/keep_float_*", self.aeq or self.keep_float_ops or self.keep_float_nodes,
-                     "mode='auto' builds these itself; list 'aeq:<preset>' or 'int8_selective' "
-                     "in auto.candidates")
+        if technique == Technique.SEARCH:
+            self._check_search()
             return
-        if (self.mode == Mode.QAT) != (self.qat is not None):
+        if (technique == Technique.QAT) != (self.qat is not None):
             fail("qat", self.qat, "set qat=QatConfig(...) exactly when mode='qat'")
-        if (self.mode == Mode.AEQ) != (self.aeq is not None):
+        if (technique == Technique.AEQ) != (self.aeq is not None):
             fail("aeq", self.aeq, "set aeq=AeqConfig(...) exactly when mode='aeq'")
+
+    def _check_search(self) -> None:
+        if self.io_dtype != "float32":
+            fail("io_dtype", self.io_dtype, "mode='auto' compares float32-I/O candidates; keep float32")
+        if self.auto.uses_qat != (self.qat is not None):
+            fail("qat", self.qat, "with mode='auto', set qat=QatConfig(...) exactly when "
+                 "'qat' is one of auto.candidates")
+        if self.aeq is not None or self.keep_float_ops or self.keep_float_nodes:
+            fail("aeq/keep_float_*", self.aeq or self.keep_float_ops or self.keep_float_nodes,
+                 "mode='auto' builds these itself; list 'aeq:<preset>' or 'int8_selective' "
+                 "in auto.candidates")
 
     @property
     def needs_calibration(self) -> bool:
-        if self.mode == Mode.AUTO:
-            return True
-        if self.mode == Mode.AEQ:
+        calibration = MODES[self.mode].calibration
+        if calibration == Calibration.BY_RECIPE:
             return self.aeq.needs_calibration
-        return self.mode in CALIBRATED_MODES
+        return calibration == Calibration.ALWAYS
 
     @property
     def wants_layer_report(self) -> bool:
-        return self.mode in FULL_INTEGER_MODES and self.layer_report is not False
+        return MODES[self.mode].full_integer and self.layer_report is not False
 
 
-__all__ = ["AUTO_CANDIDATES", "AeqConfig", "AutoConfig", "CalibrationConfig", "ConfigError", "Mode", "QatConfig",
-           "QuantizationConfig", "AEQ_PRESETS"]
+def _values(**facts) -> list[str]:
+    """The quoted values of the modes with these registry facts, for messages."""
+    return [repr(m.value) for m in modes_where(**facts)]
+
+
+__all__ = ["AUTO_CANDIDATES", "AeqConfig", "AutoConfig", "CalibrationConfig", "ConfigError", "MODES", "Mode",
+           "QatConfig", "QuantizationConfig", "AEQ_PRESETS"]

@@ -4,8 +4,8 @@ value and fix; JSON round trips are exact."""
 import pytest
 
 from tfx_edge.schemas import (AeqConfig, Budgets, CalibrationConfig, ConfigError, EvaluationConfig,
-                     LatencyConfig, MetricThreshold, Mode, OutputKind, QatConfig, QuantizationConfig,
-                     SliceThreshold, Task, Thresholds)
+                              LatencyConfig, MetricThreshold, Mode, OutputKind, QatConfig, QuantizationConfig,
+                              SliceThreshold, Task, Thresholds)
 
 ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.01)}
 

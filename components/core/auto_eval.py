@@ -22,9 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_edge.components.core import (auto_search, calibration, checks, examples, holdout, input_mapping, latency,
-                             litert, metrics)
+                                      litert, metrics)
 from tfx_edge.components.core import quantize as quantize_lib
-from tfx_edge.schemas.quantization import AutoConfig, Mode, QuantizationConfig
+from tfx_edge.schemas import metric_table
+from tfx_edge.schemas.modes import MODES, Technique
+from tfx_edge.schemas.quantization import AutoConfig, QuantizationConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +107,7 @@ class Evaluator:
         start = time.monotonic()
         trial = auto_search.Trial(name=name, config=json.loads(config.to_json()))
         try:
-            qat_dir = self._qat_dir() if config.mode == Mode.QAT else None
+            qat_dir = self._qat_dir() if MODES[config.mode].technique == Technique.QAT else None
             model = quantize_lib.quantize(self._source, config, self._calibration, self._float, qat_dir).model
             found = checks.problems(checks.describe(model, config.signature_key), config)
             if found:
@@ -165,9 +167,10 @@ def _only(outputs) -> str:
 
 
 def score(values: np.ndarray, label: np.ndarray, auto: AutoConfig, output: str) -> float:
-    """The auto metric of one model's outputs on the validation subset."""
+    """The auto metric of one model's outputs on the validation subset (its task from
+    schemas/metric_table.py)."""
     n = len(values)
-    if auto.metric in ("mae", "rmse"):
+    if metric_table.Task.CLASSIFICATION not in metric_table.get(auto.metric).tasks:
         out = np.asarray(values).reshape(n, -1)
         stats = metrics.regression_stats(metrics.targets_of(label, out.shape[1], auto.label_feature), out)
         return metrics.regression_metrics(stats)[auto.metric]

@@ -15,9 +15,8 @@ import math
 import time
 from typing import Callable
 
-from tfx_edge.schemas.quantization import AeqConfig, AutoConfig, Mode, QuantizationConfig
-
-SELECTIVE = "int8_selective"
+from tfx_edge.schemas.modes import AEQ_PREFIX, MODES, SELECTIVE, Technique, candidate_mode, refined_mode
+from tfx_edge.schemas.quantization import AeqConfig, AutoConfig, QuantizationConfig
 
 
 @dataclasses.dataclass
@@ -52,16 +51,20 @@ class Outcome:
 
 
 def candidate_config(name: str, base: QuantizationConfig, float_nodes: tuple[str, ...] = ()) -> QuantizationConfig:
-    """The concrete QuantizationConfig of a candidate (what the TFLiteExporter will apply)."""
-    common = dict(calibration=base.calibration, input_mapping=dict(base.input_mapping),
-                  signature_key=base.signature_key, layer_report=False)
-    if name.startswith("aeq:"):
-        return QuantizationConfig(mode=Mode.AEQ, aeq=AeqConfig(recipe=name.split(":", 1)[1]), **common)
-    if name == SELECTIVE:
-        return QuantizationConfig(mode=Mode.INT8, keep_float_nodes=float_nodes, **common)
-    if name == "qat":
-        return QuantizationConfig(mode=Mode.QAT, qat=base.qat, **common)
-    return QuantizationConfig(mode=Mode(name), **common)
+    """The concrete QuantizationConfig of a candidate (what the TFLiteExporter will apply):
+    its mode from the registry (schemas/modes.py); a refinement such as 'int8_selective' is
+    the mode it refines with `float_nodes` kept in float."""
+    mode = candidate_mode(name)
+    extra: dict = dict(calibration=base.calibration, input_mapping=dict(base.input_mapping),
+                       signature_key=base.signature_key, layer_report=False)
+    technique = MODES[mode].technique
+    if technique == Technique.AEQ:
+        extra["aeq"] = AeqConfig(recipe=name[len(AEQ_PREFIX):])
+    elif technique == Technique.QAT:
+        extra["qat"] = base.qat
+    if refined_mode(name) is not None:
+        extra["keep_float_nodes"] = float_nodes
+    return QuantizationConfig(mode=mode, **extra)
 
 
 def judge(trial: Trial, auto: AutoConfig) -> Trial:
@@ -145,7 +148,8 @@ class Search:
         return trial if trial.passed else None
 
     def _selective(self) -> Trial | None:
-        int8 = next((t for t in self.trials if t.name == "int8"), None)
+        refined = refined_mode(SELECTIVE).value   # int8, per the registry
+        int8 = next((t for t in self.trials if t.name == refined), None)
         if int8 is None or int8.error or not _tolerance_reasons(int8, self._auto):
             return None   # only refines an int8 that converted but lost too much accuracy
         layers = self._rank_layers()

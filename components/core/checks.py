@@ -9,7 +9,8 @@ import numpy as np
 
 from tfx_edge.components.core import litert
 from tfx_edge.components.core.input_mapping import TensorSpec
-from tfx_edge.schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.schemas.modes import MODES, OpCheck
+from tfx_edge.schemas.quantization import QuantizationConfig
 
 
 class ExportCheckError(RuntimeError):
@@ -46,15 +47,20 @@ def problems(desc: dict[str, Any], config: QuantizationConfig) -> list[str]:
             found.append(f"tensor {t['name']!r} is {t['dtype']}, configured io_dtype={io_dtype!r}")
         if io_dtype == "float32" and t["dtype"] not in ("float32",) and t["dtype"].startswith("float"):
             found.append(f"tensor {t['name']!r} is {t['dtype']}, expected float32")
-    ops = desc["ops"]
-    if config.mode == Mode.INT8_STRICT and (ops["float"] or ops["hybrid"]):
+    return found + op_problems(desc["ops"], MODES[config.mode].op_check)
+
+
+def op_problems(ops: dict[str, Any], check: OpCheck) -> list[str]:
+    """What the op kinds (litert.op_summary) lack for a mode's op check (schemas/modes.py)."""
+    found = []
+    if check == OpCheck.BUILTIN_INT8_ONLY and (ops["float"] or ops["hybrid"]):
         names = ", ".join(f"{name} x{sum(k.get(kind, 0) for kind in ('float', 'hybrid'))}"
                           for name, k in ops["by_op"].items() if k.get("float") or k.get("hybrid"))
         found.append(f"strict int8 left op(s) {names} in float (no int8 kernel); use "
                      f"mode='int8' (float fallback, optionally keep_float_ops=[...]) or change the model")
-    if config.mode in (Mode.INT8, Mode.INT8_STRICT, Mode.INT16X8, Mode.QAT) and not ops["integer"]:
+    if check in (OpCheck.ANY_INTEGER, OpCheck.BUILTIN_INT8_ONLY) and not ops["integer"]:
         found.append("no op was quantized to integer")
-    if config.mode == Mode.DYNAMIC_RANGE and not (ops["hybrid"] or ops["integer"]):
+    if check == OpCheck.HYBRID_OR_INTEGER and not (ops["hybrid"] or ops["integer"]):
         found.append("dynamic range quantization left every op in float")
     return found
 

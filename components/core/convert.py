@@ -1,8 +1,8 @@
-"""SavedModel -> TFLite bytes with tf.lite.TFLiteConverter, one function per mode.
+"""SavedModel -> TFLite bytes with tf.lite.TFLiteConverter, set up from the mode's registry entry.
 
 Pure of TFX: takes a SavedModel path, a QuantizationConfig and calibration
 arrays, returns model bytes. The float32 reference is the same conversion with
-no optimization.
+no optimization. Converter settings per mode are data in schemas/modes.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_edge.components.core.calibration import as_samples
-from tfx_edge.schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.schemas.modes import MODES
+from tfx_edge.schemas.quantization import QuantizationConfig
 
 _IO_TYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}
 
@@ -49,22 +50,21 @@ def representative_lists(arrays: Mapping[str, np.ndarray]) -> Callable[[], Itera
 
 def configure(converter: tf.lite.TFLiteConverter, config: QuantizationConfig,
               calibration: Mapping[str, np.ndarray] | None) -> tf.lite.TFLiteConverter:
-    """Sets the converter up for the config's mode (QAT: the fine-tuned model's int8 export)."""
-    mode = config.mode
-    if mode == Mode.AEQ:
-        return converter  # ai-edge-quantizer works on the float model
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == Mode.FLOAT16:
-        converter.target_spec.supported_types = [tf.float16]
+    """Sets the converter up for the config's mode (QAT: the fine-tuned model's int8 export):
+    the registry's settings (schemas/modes.py), names resolved on `tf` and tf.lite.OpsSet."""
+    mode, settings = config.mode, MODES[config.mode].converter
+    if settings is None:
+        return converter  # no converter settings: e.g. ai-edge-quantizer works on the float model
+    if settings.optimize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if settings.supported_types:
+        converter.target_spec.supported_types = [getattr(tf, name) for name in settings.supported_types]
     if config.needs_calibration:
         if not calibration:
             raise ConversionError(f"mode={mode.value!r} needs calibration samples; the plan has none")
         converter.representative_dataset = representative(calibration)
-    if mode == Mode.INT8_STRICT:
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if mode == Mode.INT16X8:
-        converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if settings.supported_ops:
+        converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, name) for name in settings.supported_ops]
     if config.io_dtype != "float32":
         converter.inference_input_type = _IO_TYPES[config.io_dtype]
         converter.inference_output_type = _IO_TYPES[config.io_dtype]

@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_edge.components.core import convert
-from tfx_edge.schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.schemas.modes import MODES
+from tfx_edge.schemas.quantization import QuantizationConfig
 
 
 def _debugger(source_dir: str, config: QuantizationConfig,
@@ -86,7 +87,7 @@ def quantize_with_debugger(source_dir: str, config: QuantizationConfig,
                            calibration: Mapping[str, np.ndarray]) -> tuple[bytes, str | None]:
     """(model bytes, layer report CSV or None) for int8 modes with debugging / denylists."""
     debugger = _debugger(source_dir, config, calibration)
-    if config.mode == Mode.INT8 and (config.keep_float_ops or config.keep_float_nodes):
+    if MODES[config.mode].float_fallback and (config.keep_float_ops or config.keep_float_nodes):
         model = bytes(debugger.get_nondebug_quantized_model())
     else:
         model = convert.convert(source_dir, config, calibration)

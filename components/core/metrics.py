@@ -3,7 +3,8 @@
 Statistics are additive dicts (Beam sums them across batches and workers):
 `merge` adds values, except keys starting with "max_", which take the maximum.
 Metrics are computed from summed statistics only, so a test can recompute each
-one independently from the raw predictions.
+one independently from the raw predictions. Their names and directions are the
+entries of schemas/metric_table.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Mapping
 
 import numpy as np
 
-from tfx_edge.schemas.evaluation import HIGHER, metric_direction
+from tfx_edge.schemas import metric_table
+from tfx_edge.schemas.metric_table import HIGHER
 
 _PROB_TOLERANCE = 1e-3
 _EPSILON = 1e-7  # probability floor in the cross-entropy, as Keras clips
@@ -187,7 +189,7 @@ def classification_metrics(stats: Mapping, spec: Spec) -> dict[str, float]:
     n = int(confusion.sum())
     out = {"accuracy": _ratio(np.trace(confusion), n)}
     for k, correct in zip(spec.top_k, np.asarray(stats["topk_correct"]).tolist()):
-        out[f"top_{k}_accuracy"] = _ratio(correct, n)
+        out[metric_table.expand(metric_table.TOP_K_ACCURACY, k)] = _ratio(correct, n)
     if "loss_sum" in stats:
         out["loss"] = _ratio(stats["loss_sum"], n) if stats["nonfinite"] == 0 else math.nan
     out.update(_per_class(confusion))
@@ -205,8 +207,8 @@ def _per_class(confusion: np.ndarray) -> dict[str, float]:
     out["macro_precision"] = float(precision[present].mean()) if present.any() else math.nan
     out["macro_recall"] = float(recall[present].mean()) if present.any() else math.nan
     for i in range(len(diag)):
-        out[f"precision_class_{i}"] = _ratio(diag[i], predicted[i])
-        out[f"recall_class_{i}"] = _ratio(diag[i], support[i])
+        out[metric_table.expand(metric_table.PRECISION_CLASS, i)] = _ratio(diag[i], predicted[i])
+        out[metric_table.expand(metric_table.RECALL_CLASS, i)] = _ratio(diag[i], support[i])
     return out
 
 
@@ -228,7 +230,7 @@ def drops(candidate: Mapping[str, float], reference: Mapping[str, float]) -> dic
     """Direction-aware worsening of every shared metric: positive means worse."""
     out = {}
     for name in sorted(set(candidate) & set(reference)):
-        direction = metric_direction(name)
+        direction = metric_table.direction(name)
         if direction is None:
             continue
         cand, ref = _number(candidate[name]), _number(reference[name])

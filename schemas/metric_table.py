@@ -1,0 +1,143 @@
+"""The metrics, in one table: name, which direction is better, tasks, and how they may be used.
+
+Pure data (no TensorFlow). The EvaluationConfig (schemas/evaluation.py) accepts the
+table's names for its task, AutoConfig.metric (schemas/quantization.py) the entries with
+`auto`, the gate (components/core/gate.py) refuses drop limits on `pair` metrics, and
+components/core/metrics.py computes them and reads their directions for the drops.
+
+Adding a metric = its `METRICS` entry here, and computing it in components/core/metrics.py
+(tests/test_metric_table.py checks that every accepted name is computed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import re
+
+
+class Task(str, enum.Enum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+HIGHER = "higher"
+LOWER = "lower"
+_PLACEHOLDERS = ("<k>", "<i>")   # <k>: one name per EvaluationConfig.top_k; <i>: per class index
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """One metric, or a family of names when `name` holds a placeholder.
+
+    name: e.g. "accuracy"; "top_<k>_accuracy" (one per configured k) or "precision_class_<i>"
+      (any class index).
+    direction: HIGHER or LOWER is better.
+    tasks: the tasks that compute it.
+    pair: compares the quantized model with its reference (agreement, largest output
+      difference): a value of its own, so bounds apply and drops do not.
+    auto: may be the metric of mode 'auto' (AutoConfig.metric).
+    needs_output_kind: computed only when the classification output kind is known (the loss).
+    """
+
+    name: str
+    direction: str
+    tasks: frozenset
+    pair: bool = False
+    auto: bool = False
+    needs_output_kind: bool = False
+
+    @property
+    def placeholder(self) -> str | None:
+        return next((p for p in _PLACEHOLDERS if p in self.name), None)
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern | None:
+        """The regular expression of a family's names (None for a plain name)."""
+        if self.placeholder is None:
+            return None
+        before, after = self.name.split(self.placeholder)
+        return re.compile(re.escape(before) + r"(\d+)" + re.escape(after) + "$")
+
+    def expand(self, n: int) -> str:
+        """A family's name for k or class index n."""
+        return self.name.replace(self.placeholder, str(n))
+
+
+_C, _R = Task.CLASSIFICATION, Task.REGRESSION
+_BOTH = frozenset({_C, _R})
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("accuracy", HIGHER, frozenset({_C}), auto=True),
+    Metric("top_<k>_accuracy", HIGHER, frozenset({_C})),
+    Metric("macro_precision", HIGHER, frozenset({_C})),
+    Metric("macro_recall", HIGHER, frozenset({_C})),
+    Metric("precision_class_<i>", HIGHER, frozenset({_C})),
+    Metric("recall_class_<i>", HIGHER, frozenset({_C})),
+    Metric("loss", LOWER, frozenset({_C}), auto=True, needs_output_kind=True),
+    Metric("mae", LOWER, frozenset({_R}), auto=True),
+    Metric("rmse", LOWER, frozenset({_R}), auto=True),
+    Metric("agreement", HIGHER, frozenset({_C}), pair=True),       # quantized vs a reference (no drop)
+    Metric("max_output_diff", LOWER, _BOTH, pair=True),
+)}
+
+TOP_K_ACCURACY = "top_<k>_accuracy"
+PRECISION_CLASS = "precision_class_<i>"
+RECALL_CLASS = "recall_class_<i>"
+
+# Plain views of the table.
+METRIC_DIRECTIONS = {n: m.direction for n, m in METRICS.items() if m.placeholder is None}
+PAIR_METRICS = frozenset(n for n, m in METRICS.items() if m.pair)
+
+
+def get(name: str) -> Metric | None:
+    """The entry of a metric name (a family's entry for e.g. 'top_3_accuracy'), else None."""
+    if name in METRICS:
+        return METRICS[name]
+    return next((m for m in METRICS.values() if m.pattern is not None and m.pattern.match(name)), None)
+
+
+def direction(name: str) -> str | None:
+    """HIGHER or LOWER for a known metric name, else None."""
+    entry = get(name)
+    return entry.direction if entry is not None else None
+
+
+def expand(family: str, n: int) -> str:
+    """The name of member n of a family, e.g. expand(TOP_K_ACCURACY, 3) == 'top_3_accuracy'."""
+    return METRICS[family].expand(n)
+
+
+def auto_metrics() -> tuple[str, ...]:
+    """The names AutoConfig.metric accepts, in table order."""
+    return tuple(n for n, m in METRICS.items() if m.auto)
+
+
+def task_names(task, top_k=(), output_kind=None) -> set[str]:
+    """The plain metric names a task computes: top-k names for the configured k; without an
+    output kind, no metric that needs one. Per-class families are matched by `per_class`."""
+    task = Task(task)
+    names = set()
+    for name, m in METRICS.items():
+        if task not in m.tasks or (m.needs_output_kind and output_kind is None):
+            continue
+        if m.placeholder is None:
+            names.add(name)
+        elif m.placeholder == "<k>":
+            names |= {m.expand(k) for k in top_k}
+    return names
+
+
+def per_class_families(task) -> tuple[str, ...]:
+    """The per-class families of a task (any class index), e.g. 'precision_class_<i>'."""
+    return tuple(n for n, m in METRICS.items() if m.placeholder == "<i>" and Task(task) in m.tasks)
+
+
+def per_class(task, name: str) -> bool:
+    """Whether name is a member of one of the task's per-class families."""
+    return any(METRICS[f].pattern.match(name) for f in per_class_families(task))
+
+
+__all__ = ["HIGHER", "LOWER", "METRICS", "METRIC_DIRECTIONS", "Metric", "PAIR_METRICS", "Task", "auto_metrics",
+           "direction", "expand", "get", "per_class", "per_class_families", "task_names"]
