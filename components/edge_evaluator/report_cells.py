@@ -1,0 +1,109 @@
+"""The HTML report's cells and result-dict helpers, shared by report_charts and report_view.
+
+Cell, Row and Table are the view-model's table parts (frozen dataclasses of plain text, no
+markup); the functions turn result values into text and cells and read the result dict
+(metrics.json, see report.build). Imports go one way: report_cells <- report_charts <- report_view.
+No TensorFlow, TFX or Beam here, nor Jinja2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+from tfx_edge.schemas.names import OVERALL, QUANTIZED
+
+frozen = dataclasses.dataclass(frozen=True)
+
+
+@frozen
+class Cell:
+    """A value as text; `span` wraps it in <span class=...> (na, pass, fail); `bold` follows in <b>."""
+    text: str = ""
+    cls: str = "num"     # the <td> class, "" for none
+    span: str = ""
+    bold: str = ""
+
+
+@frozen
+class Row:
+    cells: tuple
+    cls: str = ""
+
+
+@frozen
+class Table:
+    cls: str
+    headers: tuple
+    rows: tuple
+
+
+# ---- values -------------------------------------------------------------
+
+def missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not missing(value)
+
+
+def text(value) -> str:
+    """A value as plain text: numbers to 4 significant digits, "n/a" when missing."""
+    if missing(value):
+        return "n/a"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        value += 0.0  # no "-0"
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def na(cls: str = "num") -> Cell:
+    return Cell("n/a", cls, "na")
+
+
+def cell(value, cls: str = "num") -> Cell:
+    """A value's cell; a grey n/a when missing."""
+    return na(cls) if missing(value) else Cell(text(value), cls)
+
+
+def kib(size) -> str:
+    return f"{size / 1024:,.1f} KiB" if is_number(size) else "n/a"
+
+
+def drop_cls(absolute) -> str:
+    """Cell class for a drop: positive (worse) in red, negative (better) in green."""
+    if not is_number(absolute) or absolute == 0:
+        return "num"
+    return "num worse" if absolute > 0 else "num better"
+
+
+# ---- result access ------------------------------------------------------
+
+def reference_names(result: dict) -> list:
+    return list(result.get("references") or [])
+
+
+def first_reference(result: dict):
+    return next(iter(reference_names(result)), None)
+
+
+def model_names(result: dict) -> list:
+    return [QUANTIZED, *reference_names(result)]
+
+
+def slice_of(result: dict, key: str = OVERALL) -> dict:
+    return (result.get("slices") or {}).get(key) or {}
+
+
+def metric(slice_: dict, model: str, name: str):
+    return ((slice_.get("metrics") or {}).get(model) or {}).get(name)
