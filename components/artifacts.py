@@ -21,6 +21,8 @@ class EdgeEvaluation(artifact.Artifact):
 # Files inside artifacts.
 PLAN_FILE = "plan.json"
 CALIBRATION_FILE = "calibration.npz"
+PARITY_FILE = "parity_sample.tfrecord"   # serialized examples for the float32-vs-SavedModel check
+DERIVED_MODEL_DIR = "derived_model"      # the dense, frozen SavedModel every conversion starts from
 QAT_MODEL_DIR = "qat_saved_model"
 AEQ_RECIPE_FILE = "aeq_recipe.json"
 LAYER_REPORT_FILE = "layer_report.csv"

@@ -38,6 +38,16 @@ def write_bytes(path: str, data: bytes) -> None:
     tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
+def write_records(path: str, records: list[bytes]) -> None:
+    """A TFRecord file of serialized records, via a temporary name and a rename."""
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    tmp = path + ".tmp"
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for record in records:
+            writer.write(record)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
 def write_json(path: str, data: Any) -> None:
     write_bytes(path, (json.dumps(data, indent=2, sort_keys=True, default=_default) + "\n").encode())
 

@@ -116,12 +116,16 @@ def _float_evaluation(examples, model, float_min_accuracy: float):
 
 
 def edge_components(model, examples, float_blessing, quantization: QuantizationConfig,
-                    evaluation: EvaluationConfig, serving_dir: str) -> list:
-    """The tfx-edge tail after any Trainer: Quantizer -> TFLiteExporter -> EdgeEvaluator -> Pusher."""
+                    evaluation: EvaluationConfig, serving_dir: str, eval_examples=None) -> list:
+    """The tfx-edge tail after any Trainer: Quantizer -> TFLiteExporter -> EdgeEvaluator -> Pusher.
+
+    eval_examples: what the EdgeEvaluator scores (default `examples`); with placement
+    'transformed', Transform's transformed_examples.
+    """
     quantizer = Quantizer(model=model, examples=examples, config=quantization)
     exporter = TFLiteExporter(model=model, plan=quantizer.outputs["plan"])
     edge_evaluator = EdgeEvaluator(
-        examples=examples, model=exporter.outputs["tflite_model"],
+        examples=eval_examples or examples, model=exporter.outputs["tflite_model"],
         float_model=exporter.outputs["float_model"], float_blessing=float_blessing, config=evaluation)
     pusher = tfx.components.Pusher(
         model=exporter.outputs["tflite_model"], model_blessing=edge_evaluator.outputs["blessing"],

@@ -11,9 +11,10 @@ import sys
 
 from absl import logging
 
-from tfx_edge.pipelines import demo_data, summary
+from tfx_edge.pipelines import demo_data, penguin, summary
 from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation
-from tfx_edge.schemas import AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
+from tfx_edge.schemas import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode, Placement, QatConfig,
+                              QuantizationConfig)
 
 PIPELINE_NAME = "tfx-edge-digits"
 RUN_FNS = {"digits": "tfx_edge.pipelines.digits_model.run_fn", "outlier": "tfx_edge.pipelines.digits_model.run_fn_outlier"}
@@ -25,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--work-dir", default=os.path.join(repo, "work"), help="data, artifacts, metadata")
     p.add_argument("--serving-dir", default=os.path.join(repo, "serving_model"), help="push destination")
     p.add_argument("--runner", choices=("local", "beam"), default="local")
+    p.add_argument("--example", choices=("digits", "penguin"), default="digits",
+                   help="'penguin': TFX's own penguin example (CSV, Transform, Keras 3) through tfx-edge")
     add_quantization_args(p)
     add_gate_args(p)
     p.add_argument("--train-steps", type=int, default=400)
@@ -42,6 +45,8 @@ def add_quantization_args(p: argparse.ArgumentParser) -> None:
                    help="with --mode auto: tolerated accuracy drop on the validation subset")
     p.add_argument("--model", choices=sorted(RUN_FNS), default="digits",
                    help="'outlier': the same CNN with one outlier activation unit, where int8 fails")
+    p.add_argument("--placement", choices=[p.value for p in Placement], default=Placement.EMBEDDED.value,
+                   help="penguin: Transform inside the .tflite (embedded) or applied by the app (transformed)")
 
 
 def add_gate_args(p: argparse.ArgumentParser) -> None:
@@ -56,11 +61,13 @@ def quantization_config(args: argparse.Namespace) -> QuantizationConfig:
     return QuantizationConfig(
         mode=mode, calibration=CalibrationConfig(num_samples=args.calibration_samples),
         qat=QatConfig(epochs=args.qat_epochs) if mode == Mode.QAT else None,
-        aeq=AeqConfig(recipe=args.aeq_recipe) if mode == Mode.AEQ else None,
+        aeq=AeqConfig(recipe=args.aeq_recipe) if mode == Mode.AEQ else None, placement=args.placement,
         auto=AutoConfig(max_absolute_drop=args.auto_max_drop) if mode == Mode.AUTO else None)
 
 
 def build(args: argparse.Namespace):
+    if args.example == "penguin":
+        return _build_penguin(args)
     data_root = os.path.join(args.work_dir, "data", "digits")
     demo_data.write(data_root)
     quantization = quantization_config(args)
@@ -73,7 +80,19 @@ def build(args: argparse.Namespace):
         metadata_path=metadata_path(args), train_steps=args.train_steps, trainer_run_fn=RUN_FNS[args.model])
 
 
+def _build_penguin(args: argparse.Namespace):
+    root = os.path.join(args.work_dir, "penguin")
+    return penguin.create_penguin_pipeline(
+        pipeline_name=penguin.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
+        serving_dir=args.serving_dir, quantization=quantization_config(args),
+        evaluation=penguin.penguin_evaluation(args.max_drop, args.min_accuracy, args.max_slice_drop,
+                                              Placement(args.placement)),
+        metadata_path=metadata_path(args), train_steps=args.train_steps)
+
+
 def metadata_path(args: argparse.Namespace) -> str:
+    if args.example == "penguin":
+        return os.path.join(args.work_dir, "penguin", "metadata.sqlite")
     return os.path.join(args.work_dir, "metadata.sqlite")
 
 

@@ -4,10 +4,10 @@ from tfx_edge.schemas._strict import ConfigError
 from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Kernel, LatencyConfig, MetricThreshold,
                                          OutputKind, SliceThreshold, Task, Thresholds)
 from tfx_edge.schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
-                                           QatConfig, QuantizationConfig)
+                                           Placement, QatConfig, QuantizationConfig)
 
 __all__ = [
     "AEQ_PRESETS", "AeqConfig", "AutoConfig", "Budgets", "CalibrationConfig", "ConfigError",
     "EvaluationConfig", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputKind",
-    "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
+    "Placement", "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
 ]

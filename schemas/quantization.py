@@ -8,6 +8,8 @@ combination fails at pipeline construction, not hours later in a container.
 from __future__ import annotations
 
 import dataclasses
+import enum
+import math
 import os
 
 from tfx_edge.schemas import _strict, metric_table
@@ -17,6 +19,19 @@ from tfx_edge.schemas.modes import (AEQ_PREFIX, MODES, Calibration, Mode, Techni
 
 
 IO_DTYPES = ("float32", "int8", "uint8")
+
+
+class Placement(str, enum.Enum):
+    """Where a Transform (inside a serialized-Example signature) goes.
+
+    EMBEDDED: the .tflite takes the raw features and runs the preprocessing itself.
+    TRANSFORMED: the .tflite takes Transform's outputs; wire Transform's
+      transformed_examples into the EdgeEvaluator (the app applies the Transform).
+    Dense signatures have nothing to place: the .tflite takes the signature's inputs.
+    """
+
+    EMBEDDED = "embedded"
+    TRANSFORMED = "transformed"
 
 # Presets shipped by ai-edge-quantizer 0.10 (functions of ai_edge_quantizer.recipe).
 AEQ_PRESETS = (
@@ -203,6 +218,8 @@ class QuantizationConfig(_strict.JsonConfig):
     layer_report: bool | None = None
     input_mapping: dict[str, str] = dataclasses.field(default_factory=dict)
     signature_key: str = "serving_default"
+    placement: Placement = Placement.EMBEDDED
+    parity_tolerance: float = 1e-4
     qat: QatConfig | None = None
     aeq: AeqConfig | None = None
     auto: AutoConfig | None = None
@@ -212,6 +229,11 @@ class QuantizationConfig(_strict.JsonConfig):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if not isinstance(self.mode, Mode):
             object.__setattr__(self, "mode", _strict._coerce_enum(Mode, self.mode, "mode"))
+        object.__setattr__(self, "placement", _strict._coerce_enum(Placement, self.placement, "placement"))
+        if not (math.isfinite(self.parity_tolerance) and self.parity_tolerance > 0):
+            fail("parity_tolerance", self.parity_tolerance,
+                 "use a positive bound on |float32 TFLite - SavedModel| (default 1e-4, relative to "
+                 "1 + the largest output magnitude)")
         if self.io_dtype not in IO_DTYPES:
             fail("io_dtype", self.io_dtype, f"use one of {', '.join(IO_DTYPES)}")
         spec = MODES[self.mode]
@@ -273,5 +295,5 @@ def _values(**facts) -> list[str]:
     return [repr(m.value) for m in modes_where(**facts)]
 
 
-__all__ = ["AUTO_CANDIDATES", "AeqConfig", "AutoConfig", "CalibrationConfig", "ConfigError", "MODES", "Mode",
+__all__ = ["Placement", "AUTO_CANDIDATES", "AeqConfig", "AutoConfig", "CalibrationConfig", "ConfigError", "MODES", "Mode",
            "QatConfig", "QuantizationConfig", "AEQ_PRESETS"]

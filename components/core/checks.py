@@ -61,7 +61,8 @@ def op_problems(ops: dict[str, Any], check: OpCheck) -> list[str]:
     if check in (OpCheck.ANY_INTEGER, OpCheck.BUILTIN_INT8_ONLY) and not ops["integer"]:
         found.append("no op was quantized to integer")
     if check == OpCheck.HYBRID_OR_INTEGER and not (ops["hybrid"] or ops["integer"]):
-        found.append("dynamic range quantization left every op in float")
+        found.append("dynamic range quantization left every op in float (the converter only quantizes "
+                     "weight tensors of 1,024 or more values); use mode='int8' for a model this small")
     return found
 
 

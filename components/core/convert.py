@@ -33,7 +33,7 @@ def representative(arrays: Mapping[str, np.ndarray]) -> Callable[[], Iterator[di
 
     def generator() -> Iterator[dict]:
         for sample in samples:
-            yield {k: v.astype(np.float32, copy=False) for k, v in sample.items()}
+            yield dict(sample)   # each input in its own dtype (int64 inputs stay int64)
     return generator
 
 
@@ -44,7 +44,7 @@ def representative_lists(arrays: Mapping[str, np.ndarray]) -> Callable[[], Itera
 
     def generator() -> Iterator[list]:
         for sample in samples:
-            yield [sample[k].astype(np.float32, copy=False) for k in sorted(sample)]
+            yield [sample[k] for k in sorted(sample)]
     return generator
 
 

@@ -97,12 +97,13 @@ def _ragged(column: pa.Array) -> np.ndarray:
 def model_inputs(records: Sequence[bytes], tensors, explicit=None):
     """Decodes records and feeds every model input tensor from its mapped feature.
 
-    Returns ({tensor name: array}, {tensor name: feature name}); float arrays,
-    not yet quantized (the converter and LiteRT runner take care of that).
+    Returns ({tensor name: array}, {tensor name: feature name}). Arrays keep the
+    tensor's dtype (float, int64, bool...); float arrays are not yet quantized
+    (the converter and LiteRT runner take care of that).
     """
     if not records:
         raise ExamplesError("no examples to read: the split is empty")
     features = Decoder().decode(records)
     mapping = input_mapping.resolve(tensors, list(features), explicit)
-    float_specs = [input_mapping.TensorSpec(t.name, "float32", t.shape) for t in tensors]
-    return input_mapping.feed(features, float_specs, mapping), mapping
+    plain = [input_mapping.TensorSpec(t.name, "float32" if t.quantized else t.dtype, t.shape) for t in tensors]
+    return input_mapping.feed(features, plain, mapping), mapping

@@ -44,17 +44,28 @@ def resolve(tensors: Sequence[TensorSpec], features: Sequence[str],
         raise InputMappingError(
             f"input_mapping names tensor(s) {unknown} that the model does not have; "
             f"model inputs are {sorted(names)}")
-    mapping = {}
+    mapping, unfed = {}, []
     for name in names:
         feature = explicit.get(name, name)
-        if feature not in features:
-            how = (f"input_mapping maps it to feature {feature!r}" if name in explicit
-                   else "no feature has that name and input_mapping does not map it")
-            raise InputMappingError(
-                f"model input tensor {name!r} cannot be fed: {how}. Available features: "
-                f"{sorted(features)}. Fix: set input_mapping={{{name!r}: '<feature>'}}")
-        mapping[name] = feature
+        if feature in features:
+            mapping[name] = feature
+        else:
+            unfed.append((name, feature))
+    if unfed:
+        raise InputMappingError(_unfed_message(unfed, explicit, features))
     return mapping
+
+
+def _unfed_message(unfed, explicit: Mapping[str, str], features: Sequence[str]) -> str:
+    """Every tensor that cannot be fed, at once, with an input_mapping ready to paste."""
+    lines = []
+    for name, feature in unfed:
+        how = (f"input_mapping maps it to feature {feature!r}" if name in explicit
+               else "no feature has that name and input_mapping does not map it")
+        lines.append(f"model input tensor {name!r} cannot be fed: {how}")
+    paste = ", ".join(f"{name!r}: '<feature>'" for name, _ in unfed)
+    return (f"{len(unfed)} model input(s) cannot be fed: " + "; ".join(lines) +
+            f". Available features: {sorted(features)}. Fix: set input_mapping={{{paste}}}")
 
 
 def to_tensor(values: np.ndarray, spec: TensorSpec, feature: str) -> np.ndarray:

@@ -18,21 +18,24 @@ import tensorflow as tf
 from absl import logging
 
 from tfx_edge.components import artifacts, io_utils
-from tfx_edge.components.core import auto_eval, auto_search, convert, examples, holdout
-from tfx_edge.components.quantizer import executor as quantizer_executor
+from tfx_edge.components.core import auto_eval, auto_search, convert, derive, examples, holdout
+from tfx_edge.components.quantizer import sampling
 from tfx_edge.schemas.quantization import QuantizationConfig
 
 
-def search(config: QuantizationConfig, source: str, tensors, examples_artifact, plan_uri: str) -> dict:
+def search(config: QuantizationConfig, source: str, derived: derive.Derived, derived_dir: str,
+           examples_artifact, plan_uri: str) -> dict:
+    """Runs the search on the derived model (source: the Trainer's SavedModel, for QAT and the cache)."""
     start = time.monotonic()
     auto = config.auto
+    tensors = list(derived.inputs)
     subset, validation, record = _validation(config, tensors, examples_artifact)
     exclude = holdout.digests(subset) if config.calibration.split == auto.validation_split else frozenset()
-    cal_record, mapping, arrays = quantizer_executor.calibrate(config, tensors, examples_artifact, plan_uri,
-                                                               exclude)
+    cal_record, mapping, arrays, records = sampling.calibrate(config, derived, derived_dir, examples_artifact,
+                                                              plan_uri, exclude)
     qat_state: dict = {}
     evaluator = auto_eval.Evaluator(
-        source, auto, arrays, convert.convert_float(source, config.signature_key), validation,
+        derived_dir, auto, arrays, convert.convert_float(derived_dir, config.signature_key), validation,
         auto_eval.Cache(_cache_dir(auto, plan_uri), _context(source, cal_record, record, auto)),
         qat_dir=lambda: _fine_tune(config, source, tensors, examples_artifact, plan_uri, qat_state))
     outcome = auto_search.Search(config, evaluator, lambda: evaluator.rank_layers(config)).run()
@@ -45,6 +48,7 @@ def search(config: QuantizationConfig, source: str, tensors, examples_artifact, 
     summary = _summary(config, outcome, record, time.monotonic() - start)
     _log(summary)
     return {"config": chosen.config, "input_mapping": mapping, "calibration": cal_record,
+            "parity": sampling.parity_sample(config, examples_artifact, plan_uri, records),
             "qat": qat_state.get("record") if chosen.config["mode"] == "qat" else None, "auto": summary}
 
 

@@ -12,7 +12,7 @@ from tfx.types import artifact, artifact_utils
 from tfx.utils import path_utils
 
 from tfx_edge.components import artifacts, io_utils, plan_files, specs
-from tfx_edge.components.core import checks, convert
+from tfx_edge.components.core import checks, convert, parity
 from tfx_edge.components.core import quantize as quantize_lib
 from tfx_edge.schemas import names
 
@@ -29,14 +29,18 @@ class Executor(base_executor.BaseExecutor):
         out_float = artifact_utils.get_single_instance(output_dict[specs.FLOAT_MODEL_KEY])
 
         plan, config = plan_files.read_plan(plan_uri)
-        source = io_utils.serving_dir(trainer_model)
+        derived_dir, derived = plan_files.derived_model(plan_uri, plan)
         key = config.signature_key
-        float_bytes = convert.convert_float(source, key)
+        float_bytes = convert.convert_float(derived_dir, key)
+        parity_report = parity.check(float_bytes, key, io_utils.serving_dir(trainer_model), derived, derived_dir,
+                                     plan_files.parity_records(plan_uri, plan), plan.get("input_mapping"),
+                                     config.parity_tolerance)
         qat_dir = os.path.join(plan_uri, artifacts.QAT_MODEL_DIR) if plan.get("qat") else None
-        result = quantize_lib.quantize(source, config, plan_files.load_calibration(plan_uri),
+        result = quantize_lib.quantize(derived_dir, config, plan_files.load_calibration(plan_uri),
                                        float_bytes, qat_dir)
 
         report = _check(result.model, float_bytes, config, plan)
+        report["parity"] = parity_report
         if result.layer_report_csv is not None:
             io_utils.write_bytes(os.path.join(out_model.uri, artifacts.LAYER_REPORT_FILE),
                                  result.layer_report_csv.encode())
@@ -68,6 +72,7 @@ def _check(model: bytes, float_bytes: bytes, config, plan: dict) -> dict:
         "mode": config.mode.value,
         "config": plan["config"],
         "signature_key": key,
+        "derivation": plan["derivation"],
         "input_mapping": plan.get("input_mapping") or {},
         "calibration": plan.get("calibration"),
         "qat": plan.get("qat"),

@@ -1,0 +1,132 @@
+"""A dense, frozen, TFLite-convertible SavedModel derived from any serving signature.
+
+Two things stop the TFLiteConverter on the models TFX users have, and both are
+handled here once, for every mode:
+
+* Keras 3 models keep resource variables, which the converter leaves as
+  VAR_HANDLE / READ_VARIABLE ops (NaN outputs, int8 failures). The signature's
+  concrete function is frozen first (variables become constants).
+* TFX Trainers export `serving_default` over serialized tf.Examples: parsing,
+  then the Transform graph, then the model. The frozen graph is cut at its
+  ParseExample op: the parsed dense features become the inputs, one tensor per
+  feature named as the feature (placement 'embedded': preprocessing inside the
+  .tflite), or at the Transform layer's outputs (placement 'transformed': the
+  .tflite takes transformed features, named as Transform names them).
+
+The result is written as a SavedModel with the same signature key (and, for
+'transformed', a second signature TRANSFORM_KEY: raw features -> transformed
+features, used to compute calibration inputs), so conversion, calibration,
+the debugger and the auto search work on it unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import convert_to_constants
+
+from tfx_edge.components.core import examples, graph_cut
+from tfx_edge.components.core.graph_cut import DeriveError
+from tfx_edge.components.core.input_mapping import TensorSpec
+from tfx_edge.schemas.quantization import Placement
+
+TRANSFORM_KEY = "tfx_edge_transform"   # raw features -> transformed features ('transformed' only)
+DENSE = "dense"                        # the signature already takes dense numeric tensors
+EXAMPLES = "examples"                  # the signature takes serialized tf.Examples
+
+
+@dataclasses.dataclass(frozen=True)
+class Derived:
+    """What was derived: the kind of the source signature, the placement, and the inputs
+    the app must feed (name, dtype, shape with -1 for the batch)."""
+
+    signature_kind: str
+    placement: str
+    inputs: tuple[TensorSpec, ...]
+    raw_features: tuple[TensorSpec, ...] = ()   # 'transformed': what TRANSFORM_KEY takes
+
+    def record(self) -> dict:
+        def specs(items):
+            return [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in items]
+        return {"signature_kind": self.signature_kind, "placement": self.placement,
+                "inputs": specs(self.inputs), "raw_features": specs(self.raw_features)}
+
+    @classmethod
+    def from_record(cls, record: dict) -> "Derived":
+        def specs(items):
+            return tuple(TensorSpec(t["name"], t["dtype"], tuple(t["shape"])) for t in items)
+        return cls(record["signature_kind"], record["placement"], specs(record["inputs"]),
+                   specs(record["raw_features"]))
+
+
+def load_signature(saved_model_dir: str, key: str):
+    loaded = tf.saved_model.load(saved_model_dir)
+    if key not in loaded.signatures:
+        raise DeriveError(f"signature_key={key!r} is not in the SavedModel at {saved_model_dir}; "
+                          f"it has {sorted(loaded.signatures)}. Set QuantizationConfig.signature_key")
+    return loaded, loaded.signatures[key]
+
+
+def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement) -> Derived:
+    """Writes the derived SavedModel (signature `key`) to out_dir; returns what it takes."""
+    loaded, signature = load_signature(saved_model_dir, key)
+    frozen = convert_to_constants.convert_variables_to_constants_v2(signature)
+    graph = graph_cut.Graph(frozen.graph.as_graph_def(), key)
+    outputs = _outputs(signature, frozen)
+    parse = graph.parse_node()
+    if parse is None:
+        feeds = graph_cut.placeholder_feeds(frozen, signature, key)
+        kind, used_placement, raw = DENSE, Placement.EMBEDDED, ()
+    elif placement == Placement.TRANSFORMED:
+        raw = tuple(graph.dense_features(parse))
+        feeds = graph.transform_outputs(parse, loaded, key)
+        kind, used_placement = EXAMPLES, placement
+    else:
+        feeds = graph.dense_features(parse)
+        kind, used_placement, raw = EXAMPLES, placement, ()
+    graph.check_reachable(feeds, outputs, parse)
+    signatures = {key: graph_cut.function(graph.graph_def, feeds, outputs)}
+    if raw:
+        signatures[TRANSFORM_KEY] = graph_cut.function(graph.graph_def, raw, {f.name: f.tensor for f in feeds})
+    _save(signatures, out_dir)
+    return Derived(kind, used_placement.value, tuple(f.spec for f in feeds), tuple(f.spec for f in raw))
+
+
+def _outputs(signature, frozen) -> dict[str, str]:
+    """Signature output key -> tensor name in the frozen graph (flattened in key order)."""
+    keys = sorted(signature.structured_outputs)
+    if len(keys) != len(frozen.outputs):
+        raise DeriveError(f"the signature's outputs {keys} do not flatten to its "
+                          f"{len(frozen.outputs)} tensors; return a flat dict of tensors")
+    return {k: t.name for k, t in zip(keys, frozen.outputs)}
+
+
+def _save(signatures: dict, out_dir: str) -> None:
+    module = tf.Module()
+    module.functions = list(signatures.values())
+    tf.saved_model.save(module, out_dir, signatures={k: f.get_concrete_function() for k, f in signatures.items()})
+
+
+def inputs_from_records(records, derived: Derived, derived_dir: str, explicit=None):
+    """({input name: array}, {input: feature}) for the derived model from serialized Examples.
+
+    'transformed': the raw features are decoded and run through TRANSFORM_KEY; the inputs
+    are then Transform's outputs, fed by name from transformed examples (mapping {}).
+    """
+    if derived.raw_features:
+        raw, _ = examples.model_inputs(records, list(derived.raw_features))
+        return transform(derived_dir, raw), {}
+    return examples.model_inputs(records, list(derived.inputs), explicit)
+
+
+def transform(derived_dir: str, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs TRANSFORM_KEY of a 'transformed' derivation on raw feature arrays."""
+    fn = tf.saved_model.load(derived_dir).signatures[TRANSFORM_KEY]
+    out = fn(**{k: tf.constant(v) for k, v in raw.items()})
+    return {k: v.numpy() for k, v in out.items()}
+
+
+__all__ = ["DENSE", "EXAMPLES", "TRANSFORM_KEY", "DeriveError", "Derived", "derive", "inputs_from_records",
+           "load_signature", "transform"]

@@ -1,0 +1,254 @@
+"""Cutting a frozen serving graph: where its inputs are, what the kept part needs, and a
+tf.function over the cut (used by derive.py).
+
+The graph is a frozen GraphDef (variables are constants). A cut feeds chosen tensors
+(the parsed dense features, or the Transform layer's outputs) and fetches the
+signature's outputs; everything the outputs need must be computable from the feeds
+with ops LiteRT's builtin set has, or the cut is refused naming the features and ops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfx_edge.components.core.input_mapping import TensorSpec
+
+PARSE_OPS = ("ParseExampleV2",)
+OLD_PARSE_OPS = ("ParseExample", "ParseSingleExample", "ParseSequenceExample", "ParseSequenceExampleV2")
+TRANSFORM_SCOPE = "transform_features_layer"   # TFT's TransformFeaturesLayer, inlined into the signature
+# Ops the interpreter here cannot run (no Flex delegate in ai_edge_litert), or whose tables
+# lose their contents in conversion.
+NEEDS_SELECT_OPS = frozenset({
+    "LookupTableFindV2", "LookupTableFind", "HashTableV2", "MutableHashTableV2", "StringToHashBucketFast",
+    "StringToHashBucketStrong", "StringToHashBucket", "DenseBincount", "Bincount", "StringSplitV2",
+    "StaticRegexReplace", "RegexReplace", "StringLower", "StringStrip", "Substr", "AsString",
+    "StringToNumber"})
+_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
+
+
+class DeriveError(ValueError):
+    """The signature cannot be turned into a TFLite-convertible function; says why and the way out."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Feed:
+    """One input of the cut: its name for the app, the graph tensor it replaces, dtype and shape."""
+
+    name: str
+    tensor: str
+    dtype: str
+    shape: tuple[int, ...]   # -1 for the batch (and any dynamic) dimension
+
+    @property
+    def spec(self) -> TensorSpec:
+        return TensorSpec(self.name, self.dtype, self.shape)
+
+
+def _node_of(tensor: str) -> str:
+    return tensor.lstrip("^").split(":")[0]
+
+
+def _index_of(tensor: str) -> int:
+    return int(tensor.split(":")[1]) if ":" in tensor else 0
+
+
+class Graph:
+    """A frozen GraphDef with look-ups by node name."""
+
+    def __init__(self, graph_def, key: str):
+        self.graph_def, self.key = graph_def, key
+        self.nodes = {n.name: n for n in graph_def.node}
+
+    def parse_node(self):
+        """The signature's ParseExampleV2 node, None for a dense signature."""
+        old = [n.name for n in self.graph_def.node if n.op in OLD_PARSE_OPS]
+        if old:
+            raise DeriveError(f"signature {self.key!r} parses Examples with {old} (not ParseExampleV2); "
+                              f"export it with tf.io.parse_example, or export a dense signature")
+        found = [n for n in self.graph_def.node if n.op in PARSE_OPS]
+        if len(found) > 1:
+            raise DeriveError(f"signature {self.key!r} parses Examples {len(found)} times "
+                              f"({[n.name for n in found]}); export one tf.io.parse_example call")
+        return found[0] if found else None
+
+    def _const(self, tensor: str) -> np.ndarray:
+        return tf.make_ndarray(self.nodes[_node_of(tensor)].attr["value"].tensor)
+
+    def keys(self, parse, which: int) -> list[str]:
+        """ParseExampleV2 input 2: sparse keys, 3: dense keys, 4: ragged keys."""
+        return [k.decode() for k in self._const(parse.input[which]).reshape(-1)]
+
+    def dense_features(self, parse) -> list[Feed]:
+        """The parsed dense features, as feeds named after the features."""
+        num_sparse = parse.attr["num_sparse"].i
+        dtypes = [tf.as_dtype(t).name for t in parse.attr["Tdense"].list.type]
+        shapes = [[d.size for d in s.dim] for s in parse.attr["dense_shapes"].list.shape]
+        feeds = []
+        for i, (name, dtype, shape) in enumerate(zip(self.keys(parse, 3), dtypes, shapes)):
+            if any(d < 0 for d in shape):
+                raise DeriveError(f"feature {name!r} is parsed with a varying length (FixedLenSequenceFeature); "
+                                  f"a TFLite input needs a fixed shape: give it a fixed length, or use "
+                                  f"placement='transformed'")
+            _check_name(name, "feature")
+            feeds.append(Feed(name, f"{parse.name}:{3 * num_sparse + i}", dtype, tuple([-1] + shape)))
+        return feeds
+
+    def transform_outputs(self, parse, loaded, key: str) -> list[Feed]:
+        """The Transform layer's outputs that the model consumes, named as Transform names them."""
+        crossing = self._crossing(TRANSFORM_SCOPE)
+        if not crossing or not hasattr(loaded, "tft_layer"):
+            raise DeriveError(
+                f"placement='transformed' needs the Transform layer inside signature {key!r}, saved on the "
+                f"model as `tft_layer` (TFX's convention: model.tft_layer = "
+                f"tf_transform_output.transform_features_layer()); use placement='embedded'")
+        return _name_by_values(self, parse, loaded.tft_layer, crossing)
+
+    def _crossing(self, scope: str) -> list[str]:
+        """Tensors produced inside `scope` and consumed outside it (data edges only), in graph order."""
+        out: list[str] = []
+        for node in self.graph_def.node:
+            if scope in node.name:
+                continue
+            for inp in node.input:
+                if not inp.startswith("^") and scope in _node_of(inp) and inp not in out:
+                    out.append(inp if ":" in inp else inp + ":0")
+        return out
+
+    def check_reachable(self, feeds: list[Feed], outputs: dict[str, str], parse) -> None:
+        """Everything the outputs need is computable from the feeds with builtin ops."""
+        fed = {f.tensor for f in feeds} | {f.tensor.removesuffix(":0") for f in feeds}
+        seen, stack, unsupported = set(), [_node_of(t) for t in outputs.values()], {}
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            node = self.nodes[name]
+            if node.op in NEEDS_SELECT_OPS:
+                unsupported[name] = node.op
+            for inp in node.input:
+                if inp.startswith("^") or inp in fed:
+                    continue
+                if parse is not None and _node_of(inp) == parse.name:
+                    self._refuse_parse_output(parse, _index_of(inp), feeds)
+                if self.nodes[_node_of(inp)].op == "Placeholder":
+                    raise DeriveError(f"signature {self.key!r} output needs graph input {_node_of(inp)!r} "
+                                      f"beyond the cut; export a signature whose inputs are all features")
+                stack.append(_node_of(inp))
+        if unsupported:
+            self._refuse_ops(unsupported, feeds)
+
+    def _refuse_parse_output(self, parse, index: int, feeds: list[Feed]) -> None:
+        num_sparse = parse.attr["num_sparse"].i
+        num_dense = len(parse.attr["Tdense"].list.type)
+        if index < 3 * num_sparse:
+            feature, kind = self.keys(parse, 2)[index % num_sparse], "sparse (VarLenFeature)"
+        elif index < 3 * num_sparse + num_dense:
+            feature, kind = self.keys(parse, 3)[index - 3 * num_sparse], "raw"
+        else:
+            feature, kind = "(ragged)", "ragged"
+        raise DeriveError(
+            f"feature {feature!r} is used as a {kind} feature where the cut feeds {[f.name for f in feeds]}; "
+            f"TFLite takes one dense tensor per feature: give the feature a fixed length in the schema "
+            f"(FixedLenFeature with a default value), or use placement='transformed'")
+
+    def _refuse_ops(self, unsupported: dict[str, str], feeds: list[Feed]) -> None:
+        by_op: dict[str, set[str]] = {}
+        for name, op in unsupported.items():
+            by_op.setdefault(op, set()).update(self._features_feeding(name, feeds))
+        detail = "; ".join(f"{op} (features {sorted(f) or 'none'})" for op, f in sorted(by_op.items()))
+        raise DeriveError(
+            f"signature {self.key!r} needs ops outside LiteRT's builtin set: {detail}. The interpreter "
+            f"has no Flex (Select TF ops) delegate and vocabulary tables lose their contents in "
+            f"conversion. Use placement='transformed' (the app feeds Transform's outputs), or replace "
+            f"the layer in the model (e.g. CategoryEncoding -> one-hot)")
+
+    def _features_feeding(self, name: str, feeds: list[Feed]) -> set[str]:
+        by_tensor = {f.tensor: f.name for f in feeds} | {f.tensor.removesuffix(":0"): f.name for f in feeds}
+        found, seen, stack = set(), set(), [name]
+        while stack:
+            node = self.nodes[stack.pop()]
+            for inp in node.input:
+                if inp in by_tensor:
+                    found.add(by_tensor[inp])
+                elif not inp.startswith("^") and _node_of(inp) not in seen:
+                    seen.add(_node_of(inp))
+                    stack.append(_node_of(inp))
+        return found
+
+
+def _check_name(name: str, what: str) -> None:
+    if not _NAME.match(name):
+        raise DeriveError(f"{what} name {name!r} cannot name a TFLite input (letters, digits, '_', '.', "
+                          f"'-', '/'); rename it in the schema / Transform")
+
+
+def placeholder_feeds(frozen, signature, key: str) -> list[Feed]:
+    """A dense signature's own inputs (sorted by name, the order the frozen function takes them)."""
+    _, kwargs = signature.structured_input_signature
+    names = sorted(kwargs)
+    feeds = []
+    for name, tensor in zip(names, frozen.inputs):
+        spec = kwargs[name]
+        if spec.dtype == tf.string:
+            raise DeriveError(f"signature {key!r} input {name!r} takes strings but is not parsed as "
+                              f"tf.Examples inside the signature; TFLite needs numeric inputs")
+        shape = tuple(-1 if d is None else int(d) for d in spec.shape.as_list())
+        if not shape or shape[0] != -1:
+            raise DeriveError(f"signature {key!r} input {name!r} has shape {list(shape)}: the batch "
+                              f"dimension must be dynamic; export it with shape [None, ...]")
+        feeds.append(Feed(name, tensor.name, spec.dtype.name, shape))
+    return feeds
+
+
+def function(graph_def, feeds: list[Feed], fetches: dict[str, str]):
+    """A tf.function over the graph, fed at `feeds` (named inputs), returning {key: fetched tensor}."""
+    wrapped = tf.compat.v1.wrap_function(lambda: tf.graph_util.import_graph_def(graph_def, name=""), [])
+    keys = sorted(fetches)
+    pruned = wrapped.prune([wrapped.graph.get_tensor_by_name(f.tensor) for f in feeds],
+                           [wrapped.graph.get_tensor_by_name(fetches[k]) for k in keys])
+    specs = [tf.TensorSpec([None if d < 0 else d for d in f.shape], f.dtype, name=f.name) for f in feeds]
+
+    @tf.function(input_signature=specs)
+    def cut(*args):
+        return dict(zip(keys, pruned(*args)))
+    cut.pruned = pruned   # keeps the pruned graph alive with the function
+    return cut
+
+
+def _name_by_values(graph: Graph, parse, tft_layer, crossing: list[str]) -> list[Feed]:
+    """Names each crossing tensor after the Transform output with the same values on probe inputs."""
+    raw = graph.dense_features(parse)
+    probe = _probe(raw)
+    expected = {k: v.numpy() for k, v in tft_layer({f.name: tf.constant(probe[f.name]) for f in raw}).items()}
+    got = function(graph.graph_def, raw, {t: t for t in crossing})(*[probe[f.name] for f in raw])
+    feeds = []
+    for tensor in crossing:
+        value = got[tensor].numpy()
+        names = [k for k, v in sorted(expected.items()) if v.shape == value.shape and v.dtype == value.dtype
+                 and np.array_equal(v, value)]
+        if len(names) != 1:
+            raise DeriveError(f"the Transform output feeding the model at {tensor} matches "
+                              f"{names or 'no'} Transform feature(s) on probe inputs; use placement='embedded'")
+        feeds.append(Feed(names[0], tensor, value.dtype.name, (-1,) + value.shape[1:]))
+    return sorted(feeds, key=lambda f: f.name)
+
+
+def _probe(raw: list[Feed], batch: int = 7) -> dict[str, np.ndarray]:
+    """Seeded, distinct probe values per feature (strings: distinct tokens)."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for i, f in enumerate(raw):
+        shape = (batch,) + f.shape[1:]
+        if f.dtype == "string":
+            out[f.name] = np.array([f"tfx_edge_probe_{i}_{j}".encode() for j in range(int(np.prod(shape)))],
+                                   dtype=object).reshape(shape)
+        elif f.dtype.startswith("int"):
+            out[f.name] = rng.integers(0, 1000, size=shape).astype(f.dtype)
+        else:
+            out[f.name] = rng.uniform(-3, 3, size=shape).astype(f.dtype)
+    return out

@@ -1,0 +1,58 @@
+"""The Quantizer's samples of the pipeline's Examples: calibration data and the parity sample.
+
+Both are seeded, one-pass reservoir samples over the split's sorted files, so the
+same data and config give the same bytes. Calibration arrays are the derived
+model's inputs (for placement 'transformed', Transform's outputs); the parity
+sample keeps the serialized records, so the TFLiteExporter can run the Trainer's
+own signature on them and check the float32 TFLite against it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+from absl import logging
+
+from tfx_edge.components import artifacts, io_utils
+from tfx_edge.components.core import calibration, derive, examples, holdout
+from tfx_edge.schemas.quantization import QuantizationConfig
+
+PARITY_SAMPLES = 64
+
+
+def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: str, examples_artifact,
+              out_dir: str, exclude: frozenset[str] = frozenset()):
+    """Samples calibration data into out_dir; records whose sha256 is in `exclude` are skipped.
+    Returns (record, input mapping, arrays, the sampled records)."""
+    cal = config.calibration
+    files = examples.split_files(io_utils.split_uri(examples_artifact, cal.split, "calibration.split"))
+    records, seen = calibration.reservoir_sample(
+        holdout.without(examples.iter_records(files), exclude), cal.num_samples, cal.seed)
+    arrays, mapping = derive.inputs_from_records(records, derived, derived_dir, config.input_mapping)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    io_utils.write_bytes(os.path.join(out_dir, artifacts.CALIBRATION_FILE), buffer.getvalue())
+    logging.info("Calibration: %d of %d examples from split %r (seed %d).",
+                 len(records), seen, cal.split, cal.seed)
+    record = {"split": cal.split, "seed": cal.seed, "requested": cal.num_samples,
+              "used": len(records), "examples_seen": seen, "files": files,
+              "sha256": calibration.digest(arrays), "file": artifacts.CALIBRATION_FILE,
+              "excluded_examples": len(exclude)}
+    return record, mapping, arrays, records
+
+
+def parity_sample(config: QuantizationConfig, examples_artifact, out_dir: str,
+                  records: list[bytes] | None = None) -> dict | None:
+    """Writes up to PARITY_SAMPLES serialized examples (the calibration sample's first ones, or
+    a seeded sample of calibration.split) for the exporter's float32-vs-SavedModel check."""
+    if records is None:
+        if examples_artifact is None:
+            return None
+        cal = config.calibration
+        files = examples.split_files(io_utils.split_uri(examples_artifact, cal.split, "calibration.split"))
+        records, _ = calibration.reservoir_sample(examples.iter_records(files), PARITY_SAMPLES, cal.seed)
+    records = list(records[:PARITY_SAMPLES])
+    io_utils.write_records(os.path.join(out_dir, artifacts.PARITY_FILE), records)
+    return {"file": artifacts.PARITY_FILE, "examples": len(records), "split": config.calibration.split}

@@ -1,0 +1,71 @@
+"""The penguin demo: TFX's own penguin example (Transform + Keras 3) followed by tfx-edge.
+
+CsvExampleGen -> StatisticsGen -> SchemaGen -> Transform -> Trainer
+  -> Quantizer -> TFLiteExporter -> EdgeEvaluator -> Pusher (stock)
+
+The Transform and Trainer run TFX's module file as it ships in the tfx wheel,
+unchanged (`tfx/examples/penguin/penguin_utils_keras.py`): a z-score Transform
+and a Keras 3 model exported with a `serving_default` signature over serialized
+tf.Examples. tfx-edge derives a dense TFLite function from that signature itself.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from tfx import v1 as tfx
+
+from tfx_edge.pipelines.pipeline import edge_components
+from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, Placement, QuantizationConfig,
+                              SliceThreshold, Thresholds)
+
+PIPELINE_NAME = "tfx-edge-penguin"
+MODULE = "tfx.examples.penguin.penguin_utils_keras"
+LABEL_KEY = "species"
+DATA_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "penguin")
+
+
+def penguin_evaluation(max_drop: float, min_accuracy: float, max_slice_drop: float,
+                       placement: Placement) -> EvaluationConfig:
+    """The penguin gate: accuracy drop and floor overall and within each species. The model
+    outputs logits; with placement 'transformed' the label is Transform's `species_xf`."""
+    label = LABEL_KEY + "_xf" if placement == Placement.TRANSFORMED else LABEL_KEY
+    return EvaluationConfig(
+        thresholds=Thresholds(
+            metrics={"accuracy": MetricThreshold(max_absolute_drop=max_drop, lower_bound=min_accuracy)},
+            slices=(SliceThreshold(feature=label, min_examples=10,
+                                   metrics={"accuracy": MetricThreshold(max_absolute_drop=max_slice_drop)}),)),
+        label_feature=label, output_kind=OutputKind.LOGITS, slice_features=(label,))
+
+
+def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir: str,
+                            quantization: QuantizationConfig, evaluation: EvaluationConfig,
+                            data_root: str = DATA_ROOT, metadata_path: str | None = None,
+                            train_steps: int = 100, eval_steps: int = 5,
+                            beam_pipeline_args: Sequence[str] | None = None,
+                            enable_cache: bool = True) -> tfx.dsl.Pipeline:
+    example_gen = tfx.components.CsvExampleGen(input_base=data_root)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                          infer_feature_shape=True)
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn=f"{MODULE}.preprocessing_fn")
+    trainer = tfx.components.Trainer(
+        run_fn=f"{MODULE}.run_fn", examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps))
+    transformed = quantization.placement == Placement.TRANSFORMED
+    edge = edge_components(trainer.outputs["model"], example_gen.outputs["examples"], None,
+                           quantization, evaluation, serving_dir,
+                           eval_examples=transform.outputs["transformed_examples"] if transformed else None)
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, transform, trainer] + edge,
+        enable_cache=enable_cache,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+            if metadata_path else None),
+        beam_pipeline_args=list(beam_pipeline_args or ["--direct_num_workers=1"]))
