@@ -55,7 +55,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         blessed, checks = gate.decide(evidence, config.thresholds)
         auto = export.get("auto")
         mode = f"{export.get('mode')} (auto: {auto['planned']})" if auto else export.get("mode")
-        result = report.build(config, summary, facts, timing, checks, blessed, plan, mode, auto)
+        result = report.build(config, summary, facts, timing, checks, blessed, plan, mode, auto, export)
         _record(evaluation, blessing, model, result)
         for warning in report.slower_than_float(timing):
             logging.warning("EdgeEvaluator: %s (set budgets.max_latency_ratio to gate on it)", warning)

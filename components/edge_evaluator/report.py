@@ -47,7 +47,7 @@ def primary(config: EvaluationConfig, summary: dict) -> dict:
 
 
 def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, checks, blessed: bool,
-          plan, mode: str | None, auto: dict | None = None) -> dict:
+          plan, mode: str | None, auto: dict | None = None, export: dict | None = None) -> dict:
     job = plan.job
     return _finite_or_none({
         "blessed": blessed,
@@ -67,6 +67,8 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "latency": timing,
         "checks": [dataclasses.asdict(c) for c in checks],
         "auto": auto,
+        "parity": (export or {}).get("parity"),
+        "derivation": (export or {}).get("derivation"),
         "config": json.loads(config.to_json()),
     })
 

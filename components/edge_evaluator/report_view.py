@@ -83,7 +83,24 @@ def _facts(result: dict) -> tuple:
     references = ", ".join(map(str, reference_names(result))) or None
     facts = [("mode", result.get("mode")), ("task", result.get("task")), ("examples", result.get("examples")),
              ("primary metric", result.get("primary_metric")), ("references", references)]
+    optional = [("float32 vs SavedModel", _parity(result.get("parity"))),
+                ("the app feeds", _app_inputs(result.get("derivation")))]
+    facts += [(name, value) for name, value in optional if value is not None]
     return tuple((name, cell(value, "")) for name, value in facts)
+
+
+def _parity(parity: dict | None) -> str | None:
+    if not parity:
+        return None
+    return (f"max relative difference {parity.get('worst_relative_diff', float('nan')):.2g} on "
+            f"{parity.get('examples')} {parity.get('source')} inputs (tolerance {parity.get('tolerance')})")
+
+
+def _app_inputs(derivation: dict | None) -> str | None:
+    if not derivation:
+        return None
+    inputs = ", ".join(f"{i['name']} {i['dtype']} {i['shape']}" for i in derivation.get("inputs", []))
+    return f"{derivation.get('placement')} ({derivation.get('signature_kind')} signature): {inputs}"
 
 
 def _gate(result: dict) -> Table | None:
