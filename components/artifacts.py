@@ -34,9 +34,14 @@ HTML_REPORT_FILE = "report.html"
 BLESSED_FILE = "BLESSED"
 NOT_BLESSED_FILE = "NOT_BLESSED"
 
-# Custom properties. The blessing deliberately carries no `current_model_id`:
-# LatestBlessedModelStrategy indexes blessings by it, and must never pick a
-# TFLite model as the float Evaluator's baseline.
+# Written into plan.json and export_report.json; the readers refuse another format.
+FORMAT_KEY = "tfx_edge_format"
+FORMAT = 2
+
+# Custom properties. The blessing's `current_model_id` / `current_model` name the float
+# parent the gate compared against (copied from the float Evaluator's blessing), never a
+# TFLite model: LatestBlessedModelStrategy locally, and the two queries Kubeflow V2
+# compiles it into, then resolve to that float SavedModel.
 BLESSED_KEY = "blessed"
 EDGE_MODEL_URI_KEY = "edge_model_uri"
 MODE_KEY = "quantization_mode"

@@ -29,6 +29,29 @@ def split_uri(examples: artifact.Artifact | None, split: str, field: str) -> str
     return artifact_utils.get_split_uri([examples], split)
 
 
+def clean_dir(uri: str) -> None:
+    """Empties an output directory before an executor writes into it: a retry into the same
+    URI (what orchestrators do) never leaves an earlier attempt's files beside the new ones."""
+    if tf.io.gfile.exists(uri):
+        for name in tf.io.gfile.listdir(uri):
+            path = os.path.join(uri, name.rstrip("/"))
+            if tf.io.gfile.isdir(path):
+                tf.io.gfile.rmtree(path)
+            else:
+                tf.io.gfile.remove(path)
+    tf.io.gfile.makedirs(uri)
+
+
+def read_required_json(path: str, what: str, fix: str) -> Any:
+    """A JSON file the gate depends on: missing or unreadable is an error naming it and the fix."""
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{what} {path!r} is missing; {fix}")
+    try:
+        return read_json(path)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{what} {path!r} is not readable JSON ({error}); {fix}") from error
+
+
 def write_bytes(path: str, data: bytes) -> None:
     """Writes via a temporary name and a rename, so no half-written file is left behind."""
     tf.io.gfile.makedirs(os.path.dirname(path))

@@ -9,24 +9,49 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_edge.components import artifacts, io_utils
-from tfx_edge.components.core import derive, examples
+from tfx_edge.components.core import calibration, derive, examples
 from tfx_edge.schemas.quantization import QuantizationConfig
 
 
+_RERUN = "connect the Quantizer's outputs['plan'] (or re-run the Quantizer with this tfx-edge)"
+
+
 def read_plan(plan_uri: str) -> tuple[dict, QuantizationConfig]:
+    """plan.json: required, readable, of this format, with a valid config."""
     path = os.path.join(plan_uri, artifacts.PLAN_FILE)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"plan {path!r} is missing: was the plan made by the Quantizer?")
-    plan = io_utils.read_json(path)
+    plan = io_utils.read_required_json(path, "plan", _RERUN)
+    if not isinstance(plan, dict) or plan.get(artifacts.FORMAT_KEY) != artifacts.FORMAT:
+        found = plan.get(artifacts.FORMAT_KEY) if isinstance(plan, dict) else type(plan).__name__
+        raise ValueError(f"plan {path!r} has format {found!r}, this TFLiteExporter reads format "
+                         f"{artifacts.FORMAT}; {_RERUN}")
     return plan, QuantizationConfig.from_dict(plan["config"])
 
 
-def load_calibration(plan_uri: str) -> dict[str, np.ndarray] | None:
-    path = os.path.join(plan_uri, artifacts.CALIBRATION_FILE)
-    if not tf.io.gfile.exists(path):
+def check_source(plan_uri: str, plan: dict, model_dir: str) -> None:
+    """The plan must have been made for the model being exported."""
+    if plan.get("source_model") != model_dir:
+        raise ValueError(f"plan {plan_uri!r} was made for the model at {plan.get('source_model')!r}, not the "
+                         f"TFLiteExporter's model at {model_dir!r}: give the Quantizer and the TFLiteExporter "
+                         f"the same model channel (trainer.outputs['model'])")
+
+
+def load_calibration(plan_uri: str, plan: dict) -> dict[str, np.ndarray] | None:
+    """The calibration arrays the plan records (None when it records none); a recorded file that
+    is missing, unreadable or not the recorded data (sha256) is an error."""
+    record = plan.get("calibration")
+    if not record:
         return None
-    with np.load(io.BytesIO(io_utils.read_bytes(path))) as data:
-        return {k: data[k] for k in sorted(data.files)}
+    path = os.path.join(plan_uri, record["file"])
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"calibration data {path!r} recorded in the plan is missing; {_RERUN}")
+    try:
+        with np.load(io.BytesIO(io_utils.read_bytes(path))) as data:
+            arrays = {k: data[k] for k in sorted(data.files)}
+    except (ValueError, OSError) as error:
+        raise ValueError(f"calibration data {path!r} is unreadable ({error}); {_RERUN}") from error
+    if calibration.digest(arrays) != record["sha256"]:
+        raise ValueError(f"calibration data {path!r} is not what the plan recorded (sha256 differs); {_RERUN}")
+    return arrays
 
 
 def derived_model(plan_uri: str, plan: dict) -> tuple[str, derive.Derived]:

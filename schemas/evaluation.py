@@ -62,6 +62,28 @@ class MetricThreshold:
             if values[name] is not None and metric in PAIR_METRICS:
                 fail(f"{path}.{name}", values[name], f"{metric!r} compares the quantized model "
                      "with its reference already; use lower_bound / upper_bound")
+        self._check_range(path, metric)
+
+    def _check_range(self, path: str, metric: str) -> None:
+        """Refuses limits that can never pass or always pass, given the metric's range [0, upper]."""
+        upper = metric_table.get(metric).upper if metric_table.get(metric) else None
+        lo, hi = self.lower_bound, self.upper_bound
+        if lo is not None and hi is not None and lo > hi:
+            fail(f"{path}.lower_bound", lo, f"it is above upper_bound={hi}: no value can pass; swap or fix them")
+        if lo is not None and upper is not None and lo > upper:
+            fail(f"{path}.lower_bound", lo, f"{metric!r} is at most {upper:g}: no model can pass; "
+                 f"a fraction is written as e.g. 0.9, not 90")
+        if lo is not None and lo <= 0:
+            fail(f"{path}.lower_bound", lo, f"{metric!r} is never below 0, so this bound always passes; "
+                 f"remove it or set a real floor")
+        if hi is not None and hi < 0:
+            fail(f"{path}.upper_bound", hi, f"{metric!r} is never below 0: no model can pass")
+        if hi is not None and upper is not None and hi >= upper:
+            fail(f"{path}.upper_bound", hi, f"{metric!r} is at most {upper:g}, so this bound always passes")
+        drop = self.max_absolute_drop
+        if drop is not None and upper is not None and drop >= upper:
+            fail(f"{path}.max_absolute_drop", drop, f"{metric!r} is at most {upper:g}, so a drop of "
+                 f"{drop:g} always passes; a fraction is written as e.g. 0.01 (one point)")
 
 
 @dataclasses.dataclass(frozen=True)

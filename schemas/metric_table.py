@@ -39,6 +39,8 @@ class Metric:
       difference): a value of its own, so bounds apply and drops do not.
     auto: may be the metric of mode 'auto' (AutoConfig.metric).
     needs_output_kind: computed only when the classification output kind is known (the loss).
+    upper: the largest value the metric can take (1.0 for fractions, None: unbounded); every
+      metric is >= 0. Thresholds that can never pass or always pass are refused with it.
     """
 
     name: str
@@ -47,6 +49,7 @@ class Metric:
     pair: bool = False
     auto: bool = False
     needs_output_kind: bool = False
+    upper: float | None = 1.0
 
     @property
     def placeholder(self) -> str | None:
@@ -75,11 +78,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("macro_recall", HIGHER, frozenset({_C})),
     Metric("precision_class_<i>", HIGHER, frozenset({_C})),
     Metric("recall_class_<i>", HIGHER, frozenset({_C})),
-    Metric("loss", LOWER, frozenset({_C}), auto=True, needs_output_kind=True),
-    Metric("mae", LOWER, frozenset({_R}), auto=True),
-    Metric("rmse", LOWER, frozenset({_R}), auto=True),
+    Metric("loss", LOWER, frozenset({_C}), auto=True, needs_output_kind=True, upper=None),
+    Metric("mae", LOWER, frozenset({_R}), auto=True, upper=None),
+    Metric("rmse", LOWER, frozenset({_R}), auto=True, upper=None),
     Metric("agreement", HIGHER, frozenset({_C}), pair=True),       # quantized vs a reference (no drop)
-    Metric("max_output_diff", LOWER, _BOTH, pair=True),
+    Metric("max_output_diff", LOWER, _BOTH, pair=True, upper=None),
 )}
 
 TOP_K_ACCURACY = "top_<k>_accuracy"

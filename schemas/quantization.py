@@ -59,6 +59,7 @@ class CalibrationConfig:
                  "use at least 1 sample (a few hundred is typical)")
         if not self.split:
             fail("calibration.split", self.split, "name a split of the Examples, e.g. 'train'")
+        _check_seed("calibration.seed", self.seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +84,7 @@ class QatConfig:
             fail("qat.batch_size", self.batch_size, "use a batch size >= 1")
         if not self.learning_rate > 0:
             fail("qat.learning_rate", self.learning_rate, "use a positive learning rate")
+        _check_seed("qat.seed", self.seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +188,7 @@ class AutoConfig:
         return any(MODES[candidate_mode(c)].technique == Technique.QAT for c in self.candidates)
 
     def _check_numbers(self) -> None:
+        _check_seed("auto.seed", self.seed)
         if not 0 < self.validation_fraction < 1:
             fail("auto.validation_fraction", self.validation_fraction, "use a fraction in (0, 1)")
         for name in ("max_validation_examples", "max_trials", "max_float_layers", "latency_runs"):
@@ -197,6 +200,11 @@ class AutoConfig:
             fail("auto.max_model_bytes", self.max_model_bytes, "use a positive byte count")
         if self.max_latency_p50_us is not None and not self.max_latency_p50_us > 0:
             fail("auto.max_latency_p50_us", self.max_latency_p50_us, "use a positive number")
+
+
+def _check_seed(field: str, seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        fail(field, seed, "use an integer seed in [0, 2**32) (numpy's generators take no negative seed)")
 
 
 def _exists(path: str) -> bool:

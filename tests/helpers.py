@@ -12,6 +12,16 @@ def make_artifact(cls, uri: str):
     return artifact
 
 
+def write_export_report(model_uri: str, **fields) -> None:
+    """The minimal export_report.json a TFLiteExporter writes, for TFLite models built in a test."""
+    import json
+    from tfx_edge.components import artifacts
+    report = {artifacts.FORMAT_KEY: artifacts.FORMAT, "mode": "float32", "signature_key": "serving_default",
+              "input_mapping": {}, "auto": None, **fields}
+    with open(os.path.join(model_uri, artifacts.EXPORT_REPORT_FILE), "w") as f:
+        json.dump(report, f)
+
+
 def run_quantizer(config, model, examples, out_uri):
     from tfx_edge.components import specs
     from tfx_edge.components.artifacts import QuantizationPlan

@@ -18,7 +18,7 @@ from tfx_edge.components.core import examples as examples_lib
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.schemas import (Budgets, EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, SliceThreshold,
                               Task, Thresholds)
-from helpers import make_artifact, run_edge_evaluator
+from helpers import make_artifact, run_edge_evaluator, write_export_report
 
 ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.2, lower_bound=0.5)}
 FAST = LatencyConfig(runs=20, warmup=2)
@@ -182,6 +182,7 @@ def write_model(root, name, module_fn):
     os.makedirs(os.path.join(model.uri, "Format-Serving"))
     with open(tflite_path(model), "wb") as f:
         f.write(converter.convert())
+    write_export_report(model.uri)
     return model
 
 
@@ -201,8 +202,9 @@ def test_nan_outputs_fail_closed(int8_export, examples_artifact, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"label_feature": "digit"}, examples_lib.ExamplesError, "label_feature: feature 'digit' is not in"),
-    ({"slice_features": ("writer",)}, examples_lib.ExamplesError, "slice_features: feature 'writer'"),
+    ({"label_feature": "digit"}, examples_lib.ExamplesError, "label_feature='digit' is missing from examples"),
+    ({"slice_features": ("writer",)}, examples_lib.ExamplesError,
+     "slice_features: no example of split 'eval' has feature 'writer'"),
     ({"input_mapping": {"image": "pixels"}}, InputMappingError, "Available features: \\['image', 'label'\\]"),
 ])
 def test_missing_features_stop_with_a_clear_error(kwargs, error, match, int8_export, examples_artifact, tmp_path):
@@ -218,6 +220,7 @@ def test_unreadable_model_file_stops_naming_it(int8_export, examples_artifact, t
     os.makedirs(os.path.join(broken.uri, "Format-Serving"))
     with open(tflite_path(broken), "wb") as f:
         f.write(b"not a flatbuffer" * 8)
+    write_export_report(broken.uri)
     with pytest.raises(ValueError, match="model: .*broken/Format-Serving/tflite .*not a loadable TFLite"):
         run_edge_evaluator(config(), examples_artifact, broken, int8_export["float"], str(tmp_path / "o"))
     assert not os.listdir(tmp_path / "o" / "blessing")

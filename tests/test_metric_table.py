@@ -34,7 +34,7 @@ def regression_metrics(n=40, width=2) -> dict[str, float]:
 
 def accepts(config_kwargs: dict, name: str) -> bool:
     try:
-        EvaluationConfig(thresholds=Thresholds(metrics={name: MetricThreshold(lower_bound=0.0)}), **config_kwargs)
+        EvaluationConfig(thresholds=Thresholds(metrics={name: MetricThreshold(upper_bound=0.5)}), **config_kwargs)
     except ConfigError:
         return False
     return True

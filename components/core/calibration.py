@@ -47,3 +47,15 @@ def as_samples(arrays: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     names: Sequence[str] = sorted(arrays)
     count = len(arrays[names[0]]) if names else 0
     return [{n: arrays[n][i:i + 1] for n in names} for i in range(count)]
+
+
+def nonfinite_rows(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """A boolean mask of the samples with NaN or inf in any float array."""
+    names = sorted(arrays)
+    count = len(arrays[names[0]]) if names else 0
+    bad = np.zeros(count, dtype=bool)
+    for name in names:
+        a = arrays[name]
+        if np.issubdtype(a.dtype, np.floating):
+            bad |= ~np.isfinite(a.reshape(count, -1)).all(axis=1)
+    return bad

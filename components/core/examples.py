@@ -20,13 +20,20 @@ class ExamplesError(ValueError):
     """A split is missing, empty or holds features we cannot turn into arrays."""
 
 
+def is_record_file(name: str) -> bool:
+    """The rule for what in a split directory is data: every file except hidden ('.'-prefixed)
+    and marker files ('_'-prefixed, e.g. Beam's and Hadoop's `_SUCCESS`)."""
+    return not name.startswith((".", "_"))
+
+
 def split_files(split_uri: str) -> list[str]:
-    """The sorted record files of one split directory."""
+    """The sorted record files of one split directory (see is_record_file; folders are skipped)."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if not tf.io.gfile.isdir(split_uri):
         raise ExamplesError(f"split directory {split_uri!r} does not exist")
     files = sorted(os.path.join(split_uri, f) for f in tf.io.gfile.listdir(split_uri)
-                   if not f.startswith("."))
+                   if is_record_file(f) and not f.endswith("/")
+                   and not tf.io.gfile.isdir(os.path.join(split_uri, f)))
     if not files:
         raise ExamplesError(f"split directory {split_uri!r} holds no record files")
     return files
@@ -41,21 +48,29 @@ def compression_of(files: Sequence[str]) -> str:
 
 def iter_records(files: Sequence[str]) -> Iterator[bytes]:
     """Serialized examples of the files, in file order."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    dataset = tf.data.TFRecordDataset(list(files), compression_type=compression_of(files))
-    for batch in dataset.batch(1024).as_numpy_iterator():   # per-element iteration is ~50x slower
-        yield from batch
+    compression_of(files)
+    for path in files:
+        for batch in read_batches(path, 0, 1, 1024):   # per-element iteration is ~50x slower
+            yield from batch
 
 
 def read_batches(path: str, shard: int, num_shards: int, batch_size: int) -> Iterator[list[bytes]]:
     """Lists of serialized examples from one file, every num_shards-th record from `shard`
-    (tf.data reads in C++; a file is never loaded whole)."""
+    (tf.data reads in C++; a file is never loaded whole). A corrupt file, or one compressed
+    otherwise than its name says, is an error naming the file."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    dataset = tf.data.TFRecordDataset(path, compression_type=compression_of([path]))
+    compression = compression_of([path])
+    dataset = tf.data.TFRecordDataset(path, compression_type=compression)
     if num_shards > 1:
         dataset = dataset.shard(num_shards, shard)
-    for batch in dataset.batch(batch_size).as_numpy_iterator():
-        yield list(batch)
+    try:
+        for batch in dataset.batch(batch_size).as_numpy_iterator():
+            yield list(batch)
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        raise ExamplesError(
+            f"record file {path!r} is corrupt or not a TFRecord file read as {compression or 'uncompressed'} "
+            f"(by its name: '.gz' means GZIP): {str(error).splitlines()[0][:200]}. Re-create it, or name "
+            f"it by its compression") from error
 
 
 class Decoder:

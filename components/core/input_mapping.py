@@ -68,13 +68,21 @@ def _unfed_message(unfed, explicit: Mapping[str, str], features: Sequence[str]) 
             f". Available features: {sorted(features)}. Fix: set input_mapping={{{paste}}}")
 
 
+def object_problem(values: np.ndarray) -> str:
+    """Why a decoded feature column is not numeric: strings, or rows of different lengths."""
+    if values.ndim == 2:   # every example has the same number of values: they are bytes
+        sample = next((v for v in values.reshape(-1) if v is not None), b"")
+        return f"holds strings (bytes, e.g. {bytes(sample)[:20]!r}), not numbers"
+    return "is missing in some examples or has a varying number of values"
+
+
 def to_tensor(values: np.ndarray, spec: TensorSpec, feature: str) -> np.ndarray:
     """Reshapes a [batch, ...] feature array to the tensor's shape and dtype."""
-    if values.dtype == object:
+    if values.dtype == object and spec.dtype not in ("object", "string"):
         raise InputMappingError(
-            f"feature {feature!r} (feeding model input {spec.name!r}) is missing in some "
-            f"examples or has a varying number of values; the model needs the same number "
-            f"of values in every example (fix the data, or fill it in a Transform step)")
+            f"feature {feature!r} (feeding model input {spec.name!r}, {spec.dtype}) {object_problem(values)}; "
+            f"the model needs {spec.dtype} values, the same number in every example (map another feature "
+            f"in input_mapping, fix the data, or convert it in a Transform step)")
     batch = values.shape[0]
     inner = tuple(spec.shape[1:])
     if any(d < 0 for d in inner):

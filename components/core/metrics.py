@@ -15,6 +15,8 @@ from typing import Mapping
 
 import numpy as np
 
+from tfx_edge.components.core import input_mapping
+
 from tfx_edge.schemas import metric_table
 from tfx_edge.schemas.metric_table import HIGHER
 
@@ -70,7 +72,9 @@ def num_classes(output_shape) -> int:
 def labels_of(values: np.ndarray, classes: int, feature: str) -> tuple[np.ndarray, str]:
     """Class indices from sparse (one value) or one-hot (`classes` values) labels."""
     if values.dtype == object:
-        raise LabelError(f"label feature {feature!r} is missing in some examples or varies in length")
+        raise LabelError(f"label feature {feature!r} {input_mapping.object_problem(values)}; labels must be "
+                         f"integer class ids (or one-hot), one per example: map strings to ids in a "
+                         f"Transform step (e.g. tft.compute_and_apply_vocabulary) and set label_feature")
     flat = values.reshape(values.shape[0], -1)
     if flat.shape[1] == 1:
         return _sparse(flat[:, 0], classes, feature), "sparse"
@@ -99,7 +103,9 @@ def _sparse(labels: np.ndarray, classes: int, feature: str) -> np.ndarray:
 def targets_of(values: np.ndarray, width: int, feature: str) -> np.ndarray:
     """Regression targets [B, width] as float64."""
     if values.dtype == object:
-        raise LabelError(f"label feature {feature!r} is missing in some examples or varies in length")
+        raise LabelError(f"label feature {feature!r} {input_mapping.object_problem(values)}; labels must be "
+                         f"integer class ids (or one-hot), one per example: map strings to ids in a "
+                         f"Transform step (e.g. tft.compute_and_apply_vocabulary) and set label_feature")
     flat = values.reshape(values.shape[0], -1)
     if flat.shape[1] != width:
         raise LabelError(f"label feature {feature!r} has {flat.shape[1]} values per example; "

@@ -7,13 +7,14 @@ from typing import Any
 
 import tensorflow as tf
 from absl import logging
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.components.util import model_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact, artifact_utils
 from tfx.utils import io_utils as tfx_io_utils
 
 from tfx_edge.components import artifacts, io_utils, specs
-from tfx_edge.components.core import examples, gate, input_mapping, latency
+from tfx_edge.components.core import examples, gate, input_mapping, latency, slicing
 from tfx_edge.components.edge_evaluator import beam_job, html_report, planning, report
 from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import names
@@ -31,11 +32,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         model = artifact_utils.get_single_instance(input_dict[specs.MODEL_KEY])
         blessing = artifact_utils.get_single_instance(output_dict[specs.BLESSING_KEY])
         evaluation = artifact_utils.get_single_instance(output_dict[specs.EVALUATION_KEY])
+        for out in (blessing, evaluation):
+            io_utils.clean_dir(out.uri)
 
         files = examples.split_files(io_utils.split_uri(
             artifact_utils.get_single_instance(input_dict[specs.EXAMPLES_KEY]), config.split, "split"))
         export = _export_report(model)
-        key = export.get("signature_key", "serving_default")
+        key = export["signature_key"]
         quant = _load(model, "model", key)
         ref = _load(artifact_utils.get_single_instance(input_dict[specs.FLOAT_MODEL_KEY]), "float_model", key)
         saved_dir = _saved_model_dir(config, input_dict.get(specs.SAVED_MODEL_KEY) or [])
@@ -43,6 +46,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         plan = planning.plan(config, quant, ref, files, key, mapping, saved_dir)
 
         summary = self._score(files, plan.job, evaluation.uri) if plan.job else report.EMPTY_SUMMARY
+        _check_slice_features(config, summary)
         timing = _latency(config, key, {names.QUANTIZED: quant, names.FLOAT_TFLITE: ref}, plan)
         facts = report.model_facts(quant, ref, saved_dir)
         float_blessing = input_dict.get(specs.FLOAT_BLESSING_KEY) or []
@@ -56,7 +60,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         auto = export.get("auto")
         mode = f"{export.get('mode')} (auto: {auto['planned']})" if auto else export.get("mode")
         result = report.build(config, summary, facts, timing, checks, blessed, plan, mode, auto, export)
-        _record(evaluation, blessing, model, result)
+        _record(evaluation, blessing, model, result, float_blessing[0] if float_blessing else None)
         for warning in report.slower_than_float(timing):
             logging.warning("EdgeEvaluator: %s (set budgets.max_latency_ratio to gate on it)", warning)
         if blessed:
@@ -90,8 +94,29 @@ def _load(model: artifact.Artifact, which: str, key: str) -> planning.LoadedMode
 
 
 def _export_report(model: artifact.Artifact) -> dict:
+    """The TFLiteExporter's record: required, readable and of this format (the gate's auto-search,
+    input-mapping and signature facts come from it; without it the gate would check less)."""
     path = os.path.join(model.uri, artifacts.EXPORT_REPORT_FILE)
-    return io_utils.read_json(path) if tf.io.gfile.exists(path) else {}
+    fix = "connect the TFLiteExporter's outputs['tflite_model'] (or re-run it)"
+    report = io_utils.read_required_json(path, "the TFLiteExporter's report", fix)
+    if not isinstance(report, dict) or report.get(artifacts.FORMAT_KEY) != artifacts.FORMAT:
+        found = report.get(artifacts.FORMAT_KEY) if isinstance(report, dict) else type(report).__name__
+        raise ValueError(f"the TFLiteExporter's report {path!r} has format {found!r}, this EdgeEvaluator "
+                         f"reads format {artifacts.FORMAT}; re-run the TFLiteExporter with this tfx-edge")
+    missing = sorted({"signature_key", "input_mapping", "auto", "mode"} - set(report))
+    if missing:
+        raise ValueError(f"the TFLiteExporter's report {path!r} lacks {missing}; {fix}")
+    return report
+
+
+def _check_slice_features(config: EvaluationConfig, summary: dict) -> None:
+    """A slice feature that no example of the split has is a misconfiguration, not a slice."""
+    for feature in config.slice_features:
+        keys = {k for k in summary["slices"] if k.startswith(f"{feature}=")}
+        if keys == {slicing.key(feature, slicing.MISSING)}:
+            raise examples.ExamplesError(
+                f"slice_features: no example of split {config.split!r} has feature {feature!r}; "
+                f"fix the feature name in slice_features")
 
 
 def _saved_model_dir(config: EvaluationConfig, saved: list[artifact.Artifact]) -> str | None:
@@ -117,8 +142,9 @@ def _latency(config: EvaluationConfig, key: str, models, plan: planning.Plan) ->
     return timing
 
 
-def _record(evaluation, blessing, model, result: dict) -> None:
-    """Evaluation files first, the blessing last: a crash in between blesses nothing."""
+def _record(evaluation, blessing, model, result: dict, float_blessing) -> None:
+    """Evaluation files first, the blessing last: a crash in between blesses nothing. The output
+    directories were emptied first, so only this attempt's decision file exists."""
     io_utils.write_json(os.path.join(evaluation.uri, artifacts.METRICS_FILE), result)
     io_utils.write_bytes(os.path.join(evaluation.uri, artifacts.REPORT_FILE),
                          report.render(result).encode())
@@ -129,8 +155,24 @@ def _record(evaluation, blessing, model, result: dict) -> None:
         os.path.join(blessing.uri, artifacts.BLESSED_FILE if blessed else artifacts.NOT_BLESSED_FILE), "")
     blessing.set_int_custom_property(artifacts.BLESSED_KEY, 1 if blessed else 0)
     blessing.set_string_custom_property(artifacts.EDGE_MODEL_URI_KEY, model.uri)
+    _copy_float_parent(float_blessing, blessing)
     primary = result["primary"]
     for artifact_ in (evaluation, blessing):
         for prop, value in primary.items():
             if value is not None:
                 artifact_.set_float_custom_property(prop, value)
+
+
+def _copy_float_parent(float_blessing, blessing) -> None:
+    """The float model the float Evaluator blessed and the gate compared against, as the baseline
+    resolvers read it (int id locally, the artifact's resource name on Vertex)."""
+    if float_blessing is None:
+        return
+    for key in (evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY,
+                evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY):
+        if float_blessing.has_custom_property(key):
+            value = float_blessing.get_custom_property(key)
+            if isinstance(value, int):
+                blessing.set_int_custom_property(key, value)
+            else:
+                blessing.set_string_custom_property(key, str(value))

@@ -48,14 +48,13 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
         raise ValueError(f"quantized and float models take different inputs: "
                          f"{[t.name for t in quant.inputs]} vs {[t.name for t in ref.inputs]}")
     output = output_name(config.output_name, quant.outputs)
-    records = next(examples.read_batches(files[0], 0, 1, config.batch_size), []) if files else []
+    records = _first_batch(files, config.batch_size)
     if not records:
         return Plan(None, None, None)
     first = examples.Decoder().decode(records)
     mapping = input_mapping.resolve(quant.inputs, list(first), explicit_mapping or {})
-    _check_features(config, first)
-    shape = next(o for o in quant.outputs if o.name == output).shape
-    classes = metrics.num_classes(shape) if config.task == Task.CLASSIFICATION else None
+    _check_label(config, first)
+    classes = _classes(config, quant, ref, output)
     spec = scoring.ScoreSpec(
         metrics.Spec(config.task.value, classes,
                      config.output_kind.value if config.output_kind else None, tuple(config.top_k)),
@@ -69,13 +68,40 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
     return Plan(job, first, classes)
 
 
-def _check_features(config: EvaluationConfig, first: dict) -> None:
-    for what, feature in [("label_feature", config.label_feature)] + [
-            ("slice_features", f) for f in config.slice_features]:
-        if feature not in first:
-            raise examples.ExamplesError(
-                f"{what}: feature {feature!r} is not in the first {len(next(iter(first.values())))} "
-                f"examples of split {config.split!r}; features are {sorted(first)}")
+def _first_batch(files: list[str], batch_size: int) -> list[bytes]:
+    """The first records of the split: empty shards are skipped, so emptiness is the total count."""
+    for path in files:
+        records = next(examples.read_batches(path, 0, 1, batch_size), [])
+        if records:
+            return records
+    return []
+
+
+def _check_label(config: EvaluationConfig, first: dict) -> None:
+    """Every example needs the label, so its absence from any batch is an error wherever it is.
+    Slice features may be absent from some examples (their `<missing>` slice); one that no
+    example has is refused after scoring."""
+    if config.label_feature not in first:
+        raise examples.ExamplesError(
+            f"label_feature={config.label_feature!r} is missing from examples of split {config.split!r} "
+            f"(features there: {sorted(first)}); set EvaluationConfig.label_feature")
+
+
+def _classes(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, output: str) -> int | None:
+    """The classes of the output; the reference must have the same, and top_k must fit."""
+    if config.task != Task.CLASSIFICATION:
+        return None
+    shapes = {m.name: next((o.shape for o in m.outputs if o.name == output), None) for m in (quant, ref)}
+    if shapes[ref.name] is None or metrics.num_classes(shapes[ref.name]) != metrics.num_classes(shapes[quant.name]):
+        raise ValueError(f"output {output!r}: the quantized model has shape {list(shapes[quant.name])} but the "
+                         f"float reference {ref.path} has {shapes[ref.name]}; connect the float_model written "
+                         f"by the same TFLiteExporter run as the model")
+    classes = metrics.num_classes(shapes[quant.name])
+    too_big = [k for k in config.top_k if k >= classes]
+    if too_big:
+        raise ValueError(f"top_k={list(config.top_k)}: k={too_big} exceeds the model's {classes} classes, "
+                         f"so top-k accuracy would always be 1; use k < {classes}")
+    return classes
 
 
 def output_name(wanted: str | None, outputs) -> str:

@@ -25,6 +25,7 @@ class Executor(base_executor.BaseExecutor):
         model = artifact_utils.get_single_instance(input_dict[specs.MODEL_KEY])
         plan_artifact = artifact_utils.get_single_instance(output_dict[specs.PLAN_KEY])
         examples_artifact = _single_or_none(input_dict.get(specs.EXAMPLES_KEY))
+        io_utils.clean_dir(plan_artifact.uri)
         source = io_utils.serving_dir(model)
         derived_dir = os.path.join(plan_artifact.uri, artifacts.DERIVED_MODEL_DIR)
         derived = derive.derive(source, config.signature_key, derived_dir, config.placement)
@@ -41,6 +42,7 @@ class Executor(base_executor.BaseExecutor):
 
 def _plan(config: QuantizationConfig, source: str, derived: derive.Derived) -> dict[str, Any]:
     return {
+        artifacts.FORMAT_KEY: artifacts.FORMAT,
         "config": json.loads(config.to_json()),
         "source_model": source,
         "signature_key": config.signature_key,

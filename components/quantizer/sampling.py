@@ -31,6 +31,7 @@ def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: 
     records, seen = calibration.reservoir_sample(
         holdout.without(examples.iter_records(files), exclude), cal.num_samples, cal.seed)
     arrays, mapping = derive.inputs_from_records(records, derived, derived_dir, config.input_mapping)
+    _refuse_nonfinite(arrays, cal.split, files)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     io_utils.write_bytes(os.path.join(out_dir, artifacts.CALIBRATION_FILE), buffer.getvalue())
@@ -56,3 +57,12 @@ def parity_sample(config: QuantizationConfig, examples_artifact, out_dir: str,
     records = list(records[:PARITY_SAMPLES])
     io_utils.write_records(os.path.join(out_dir, artifacts.PARITY_FILE), records)
     return {"file": artifacts.PARITY_FILE, "examples": len(records), "split": config.calibration.split}
+
+
+def _refuse_nonfinite(arrays, split: str, files) -> None:
+    bad = calibration.nonfinite_rows(arrays)
+    if bad.any():
+        raise examples.ExamplesError(
+            f"calibration.split={split!r}: {int(bad.sum())} of {len(bad)} sampled examples have NaN or inf "
+            f"in the features feeding the model ({sorted(arrays)}; files {files}); quantization ranges "
+            f"would be garbage. Fix or filter those examples (e.g. impute them in a Transform step)")

@@ -27,8 +27,11 @@ class Executor(base_executor.BaseExecutor):
         plan_uri = artifact_utils.get_single_instance(input_dict[specs.PLAN_KEY]).uri
         out_model = artifact_utils.get_single_instance(output_dict[specs.TFLITE_MODEL_KEY])
         out_float = artifact_utils.get_single_instance(output_dict[specs.FLOAT_MODEL_KEY])
+        for out in (out_model, out_float):
+            io_utils.clean_dir(out.uri)
 
         plan, config = plan_files.read_plan(plan_uri)
+        plan_files.check_source(plan_uri, plan, io_utils.serving_dir(trainer_model))
         derived_dir, derived = plan_files.derived_model(plan_uri, plan)
         key = config.signature_key
         float_bytes = convert.convert_float(derived_dir, key)
@@ -36,7 +39,7 @@ class Executor(base_executor.BaseExecutor):
                                      plan_files.parity_records(plan_uri, plan), plan.get("input_mapping"),
                                      config.parity_tolerance)
         qat_dir = os.path.join(plan_uri, artifacts.QAT_MODEL_DIR) if plan.get("qat") else None
-        result = quantize_lib.quantize(derived_dir, config, plan_files.load_calibration(plan_uri),
+        result = quantize_lib.quantize(derived_dir, config, plan_files.load_calibration(plan_uri, plan),
                                        float_bytes, qat_dir)
 
         report = _check(result.model, float_bytes, config, plan)
@@ -69,6 +72,7 @@ def _check(model: bytes, float_bytes: bytes, config, plan: dict) -> dict:
     checks.smoke_run(model, key)
     checks.smoke_run(float_bytes, key)
     return {
+        artifacts.FORMAT_KEY: artifacts.FORMAT,
         "mode": config.mode.value,
         "config": plan["config"],
         "signature_key": key,
