@@ -69,4 +69,7 @@ def parity_records(plan_uri: str, plan: dict) -> list[bytes] | None:
     """The serialized examples of the plan's parity sample, or None when it has none."""
     if not plan.get("parity"):
         return None
-    return list(examples.iter_records([os.path.join(plan_uri, plan["parity"]["file"])]))
+    path = os.path.join(plan_uri, plan["parity"]["file"])
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"parity sample {path!r} recorded in the plan is missing; {_RERUN}")
+    return list(examples.iter_records([path]))

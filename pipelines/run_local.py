@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
+import uuid
 
 from absl import logging
 
@@ -97,16 +99,31 @@ def metadata_path(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> str:
-    pipeline = build(args)
+    """Runs the pipeline and returns the summary of this run (not of a concurrent one)."""
     if args.runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
-        BeamDagRunner().run(pipeline)
+        runner = BeamDagRunner()
     else:
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
-        LocalDagRunner().run(pipeline)
+        runner = LocalDagRunner()
+    run_id = run_with_id(runner, build(args))
     store = summary.store_for(metadata_path(args))
-    return summary.render(summary.latest_run(store), summary.latest_evaluation(store),
-                          summary.latest_push(store), summary.latest_report_path(store))
+    return summary.render(summary.latest_run(store, run_id), summary.latest_evaluation(store, run_id),
+                          summary.latest_push(store, run_id), summary.latest_report_path(store, run_id))
+
+
+def run_with_id(runner, pipeline) -> str:
+    """Runs with a run id of our own (a timestamp and a random suffix), so the summary can read
+    exactly this run: TFX's runners name the run by the time alone and do not return it.
+    Compiled as IrBasedRunner.run does; our pipelines have no module_file to package."""
+    from tfx.dsl.compiler import compiler  # pylint: disable=g-import-not-at-top
+    from tfx.dsl.compiler import constants  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=g-import-not-at-top
+    ir = compiler.Compiler().compile(pipeline)
+    run_id = f"{datetime.datetime.now().isoformat()}-{uuid.uuid4().hex[:8]}"
+    runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    runner.run_with_ir(ir)
+    return run_id
 
 
 def main(argv=None) -> int:

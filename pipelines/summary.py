@@ -21,12 +21,15 @@ def store_for(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def latest_run_executions(store) -> dict[str, metadata_store_pb2.Execution]:
-    """{component id: execution} for the newest pipeline run."""
-    runs = store.get_contexts_by_type("pipeline_run")
-    if not runs:
+def latest_run_executions(store, run_id: str | None = None) -> dict[str, metadata_store_pb2.Execution]:
+    """{component id: execution} for the run `run_id` (default: the newest pipeline run)."""
+    if run_id is not None:
+        run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    else:
+        runs = store.get_contexts_by_type("pipeline_run")
+        run = max(runs, key=lambda c: c.id) if runs else None
+    if run is None:
         return {}
-    run = max(runs, key=lambda c: c.id)
     by_node = {}
     for execution in store.get_executions_by_context(run.id):
         for context in store.get_contexts_by_execution(execution.id):
@@ -35,31 +38,38 @@ def latest_run_executions(store) -> dict[str, metadata_store_pb2.Execution]:
     return by_node
 
 
-def latest_run(store) -> dict[str, str]:
-    """{component id: execution state} for the newest pipeline run (COMPLETE, CACHED, ...)."""
-    return {node: _STATES[e.last_known_state] for node, e in latest_run_executions(store).items()}
+def latest_run(store, run_id: str | None = None) -> dict[str, str]:
+    """{component id: execution state} for the run (COMPLETE, CACHED, ...)."""
+    return {node: _STATES[e.last_known_state] for node, e in latest_run_executions(store, run_id).items()}
 
 
-def _latest_artifact(store, type_name: str):
-    found = store.get_artifacts_by_type(type_name)
+def _latest_artifact(store, type_name: str, run_id: str | None = None):
+    """The newest artifact of a type, or with run_id the one that run's executions output."""
+    if run_id is None:
+        found = store.get_artifacts_by_type(type_name)
+    else:
+        ids = [e.id for e in latest_run_executions(store, run_id).values()]
+        outputs = {ev.artifact_id for ev in store.get_events_by_execution_ids(ids)
+                   if ev.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)}
+        found = [a for a in store.get_artifacts_by_id(sorted(outputs)) if a.type == type_name]
     return max(found, key=lambda a: a.id) if found else None
 
 
-def latest_evaluation(store) -> dict | None:
-    evaluation = _latest_artifact(store, artifacts.EdgeEvaluation.TYPE_NAME)
+def latest_evaluation(store, run_id: str | None = None) -> dict | None:
+    evaluation = _latest_artifact(store, artifacts.EdgeEvaluation.TYPE_NAME, run_id)
     if evaluation is None:
         return None
     with open(os.path.join(evaluation.uri, artifacts.METRICS_FILE)) as f:
         return json.load(f)
 
 
-def latest_report_path(store) -> str | None:
-    evaluation = _latest_artifact(store, artifacts.EdgeEvaluation.TYPE_NAME)
+def latest_report_path(store, run_id: str | None = None) -> str | None:
+    evaluation = _latest_artifact(store, artifacts.EdgeEvaluation.TYPE_NAME, run_id)
     return None if evaluation is None else os.path.join(evaluation.uri, artifacts.HTML_REPORT_FILE)
 
 
-def latest_push(store) -> dict | None:
-    pushed = _latest_artifact(store, "PushedModel")
+def latest_push(store, run_id: str | None = None) -> dict | None:
+    pushed = _latest_artifact(store, "PushedModel", run_id)
     if pushed is None:
         return None
     props = pushed.custom_properties

@@ -104,7 +104,7 @@ def test_no_candidate_within_tolerance_is_planned_but_never_blessed(outlier_mode
     auto = read_plan(plan)["auto"]
     assert not auto["met"] and auto["best"] in ("int8_strict", "int8") and auto["selected"] is None
     tflite, float_model = run_exporter(outlier_model, plan, str(tmp_path / "export"))
-    gate = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(lower_bound=0.0)}),
+    gate = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.99)}),
                             latency=LatencyConfig(runs=0))
     blessing, evaluation = run_edge_evaluator(gate, examples_artifact, tflite, float_model, str(tmp_path / "e"))
     with open(os.path.join(evaluation.uri, "metrics.json")) as f:

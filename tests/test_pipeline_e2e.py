@@ -33,7 +33,8 @@ def local_runs(tmp_path_factory):
         store = summary.store_for(run_local.metadata_path(args_for(root)))
         outputs.append({"text": text, "states": summary.latest_run(store),
                         "evaluation": summary.latest_evaluation(store),
-                        "push": summary.latest_push(store), "versions": versions(root)})
+                        "push": summary.latest_push(store), "versions": versions(root),
+                        "max_artifact_id": max(a.id for a in store.get_artifacts())})
     return root, outputs, store
 
 
@@ -65,6 +66,27 @@ def test_float_evaluator_baseline_is_never_the_tflite_model(local_runs):
                  if "baseline_model_id" in b.custom_properties]
     assert baselines, "the Evaluator never had a baseline: run 2 should resolve one"
     assert set(baselines) <= trainer_models
+
+
+def test_vertex_resolver_queries_give_the_float_savedmodel_as_baseline(local_runs, tmp_path):
+    """The compiled V2 resolver (newest LIVE blessed ModelBlessing, then the Model named by its
+    current_model_id) evaluated on this store after each run: after run 2 the newest blessed
+    blessing is the EdgeEvaluator's, and it still leads to the float SavedModel."""
+    from tfx_edge.pipelines import compile_vertex
+    from v2_container import ResolverQueries
+    _, runs, store = local_runs
+    out = tmp_path / "p.json"
+    compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out)]))
+    queries = ResolverQueries(json.loads(out.read_text())["pipelineSpec"])
+    for run in runs:
+        blessing, model = queries.baseline_model(store, run["max_artifact_id"])
+        assert model is not None and "/Trainer/" in model.uri, (blessing, model)
+    edge_blessing, model = queries.baseline_model(store, runs[1]["max_artifact_id"])
+    assert "/EdgeEvaluator/" in edge_blessing.uri
+    float_blessing = max((b for b in store.get_artifacts_by_type("ModelBlessing")
+                          if "/Evaluator/" in b.uri and b.id <= runs[1]["max_artifact_id"]), key=lambda b: b.id)
+    assert (edge_blessing.custom_properties["current_model_id"].int_value
+            == float_blessing.custom_properties["current_model_id"].int_value == model.id)
 
 
 def test_impossible_threshold_blocks_the_push(local_runs):

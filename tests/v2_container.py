@@ -76,3 +76,53 @@ class CompiledPipeline:
                                               "uri": runtime["uri"], "metadata": runtime.get("metadata", {}),
                                               "type": definitions[key]["artifactType"]}
         return proc
+
+
+class ResolverQueries:
+    """The two artifact queries KubeflowV2 compiles LatestBlessedModelStrategy into, evaluated
+    against a local MLMD store with Vertex's semantics: the newest LIVE artifact matching the
+    filter. Locally an artifact's resource name is its id (what current_model_id holds here).
+    ml-metadata's own filter_query is not built into this wheel ("ZetaSQL dependency removed"),
+    so the filter grammar the compiler emits (terms joined by AND) is evaluated here."""
+
+    def __init__(self, spec: dict):
+        self.filters = {}
+        for executor in spec["deploymentSpec"]["executors"].values():
+            for key, query in executor.get("resolver", {}).get("outputArtifactQueries", {}).items():
+                self.filters[key] = query["filter"]
+
+    def baseline_model(self, store, max_id: int | None = None):
+        """(the blessing query 1 returns, the Model query 2 returns) as of artifact id max_id."""
+        blessing = self._newest(store, self.filters["model_blessing"], None, max_id)
+        if blessing is None:
+            return None, None
+        return blessing, self._newest(store, self.filters["model"], blessing, max_id)
+
+    def _newest(self, store, query: str, input_artifact, max_id):
+        terms = [t.strip() for t in query.split(" AND ")]
+        type_name = _value(next(t for t in terms if t.startswith("schema_title="))).removeprefix("tfx.")
+        found = [a for a in store.get_artifacts_by_type(type_name)
+                 if (max_id is None or a.id <= max_id) and all(_matches(a, t, input_artifact) for t in terms)]
+        return max(found, key=lambda a: (a.create_time_since_epoch, a.id)) if found else None
+
+
+def _value(term: str) -> str:
+    return term.split("=", 1)[1].strip().strip('"')
+
+
+def _matches(artifact, term: str, input_artifact) -> bool:
+    from ml_metadata.proto import metadata_store_pb2
+    field, value = term.split("=", 1)[0].strip(), _value(term)
+    if field == "schema_title":
+        return True
+    if field == "state":
+        return artifact.state == metadata_store_pb2.Artifact.State.Value(value)
+    if field.startswith("metadata.") and field.endswith(".number_value"):
+        prop = artifact.custom_properties.get(field.split(".")[1])
+        return prop is not None and float(prop.int_value or prop.double_value) == float(value)
+    if field == "name":
+        key = value.split("metadata['")[1].split("'")[0]
+        prop = input_artifact.custom_properties.get(key) if input_artifact is not None else None
+        wanted = None if prop is None else (prop.string_value or str(prop.int_value))
+        return wanted is not None and str(artifact.id) == wanted
+    raise AssertionError(f"filter term {term!r} is not one the compiler emits for this resolver")

@@ -37,14 +37,14 @@ def representative(arrays: Mapping[str, np.ndarray]) -> Callable[[], Iterator[di
     return generator
 
 
-def representative_lists(arrays: Mapping[str, np.ndarray]) -> Callable[[], Iterator[list]]:
-    """Positional samples (inputs sorted by name, the converter's order for a signature),
-    for tools such as QuantizationDebugger that do not take named inputs."""
+def representative_lists(arrays: Mapping[str, np.ndarray], order: list[str]) -> Callable[[], Iterator[list]]:
+    """Positional samples in the converted model's input order (litert.input_order), for tools such
+    as QuantizationDebugger that do not take named inputs. The order is not the names' order."""
     samples = as_samples(arrays)
 
     def generator() -> Iterator[list]:
         for sample in samples:
-            yield [sample[k] for k in sorted(sample)]
+            yield [sample[k] for k in order]
     return generator
 
 

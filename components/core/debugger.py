@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
-from tfx_edge.components.core import convert
+from tfx_edge.components.core import convert, graph_cut, litert
 from tfx_edge.schemas.modes import MODES
 from tfx_edge.schemas.quantization import QuantizationConfig
 
@@ -23,16 +23,41 @@ def _debugger(source_dir: str, config: QuantizationConfig,
               calibration: Mapping[str, np.ndarray]):
     converter = convert.configure(convert.converter_for(source_dir, config.signature_key),
                                   config, calibration)
+    float_model = convert.convert_float(source_dir, config.signature_key)
+    ops, nodes = _denylists(float_model, config)
     options = tf.lite.experimental.QuantizationDebugOptions(
         layer_direct_compare_metrics={"trimmed_nsr": trimmed_nsr},
-        denylisted_ops=list(config.keep_float_ops) or None,
-        denylisted_nodes=list(config.keep_float_nodes) or None)
+        denylisted_ops=ops or None, denylisted_nodes=nodes or None)
+    order = litert.input_order(float_model, config.signature_key)
     try:
         return tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=convert.representative_lists(calibration),
+            converter=converter, debug_dataset=convert.representative_lists(calibration, order),
             debug_options=options)
     except Exception as error:  # calibration runs the converter
         raise convert.ConversionError(convert.explain(f"with mode={config.mode.value!r}", str(error))) from error
+
+
+def _denylists(model: bytes, config: QuantizationConfig) -> tuple[list[str], list[str]]:
+    """keep_float_ops / keep_float_nodes checked against the model: a name that matches nothing would
+    silently quantize what was meant to stay float. Node names as the layer report shows them; a
+    name without the frozen graph's call prefix is accepted too."""
+    if not (config.keep_float_ops or config.keep_float_nodes):
+        return [], []
+    interp = litert.load(model)
+    tensors = {t["name"] for t in interp.get_tensor_details()}
+    op_names = set(litert.op_summary(model)["by_op"])
+    unknown_ops = sorted(set(config.keep_float_ops) - op_names)
+    if unknown_ops:
+        raise convert.ConversionError(f"keep_float_ops={unknown_ops}: no such op in the model; it has "
+                                      f"{sorted(op_names)}")
+    nodes = [n if n in tensors else ";".join(graph_cut.CALL_PREFIX + part for part in n.split(";"))
+             for n in config.keep_float_nodes]
+    unknown = [n for n, m in zip(config.keep_float_nodes, nodes) if m not in tensors]
+    if unknown:
+        raise convert.ConversionError(
+            f"keep_float_nodes={unknown}: no such node in the model; use names from layer_report.csv "
+            f"(tensor_name column), e.g. {sorted(tensors)[:5]}")
+    return list(config.keep_float_ops), nodes
 
 
 def trimmed_nsr(float_values, quant_values, scale: float, zero_point: int) -> float:

@@ -22,9 +22,11 @@ the debugger and the auto search work on it unchanged.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import convert_to_constants
 
 from tfx_edge.components.core import examples, graph_cut
@@ -33,6 +35,7 @@ from tfx_edge.components.core.input_mapping import TensorSpec
 from tfx_edge.schemas.quantization import Placement
 
 TRANSFORM_KEY = "tfx_edge_transform"   # raw features -> transformed features ('transformed' only)
+_SPECIALIZED = "_GrapplerSpecializedFunc"
 DENSE = "dense"                        # the signature already takes dense numeric tensors
 EXAMPLES = "examples"                  # the signature takes serialized tf.Examples
 
@@ -73,7 +76,7 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement) -
     """Writes the derived SavedModel (signature `key`) to out_dir; returns what it takes."""
     loaded, signature = load_signature(saved_model_dir, key)
     frozen = convert_to_constants.convert_variables_to_constants_v2(signature)
-    graph = graph_cut.Graph(frozen.graph.as_graph_def(), key)
+    graph = graph_cut.Graph(frozen.graph.as_graph_def(), key, _tables(signature))
     outputs = _outputs(signature, frozen)
     parse = graph.parse_node()
     if parse is None:
@@ -87,10 +90,11 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement) -
         feeds = graph.dense_features(parse)
         kind, used_placement, raw = EXAMPLES, placement, ()
     graph.check_reachable(feeds, outputs, parse)
-    signatures = {key: graph_cut.function(graph.graph_def, feeds, outputs)}
+    signatures = {key: graph_cut.function(graph.graph_def, feeds, outputs, graph.resources)}
     if raw:
-        signatures[TRANSFORM_KEY] = graph_cut.function(graph.graph_def, raw, {f.name: f.tensor for f in feeds})
-    _save(signatures, out_dir)
+        signatures[TRANSFORM_KEY] = graph_cut.function(graph.graph_def, raw, {f.name: f.tensor for f in feeds},
+                                                       graph.resources)
+    _save(signatures, out_dir, getattr(loaded, "tft_layer", None))
     return Derived(kind, used_placement.value, tuple(f.spec for f in feeds), tuple(f.spec for f in raw))
 
 
@@ -103,10 +107,31 @@ def _outputs(signature, frozen) -> dict[str, str]:
     return {k: t.name for k, t in zip(keys, frozen.outputs)}
 
 
-def _save(signatures: dict, out_dir: str) -> None:
+def _tables(signature) -> dict:
+    """Resource placeholder name -> live handle for what freezing leaves as inputs: lookup tables
+    (a Transform vocabulary is not a variable, so it is not turned into a constant)."""
+    captured = list(signature.captured_inputs)
+    own = signature.inputs[len(signature.inputs) - len(captured):]
+    return {t.name.split(":")[0]: c for t, c in zip(own, captured) if c.dtype == tf.resource}
+
+
+def _save(signatures: dict, out_dir: str, tft_layer) -> None:
+    """Saves the cut functions; the Transform layer is tracked so its tables and vocabulary assets
+    are saved with them. Grappler marks the functions it specialized while freezing with an
+    attribute tf.saved_model.load refuses; it only records provenance and is dropped."""
     module = tf.Module()
     module.functions = list(signatures.values())
+    if tft_layer is not None:
+        module.tft_layer = tft_layer
     tf.saved_model.save(module, out_dir, signatures={k: f.get_concrete_function() for k, f in signatures.items()})
+    path = os.path.join(out_dir, "saved_model.pb")
+    saved = saved_model_pb2.SavedModel.FromString(tf.io.gfile.GFile(path, "rb").read())
+    marked = [f for g in saved.meta_graphs for f in g.graph_def.library.function if _SPECIALIZED in f.attr]
+    for function in marked:
+        del function.attr[_SPECIALIZED]
+    if marked:
+        with tf.io.gfile.GFile(path, "wb") as f:
+            f.write(saved.SerializeToString())
 
 
 def inputs_from_records(records, derived: Derived, derived_dir: str, explicit=None):

@@ -15,6 +15,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from tfx_edge.components.core import graph_scan
 from tfx_edge.components.core.input_mapping import TensorSpec
 
 PARSE_OPS = ("ParseExampleV2",)
@@ -48,20 +49,15 @@ class Feed:
         return TensorSpec(self.name, self.dtype, self.shape)
 
 
-def _node_of(tensor: str) -> str:
-    return tensor.lstrip("^").split(":")[0]
-
-
-def _index_of(tensor: str) -> int:
-    return int(tensor.split(":")[1]) if ":" in tensor else 0
-
-
 class Graph:
     """A frozen GraphDef with look-ups by node name."""
 
-    def __init__(self, graph_def, key: str):
+    def __init__(self, graph_def, key: str, resources: dict | None = None):
         self.graph_def, self.key = graph_def, key
         self.nodes = {n.name: n for n in graph_def.node}
+        # resource placeholder name -> live handle: what freezing left unfrozen (lookup tables)
+        self.resources = {n: h for n, h in (resources or {}).items()
+                          if n in self.nodes and graph_scan.is_resource_placeholder(self.nodes[n])}
 
     def parse_node(self):
         """The signature's ParseExampleV2 node, None for a dense signature."""
@@ -76,7 +72,7 @@ class Graph:
         return found[0] if found else None
 
     def _const(self, tensor: str) -> np.ndarray:
-        return tf.make_ndarray(self.nodes[_node_of(tensor)].attr["value"].tensor)
+        return tf.make_ndarray(self.nodes[graph_scan.node_of(tensor)].attr["value"].tensor)
 
     def keys(self, parse, which: int) -> list[str]:
         """ParseExampleV2 input 2: sparse keys, 3: dense keys, 4: ragged keys."""
@@ -113,34 +109,57 @@ class Graph:
         for node in self.graph_def.node:
             if scope in node.name:
                 continue
-            for inp in node.input:
-                if not inp.startswith("^") and scope in _node_of(inp) and inp not in out:
-                    out.append(inp if ":" in inp else inp + ":0")
+            for inp in graph_scan.data_inputs(node):
+                tensor = inp if ":" in inp else inp + ":0"
+                if scope in graph_scan.node_of(inp) and tensor not in out:
+                    out.append(tensor)
         return out
 
     def check_reachable(self, feeds: list[Feed], outputs: dict[str, str], parse) -> None:
-        """Everything the outputs need is computable from the feeds with builtin ops."""
+        """Everything the outputs need is computable from the feeds with builtin ops (function
+        bodies included); a lookup table beyond the cut is refused."""
         fed = {f.tensor for f in feeds} | {f.tensor.removesuffix(":0") for f in feeds}
-        seen, stack, unsupported = set(), [_node_of(t) for t in outputs.values()], {}
+        seen, stack, unsupported, tables = set(), [graph_scan.node_of(t) for t in outputs.values()], {}, []
         while stack:
             name = stack.pop()
             if name in seen:
                 continue
             seen.add(name)
             node = self.nodes[name]
-            if node.op in NEEDS_SELECT_OPS:
-                unsupported[name] = node.op
-            for inp in node.input:
-                if inp.startswith("^") or inp in fed:
+            self._collect_unsupported(node, feeds, unsupported)
+            for inp in graph_scan.data_inputs(node):
+                if inp in fed:
                     continue
-                if parse is not None and _node_of(inp) == parse.name:
-                    self._refuse_parse_output(parse, _index_of(inp), feeds)
-                if self.nodes[_node_of(inp)].op == "Placeholder":
-                    raise DeriveError(f"signature {self.key!r} output needs graph input {_node_of(inp)!r} "
+                if parse is not None and graph_scan.node_of(inp) == parse.name:
+                    self._refuse_parse_output(parse, graph_scan.index_of(inp), feeds)
+                source = self.nodes[graph_scan.node_of(inp)]
+                if graph_scan.is_resource_placeholder(source):
+                    tables.append(source.name)
+                elif source.op == "Placeholder":
+                    raise DeriveError(f"signature {self.key!r} output needs graph input {source.name!r} "
                                       f"beyond the cut; export a signature whose inputs are all features")
-                stack.append(_node_of(inp))
+                else:
+                    stack.append(source.name)
         if unsupported:
-            self._refuse_ops(unsupported, feeds)
+            self._refuse_ops(unsupported)
+        if tables:
+            raise DeriveError(f"signature {self.key!r} needs lookup tables ({sorted(set(tables))}) beyond the "
+                              f"cut, which lose their contents in conversion; use placement='transformed'")
+
+    def _collect_unsupported(self, node, feeds: list[Feed], found: dict[str, set]) -> None:
+        """Ops LiteRT cannot run at this node or in the functions it calls, with the features feeding them."""
+        if node.op in NEEDS_SELECT_OPS:
+            found.setdefault(node.op, set()).update(self._features_feeding(node.name, feeds))
+        inputs = graph_scan.data_inputs(node)
+        by_tensor = {f.tensor: f.name for f in feeds} | {f.tensor.removesuffix(":0"): f.name for f in feeds}
+        for function in graph_scan.called_functions(node):
+            for op, indices in graph_scan.library_ops(self.graph_def, function, NEEDS_SELECT_OPS):
+                features = found.setdefault(op, set())
+                for i in (i for i in indices if i < len(inputs)):
+                    if inputs[i] in by_tensor:
+                        features.add(by_tensor[inputs[i]])
+                    else:
+                        features.update(self._features_feeding(graph_scan.node_of(inputs[i]), feeds))
 
     def _refuse_parse_output(self, parse, index: int, feeds: list[Feed]) -> None:
         num_sparse = parse.attr["num_sparse"].i
@@ -156,10 +175,7 @@ class Graph:
             f"TFLite takes one dense tensor per feature: give the feature a fixed length in the schema "
             f"(FixedLenFeature with a default value), or use placement='transformed'")
 
-    def _refuse_ops(self, unsupported: dict[str, str], feeds: list[Feed]) -> None:
-        by_op: dict[str, set[str]] = {}
-        for name, op in unsupported.items():
-            by_op.setdefault(op, set()).update(self._features_feeding(name, feeds))
+    def _refuse_ops(self, by_op: dict[str, set[str]]) -> None:
         detail = "; ".join(f"{op} (features {sorted(f) or 'none'})" for op, f in sorted(by_op.items()))
         raise DeriveError(
             f"signature {self.key!r} needs ops outside LiteRT's builtin set: {detail}. The interpreter "
@@ -175,10 +191,13 @@ class Graph:
             for inp in node.input:
                 if inp in by_tensor:
                     found.add(by_tensor[inp])
-                elif not inp.startswith("^") and _node_of(inp) not in seen:
-                    seen.add(_node_of(inp))
-                    stack.append(_node_of(inp))
+                elif not inp.startswith("^") and graph_scan.node_of(inp) not in seen:
+                    seen.add(graph_scan.node_of(inp))
+                    stack.append(graph_scan.node_of(inp))
         return found
+
+
+CALL_PREFIX = "StatefulPartitionedCall/"   # what freezing prefixes the inlined signature body with
 
 
 def _check_name(name: str, what: str) -> None:
@@ -205,17 +224,23 @@ def placeholder_feeds(frozen, signature, key: str) -> list[Feed]:
     return feeds
 
 
-def function(graph_def, feeds: list[Feed], fetches: dict[str, str]):
-    """A tf.function over the graph, fed at `feeds` (named inputs), returning {key: fetched tensor}."""
+def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: dict | None = None):
+    """A tf.function over the graph, fed at `feeds` (named inputs), returning {key: fetched tensor}.
+    `resources`: live handles (lookup tables) for the graph's resource placeholders the cut needs."""
     wrapped = tf.compat.v1.wrap_function(lambda: tf.graph_util.import_graph_def(graph_def, name=""), [])
     keys = sorted(fetches)
-    pruned = wrapped.prune([wrapped.graph.get_tensor_by_name(f.tensor) for f in feeds],
+    nodes = {n.name: n for n in graph_def.node}
+    needed = graph_scan.needed_nodes(nodes, [f.tensor for f in feeds], fetches.values())
+    tables = sorted(n for n in (resources or {}) if n in needed)
+    pruned = wrapped.prune([wrapped.graph.get_tensor_by_name(f.tensor) for f in feeds]
+                           + [wrapped.graph.get_tensor_by_name(n + ":0") for n in tables],
                            [wrapped.graph.get_tensor_by_name(fetches[k]) for k in keys])
+    handles = [resources[n] for n in tables]
     specs = [tf.TensorSpec([None if d < 0 else d for d in f.shape], f.dtype, name=f.name) for f in feeds]
 
     @tf.function(input_signature=specs)
     def cut(*args):
-        return dict(zip(keys, pruned(*args)))
+        return dict(zip(keys, pruned(*args, *handles)))
     cut.pruned = pruned   # keeps the pruned graph alive with the function
     return cut
 
@@ -225,7 +250,7 @@ def _name_by_values(graph: Graph, parse, tft_layer, crossing: list[str]) -> list
     raw = graph.dense_features(parse)
     probe = _probe(raw)
     expected = {k: v.numpy() for k, v in tft_layer({f.name: tf.constant(probe[f.name]) for f in raw}).items()}
-    got = function(graph.graph_def, raw, {t: t for t in crossing})(*[probe[f.name] for f in raw])
+    got = function(graph.graph_def, raw, {t: t for t in crossing}, graph.resources)(*[probe[f.name] for f in raw])
     feeds = []
     for tensor in crossing:
         value = got[tensor].numpy()

@@ -95,6 +95,8 @@ def to_tensor(values: np.ndarray, spec: TensorSpec, feature: str) -> np.ndarray:
                 f"but model input {spec.name!r} needs shape {list(spec.shape)} "
                 f"({int(np.prod(inner))} values); map the right feature in input_mapping")
     array = values.reshape(target)
+    if spec.dtype in ("object", "string"):
+        return array.astype(object, copy=False)   # bytes, e.g. a raw string feature a Transform takes
     if spec.quantized:
         return quantize(array.astype(np.float32), spec)
     return array.astype(spec.dtype, copy=False)

@@ -47,6 +47,15 @@ def signature_specs(interp: litert.Interpreter, key: str) -> tuple[list[TensorSp
     return inputs, outputs
 
 
+def input_order(model: bytes, key: str) -> list[str]:
+    """The signature's input names in the model's positional input order (what tools that feed
+    lists, like the QuantizationDebugger, must follow)."""
+    interp = load(model)
+    position = {d["index"]: i for i, d in enumerate(interp.get_input_details())}
+    named = interp.get_signature_runner(key).get_input_details()
+    return sorted(named, key=lambda name: position[named[name]["index"]])
+
+
 class Runner:
     """Runs a signature on batches: integer inputs must already be quantized;
     outputs come back dequantized to float32."""
