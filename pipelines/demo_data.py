@@ -19,8 +19,9 @@ SPLIT_SEED = 0
 
 def digits_split() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{'train': (x, y), 'eval': (x, y)}: a stratified split with a fixed seed."""
-    from sklearn.datasets import load_digits  # pylint: disable=g-import-not-at-top
-    from sklearn.model_selection import train_test_split  # pylint: disable=g-import-not-at-top
+    from tfx_edge import extras  # pylint: disable=g-import-not-at-top
+    load_digits = extras.require("sklearn.datasets", "the digits demo data").load_digits
+    train_test_split = extras.require("sklearn.model_selection", "the digits demo data").train_test_split
     digits = load_digits()
     x = digits.data.astype(np.float32)
     y = digits.target.astype(np.int64)

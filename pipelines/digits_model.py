@@ -11,7 +11,10 @@ from __future__ import annotations
 
 
 import tensorflow as tf
-import tf_keras
+
+from tfx_edge import extras
+
+tf_keras = extras.require("tf_keras", "the digits demo model (Keras 2)")
 
 from tfx_edge.pipelines.demo_data import IMAGE_KEY, LABEL_KEY
 

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from tfx import v1 as tfx
 
+from tfx_edge import extras
 from tfx_edge.pipelines.pipeline import edge_components
 from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, Placement, QuantizationConfig,
                               SliceThreshold, Thresholds)
@@ -45,6 +46,7 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
                             train_steps: int = 100, eval_steps: int = 5,
                             beam_pipeline_args: Sequence[str] | None = None,
                             enable_cache: bool = True) -> tfx.dsl.Pipeline:
+    extras.require("tensorboard", "TFX's penguin example (its Trainer logs to TensorBoard)")
     example_gen = tfx.components.CsvExampleGen(input_base=data_root)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],

@@ -11,22 +11,25 @@ import os
 import sys
 import uuid
 
-from absl import logging
-
-from tfx_edge.pipelines import demo_data, penguin, summary
-from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation
 from tfx_edge.schemas import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode, Placement, QatConfig,
                               QuantizationConfig)
+
+# Importing this module is light (argument parsing for `tfx-edge --help`); TFX, TensorFlow and
+# ML Metadata are imported when a pipeline is built or run.
 
 PIPELINE_NAME = "tfx-edge-digits"
 RUN_FNS = {"digits": "tfx_edge.pipelines.digits_model.run_fn", "outlier": "tfx_edge.pipelines.digits_model.run_fn_outlier"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default=os.path.join(repo, "work"), help="data, artifacts, metadata")
-    p.add_argument("--serving-dir", default=os.path.join(repo, "serving_model"), help="push destination")
+    add_demo_args(p)
+    return p.parse_args(argv)
+
+
+def add_demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--work-dir", default=os.path.abspath("work"), help="data, artifacts, metadata, logs")
+    p.add_argument("--serving-dir", default=os.path.abspath("serving_model"), help="push destination")
     p.add_argument("--runner", choices=("local", "beam"), default="local")
     p.add_argument("--example", choices=("digits", "penguin"), default="digits",
                    help="'penguin': TFX's own penguin example (CSV, Transform, Keras 3) through tfx-edge")
@@ -34,8 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_gate_args(p)
     p.add_argument("--train-steps", type=int, default=400)
     p.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    p.add_argument("--verbose", action="store_true", help="show TFX's info and warning logs")
-    return p.parse_args(argv)
+    p.add_argument("--verbose", action="store_true", help="show TFX's and TensorFlow's logs instead of "
+                   "writing them to <work-dir>/logs/")
 
 
 def add_quantization_args(p: argparse.ArgumentParser) -> None:
@@ -68,6 +71,8 @@ def quantization_config(args: argparse.Namespace) -> QuantizationConfig:
 
 
 def build(args: argparse.Namespace):
+    from tfx_edge.pipelines import demo_data  # pylint: disable=g-import-not-at-top
+    from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation  # pylint: disable=g-import-not-at-top
     if args.example == "penguin":
         return _build_penguin(args)
     data_root = os.path.join(args.work_dir, "data", "digits")
@@ -83,6 +88,7 @@ def build(args: argparse.Namespace):
 
 
 def _build_penguin(args: argparse.Namespace):
+    from tfx_edge.pipelines import penguin  # pylint: disable=g-import-not-at-top
     root = os.path.join(args.work_dir, "penguin")
     return penguin.create_penguin_pipeline(
         pipeline_name=penguin.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
@@ -98,21 +104,23 @@ def metadata_path(args: argparse.Namespace) -> str:
     return os.path.join(args.work_dir, "metadata.sqlite")
 
 
-def run(args: argparse.Namespace) -> str:
-    """Runs the pipeline and returns the summary of this run (not of a concurrent one)."""
+def run(args: argparse.Namespace, on_run_id=None) -> str:
+    """Runs the pipeline and returns the summary of this run (not of a concurrent one).
+    on_run_id(run_id, metadata_path) is called before the run starts (progress reporting)."""
+    from tfx_edge.pipelines import summary  # pylint: disable=g-import-not-at-top
     if args.runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
         runner = BeamDagRunner()
     else:
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
         runner = LocalDagRunner()
-    run_id = run_with_id(runner, build(args))
+    run_id = run_with_id(runner, build(args), lambda rid: on_run_id and on_run_id(rid, metadata_path(args)))
     store = summary.store_for(metadata_path(args))
     return summary.render(summary.latest_run(store, run_id), summary.latest_evaluation(store, run_id),
                           summary.latest_push(store, run_id), summary.latest_report_path(store, run_id))
 
 
-def run_with_id(runner, pipeline) -> str:
+def run_with_id(runner, pipeline, before=None) -> str:
     """Runs with a run id of our own (a timestamp and a random suffix), so the summary can read
     exactly this run: TFX's runners name the run by the time alone and do not return it.
     Compiled as IrBasedRunner.run does; our pipelines have no module_file to package."""
@@ -122,15 +130,15 @@ def run_with_id(runner, pipeline) -> str:
     ir = compiler.Compiler().compile(pipeline)
     run_id = f"{datetime.datetime.now().isoformat()}-{uuid.uuid4().hex[:8]}"
     runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    if before is not None:
+        before(run_id)
     runner.run_with_ir(ir)
     return run_id
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.set_verbosity(logging.INFO if args.verbose else logging.ERROR)
-    print(run(args))
-    return 0
+    from tfx_edge.pipelines import cli  # pylint: disable=g-import-not-at-top
+    return cli.main(["demo"] + list(argv if argv is not None else sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ from tfx_edge.components import artifacts
 from tfx_edge.schemas import names
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+FINISHED_STATES = frozenset({"COMPLETE", "CACHED", "FAILED", "CANCELED"})
+
+
+def state_name(execution) -> str:
+    return _STATES[execution.last_known_state]
 
 
 def store_for(metadata_path: str) -> metadata_store.MetadataStore:
@@ -40,7 +45,7 @@ def latest_run_executions(store, run_id: str | None = None) -> dict[str, metadat
 
 def latest_run(store, run_id: str | None = None) -> dict[str, str]:
     """{component id: execution state} for the run (COMPLETE, CACHED, ...)."""
-    return {node: _STATES[e.last_known_state] for node, e in latest_run_executions(store, run_id).items()}
+    return {node: state_name(e) for node, e in latest_run_executions(store, run_id).items()}
 
 
 def _latest_artifact(store, type_name: str, run_id: str | None = None):

@@ -28,6 +28,6 @@ fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 echo "[setup] installing the pinned stack into .venv (about 3.3 GB, a minute or two)..."
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c requirements.lock -e '.[test]'
+.venv/bin/python -m pip install -q -c requirements.lock -e '.[all,test]'
 echo "$want" > "$stamp"
 echo "[setup] done: $(.venv/bin/python -c 'import tfx, tensorflow as tf; print("tfx", tfx.__version__, "tensorflow", tf.__version__)' 2>/dev/null | tail -1)"

@@ -7,7 +7,10 @@ everything heavy is session-scoped and built once on small, real data.
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -16,6 +19,7 @@ from helpers import make_artifact, run_exporter, run_quantizer
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 TRAIN_STEPS = 300
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +82,29 @@ def int8_export(trained_model, examples_artifact, tmp_path_factory):
     plan = run_quantizer(config, trained_model, examples_artifact, os.path.join(root, "plan"))
     tflite, float_model = run_exporter(trained_model, plan, root)
     return {"plan": plan, "tflite": tflite, "float": float_model, "config": config, "root": root}
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> pathlib.Path:
+    """A wheel built from a copy of the tracked source tree (the repository stays clean)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()
+    src = tmp_path_factory.mktemp("src")
+    for rel in tracked:
+        if (REPO / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, src / rel)
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(src)], check=True, capture_output=True, timeout=300)
+    return next(out.glob("tfx_edge-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def installed(wheel, tmp_path_factory) -> pathlib.Path:
+    """The wheel installed (without dependencies) into a directory of its own: put it first on
+    PYTHONPATH to run an installed copy instead of the source tree."""
+    target = tmp_path_factory.mktemp("installed")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    return target

@@ -76,7 +76,7 @@ def test_vertex_resolver_queries_give_the_float_savedmodel_as_baseline(local_run
     from v2_container import ResolverQueries
     _, runs, store = local_runs
     out = tmp_path / "p.json"
-    compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out)]))
+    compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out), "--allow-placeholders"]))
     queries = ResolverQueries(json.loads(out.read_text())["pipelineSpec"])
     for run in runs:
         blessing, model = queries.baseline_model(store, run["max_artifact_id"])
@@ -87,6 +87,28 @@ def test_vertex_resolver_queries_give_the_float_savedmodel_as_baseline(local_run
                           if "/Evaluator/" in b.uri and b.id <= runs[1]["max_artifact_id"]), key=lambda b: b.id)
     assert (edge_blessing.custom_properties["current_model_id"].int_value
             == float_blessing.custom_properties["current_model_id"].int_value == model.id)
+
+
+def test_gate_figures_are_custom_properties_in_mlmd(local_runs):
+    """What the Vertex / Kubeflow UIs show: read back from MLMD, for the NOT_BLESSED third run."""
+    from tfx_edge.components import artifacts
+    _, runs, store = local_runs
+    evaluation = max(store.get_artifacts_by_type(artifacts.EdgeEvaluation.TYPE_NAME), key=lambda a: a.id)
+    blessing = max((b for b in store.get_artifacts_by_type("ModelBlessing") if "/EdgeEvaluator/" in b.uri),
+                   key=lambda a: a.id)
+    result = runs[2]["evaluation"]
+    for props in (evaluation.custom_properties, blessing.custom_properties):
+        assert props["checks"].int_value == len(result["checks"]) and props["failed_checks"].int_value == 1
+        assert props["first_failure"].string_value.startswith("accuracy.lower_bound: ")
+        assert props["accuracy_quantized"].double_value == result["primary"]["accuracy_quantized"]
+        assert "accuracy_float_tflite" in props and "accuracy_drop" in props
+        assert props["size_bytes_quantized"].int_value == result["models"]["quantized"]["size_bytes"]
+        assert 0.2 < props["size_ratio"].double_value < 0.35
+        for model in ("quantized", "float_tflite"):
+            for kernel in ("xnnpack", "builtin"):
+                assert 0 < props[f"latency_p50_us_{model}_{kernel}"].double_value <= \
+                    props[f"latency_p95_us_{model}_{kernel}"].double_value
+    assert blessing.custom_properties["blessed"].int_value == 0
 
 
 def test_impossible_threshold_blocks_the_push(local_runs):
@@ -109,7 +131,7 @@ def test_vertex_compile_names_our_executors(tmp_path):
     from tfx_edge.pipelines import compile_vertex
     out = tmp_path / "pipeline.json"
     compile_vertex.compile_pipeline(compile_vertex.parse_args(
-        ["--output", str(out), "--image", "example.com/tfx-edge:test"]))
+        ["--output", str(out), "--image", "example.com/tfx-edge:test", "--allow-placeholders"]))
     spec = json.loads(out.read_text())
     text = out.read_text()
     for path in ("tfx_edge.components.quantizer.executor.Executor",
@@ -125,5 +147,5 @@ def test_vertex_compile_names_our_executors(tmp_path):
 def test_every_mode_compiles_for_vertex(mode, tmp_path):
     from tfx_edge.pipelines import compile_vertex
     out = tmp_path / "p.json"
-    compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out), "--mode", mode]))
+    compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out), "--mode", mode, "--allow-placeholders"]))
     assert f'\\"mode\\": \\"{mode}\\"' in out.read_text()

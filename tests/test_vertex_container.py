@@ -1,9 +1,12 @@
-"""The compiled Vertex pipeline's steps, run as its containers run them (kubeflow_v2_run_executor).
+"""The compiled Vertex pipeline's steps, run as its containers run them (kubeflow_v2_run_executor),
+from an installed copy of the package (the wheel installed into its own directory, first on
+PYTHONPATH), so a module or package-data file missing from the wheel fails here.
 
-The ExecutorInput of each task is built from the compiled JSON (see v2_container.py);
-the Trainer and ExampleGen are stood in for by the session's trained model and
-Examples. Each step runs in a subprocess from a directory outside the repository,
-so the executor class paths and artifact type names must import from the package.
+The ExecutorInput of each task is built from the compiled JSON (see v2_container.py); the
+Trainer, ExampleGen and float Evaluator are stood in for by the session's trained model, its
+Examples and a blessed ModelBlessing. Each step runs in a subprocess from a directory outside
+the repository. What cannot run here is the Vertex service itself (scheduling, Vertex ML
+Metadata, GCS): the pipeline root and the push destination are local directories.
 """
 
 from __future__ import annotations
@@ -15,42 +18,95 @@ import pytest
 
 from v2_container import CompiledPipeline
 
+pytestmark = pytest.mark.e2e
+
+
+def _compile(root, name: str, *extra) -> CompiledPipeline:
+    from tfx_edge.pipelines import compile_vertex
+    out = root / f"{name}.json"
+    compile_vertex.compile_pipeline(compile_vertex.parse_args(
+        ["--output", str(out), "--mode", "int8", "--image", "example.com/tfx-edge:test",
+         "--pipeline-root", str(root / name), "--data-root", str(root / "unused"),
+         "--serving-dir", str(root / f"serving_{name}"), *extra]))
+    return CompiledPipeline(str(out), str(root / f"{name}_root"))
+
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory, trained_model, examples_artifact):
-    from tfx_edge.pipelines import compile_vertex
+def env(installed):
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(installed))
+
+
+@pytest.fixture(scope="module")
+def pipelines(tmp_path_factory, trained_model, examples_artifact):
     root = tmp_path_factory.mktemp("v2")
-    out = root / "pipeline.json"
-    compile_vertex.compile_pipeline(compile_vertex.parse_args(
-        ["--output", str(out), "--mode", "int8", "--image", "example.com/tfx-edge:test"]))
-    pipeline = CompiledPipeline(str(out), str(root / "pipeline_root"))
-    pipeline.provide("Trainer", "model", trained_model.uri)
-    pipeline.provide("ImportExampleGen", "examples", examples_artifact.uri,
-                     {"split_names": examples_artifact.split_names})
-    return pipeline
+    blessed, strict = _compile(root, "blessed"), _compile(root, "strict", "--min-accuracy", "1.0")
+    float_blessing = root / "float_blessing"
+    float_blessing.mkdir()
+    (float_blessing / "BLESSED").write_text("")
+    for pipeline in (blessed, strict):
+        pipeline.provide("Trainer", "model", trained_model.uri)
+        pipeline.provide("ImportExampleGen", "examples", examples_artifact.uri,
+                         {"split_names": examples_artifact.split_names})
+        pipeline.provide("Evaluator", "blessing", str(float_blessing), {"blessed": 1})
+    return root, blessed, strict
 
 
-def _run(pipeline: CompiledPipeline, task: str, tmp_path) -> None:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    proc = pipeline.run(task, cwd=str(tmp_path), env=env)
+def _run(pipeline: CompiledPipeline, task: str, cwd, env) -> dict:
+    proc = pipeline.run(task, cwd=str(cwd), env=env)
     assert proc.returncode == 0, f"{task} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return json.loads(open(os.path.join(pipeline.root, task, "executor_output.json")).read())
 
 
-def test_custom_artifact_type_names_import_as_python_paths(compiled):
+def test_the_subprocesses_import_the_installed_copy(env, installed, tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", "import tfx_edge.components.edge_evaluator.html_report as m; "
+                           "print(m.__file__)"], cwd=str(tmp_path), env=env, capture_output=True, text=True)
+    assert proc.stdout.strip().startswith(str(installed)), proc.stdout + proc.stderr
+
+
+def test_custom_artifact_type_names_import_as_python_paths(pipelines):
     import importlib
     from tfx_edge.components.artifacts import EdgeEvaluation, QuantizationPlan
+    _, blessed, _ = pipelines
     for cls in (QuantizationPlan, EdgeEvaluation):
         module, name = cls.TYPE_NAME.rsplit(".", 1)
         assert getattr(importlib.import_module(module), name) is cls
-        assert f"title: {cls.TYPE_NAME}" in json.dumps(compiled.spec)
+        assert f"title: {cls.TYPE_NAME}" in json.dumps(blessed.spec)
 
 
-def test_quantizer_and_exporter_run_through_the_v2_entry_point(compiled, tmp_path):
-    _run(compiled, "Quantizer", tmp_path)
-    plan = compiled.produced[("Quantizer", "plan")]
+def test_every_step_and_the_stock_pusher_run_through_the_v2_entry_point(pipelines, env, tmp_path):
+    root, blessed, strict = pipelines
+    _run(blessed, "Quantizer", tmp_path, env)
+    plan = blessed.produced[("Quantizer", "plan")]
     assert json.loads(open(os.path.join(plan["uri"], "plan.json")).read())["config"]["mode"] == "int8"
-    _run(compiled, "TFLiteExporter", tmp_path)
-    tflite = compiled.produced[("TFLiteExporter", "tflite_model")]
-    model = open(os.path.join(tflite["uri"], "Format-Serving", "tflite"), "rb").read()
-    assert model[4:8] == b"TFL3"
+    _run(blessed, "TFLiteExporter", tmp_path, env)
+    tflite = blessed.produced[("TFLiteExporter", "tflite_model")]
+    assert open(os.path.join(tflite["uri"], "Format-Serving", "tflite"), "rb").read()[4:8] == b"TFL3"
     assert tflite["metadata"]["quantization_mode"] == "int8"
+    out = _run(blessed, "EdgeEvaluator", tmp_path, env)
+    metadata = out["artifacts"]["blessing"]["artifacts"][0]["metadata"]
+    assert metadata["blessed"] == 1 and metadata["failed_checks"] == 0
+    evaluation = out["artifacts"]["evaluation"]["artifacts"][0]
+    assert os.path.exists(os.path.join(evaluation["uri"], "report.html"))
+    pushed = _run(blessed, "Pusher", tmp_path, env)["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
+    assert pushed["pushed"] == 1
+    versions = os.listdir(root / "serving_blessed")
+    assert len(versions) == 1 and os.listdir(root / "serving_blessed" / versions[0]) == ["tflite"]
+
+    # The same exported model against a gate it cannot pass: NOT_BLESSED, and the Pusher pushes nothing.
+    strict.produced.update({k: v for k, v in blessed.produced.items() if k[0] in ("Quantizer", "TFLiteExporter")})
+    out = _run(strict, "EdgeEvaluator", tmp_path, env)
+    metadata = out["artifacts"]["blessing"]["artifacts"][0]["metadata"]
+    assert metadata["blessed"] == 0 and metadata["first_failure"].startswith("accuracy.lower_bound")
+    pushed = _run(strict, "Pusher", tmp_path, env)["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
+    assert pushed["pushed"] == 0 and not (root / "serving_strict").exists()
+
+
+def test_kfp_client_loads_the_pipeline_spec(pipelines):
+    from kfp.client import client
+    from tfx_edge.pipelines import compile_vertex
+    root, _, _ = pipelines
+    doc = client._extract_pipeline_yaml(compile_vertex.spec_path(str(root / "blessed.json")))  # kfp's own loader
+    assert doc.pipeline_spec.pipeline_info.name == "tfx-edge-digits"
+    assert "EdgeEvaluator" in doc.pipeline_spec.root.dag.tasks

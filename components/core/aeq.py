@@ -56,6 +56,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from tfx_edge import extras
 from tfx_edge.components.core.calibration import as_samples
 from tfx_edge.components.core.convert import ConversionError
 from tfx_edge.schemas.quantization import AEQ_CALIBRATED_PRESETS, QuantizationConfig
@@ -80,6 +81,7 @@ def quantize_with_recipe(float_model: bytes, config: QuantizationConfig,
     Raises ConversionError naming the recipe (and the op, when AEQ's message
     names one) with a fallback for anything AEQ or the recipe refuses.
     """
+    extras.require("ai_edge_quantizer", "mode='aeq'")
     aeq = config.aeq
     if aeq is None:
         raise ConversionError("mode='aeq' needs aeq=AeqConfig(recipe=... or recipe_file=...)")

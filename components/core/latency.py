@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
+import os
+import platform
 import time
 from typing import Mapping
 
@@ -37,3 +41,18 @@ def measure(model: bytes, key: str, feeds: Mapping[str, np.ndarray], runs: int,
     return {"p50_us": float(np.percentile(samples, 50)), "p95_us": float(np.percentile(samples, 95)),
             "mean_us": float(samples.mean()), "min_us": float(samples.min()), "runs": runs,
             "warmup": warmup, "num_threads": num_threads, "kernel": kernel}
+
+
+@functools.lru_cache(maxsize=1)
+def host() -> dict:
+    """Where latency was measured: the pipeline host's CPU, not a phone's (see the README on
+    measuring on a device with LiteRT's benchmark_model)."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"cpu": model, "machine": platform.machine(), "cores": os.cpu_count(),
+            "litert": importlib.metadata.version("ai-edge-litert"), "system": platform.system(),
+            "note": "host latency: measured on the machine that ran the EdgeEvaluator"}

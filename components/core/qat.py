@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tfx_edge import extras
 from tfx_edge.components.core import examples, qat_data
 from tfx_edge.components.core.convert import ConversionError
 from tfx_edge.components.core.input_mapping import TensorSpec
@@ -49,6 +50,8 @@ _OUTPUT_ONLY_LAYERS = ("Rescaling",)  # weightless elementwise layers tfmot's re
 def fine_tune(source_dir: str, config: QuantizationConfig, tensors: list[TensorSpec],
               split_uri: str, out_dir: str) -> tuple[dict, dict[str, str]]:
     """QAT fine-tuning; returns (record for plan.json, {input tensor: feature})."""
+    for module in ("tf_keras", "tensorflow_model_optimization"):
+        extras.require(module, "mode='qat'")
     if config.qat is None:
         raise ConversionError("mode='qat' needs qat=QatConfig(...)")
     model = load_keras_model(source_dir)

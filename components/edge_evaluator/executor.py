@@ -156,10 +156,13 @@ def _record(evaluation, blessing, model, result: dict, float_blessing) -> None:
     blessing.set_int_custom_property(artifacts.BLESSED_KEY, 1 if blessed else 0)
     blessing.set_string_custom_property(artifacts.EDGE_MODEL_URI_KEY, model.uri)
     _copy_float_parent(float_blessing, blessing)
-    primary = result["primary"]
     for artifact_ in (evaluation, blessing):
-        for prop, value in primary.items():
-            if value is not None:
+        for prop, value in report.properties(result).items():
+            if isinstance(value, str):
+                artifact_.set_string_custom_property(prop, value)
+            elif isinstance(value, int):
+                artifact_.set_int_custom_property(prop, value)
+            else:
                 artifact_.set_float_custom_property(prop, value)
 
 

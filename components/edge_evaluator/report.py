@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from tfx_edge.components.core import litert, slicing
+from tfx_edge.components.core import latency, litert, slicing
 from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import names
 
@@ -65,6 +65,7 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "slices": summary["slices"],
         "confusion": summary["confusion"],
         "latency": timing,
+        "latency_host": latency.host() if timing else None,
         "checks": [dataclasses.asdict(c) for c in checks],
         "auto": auto,
         "parity": (export or {}).get("parity"),
@@ -81,6 +82,27 @@ def _finite_or_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite_or_none(v) for v in value]
     return value
+
+
+def properties(result: dict) -> dict:
+    """The figures users look for in the pipeline UIs (Vertex, Kubeflow, MLMD), as custom
+    properties of the EdgeEvaluation and the blessing: the primary metric of each model and
+    its drop, sizes and the size ratio, p50/p95 latency per model and kernel, how many checks
+    ran and failed, and the first failure."""
+    props = {k: v for k, v in result["primary"].items() if v is not None}
+    sizes = {m: f["size_bytes"] for m, f in result["models"].items() if f.get("size_bytes") is not None}
+    for model, size in sizes.items():
+        props[f"size_bytes_{model}"] = int(size)
+    if sizes.get(names.FLOAT_TFLITE) and sizes.get(names.QUANTIZED):
+        props["size_ratio"] = sizes[names.QUANTIZED] / sizes[names.FLOAT_TFLITE]
+    for model, kernels in result["latency"].items():
+        for kernel, stats in kernels.items():
+            for q in ("p50_us", "p95_us"):
+                props[f"latency_{q}_{model}_{kernel}"] = float(stats[q])
+    failed = [c for c in result["checks"] if not c["passed"]]
+    props.update({"checks": len(result["checks"]), "failed_checks": len(failed),
+                  "first_failure": f"{failed[0]['name']}: {failed[0]['detail']}" if failed else ""})
+    return props
 
 
 def slower_than_float(timing: dict) -> list[str]:
@@ -114,6 +136,9 @@ def render(result: dict) -> str:
     for model, facts in result["models"].items():
         if facts["size_bytes"] is not None:
             lines.append(f"size {model}: {facts['size_bytes']:,} B")
+    if result.get("latency_host"):
+        h = result["latency_host"]
+        lines.append(f"latency measured on this host: {h['cpu']} ({h['cores']} cores), LiteRT {h['litert']}")
     for model, kernels in result["latency"].items():
         for kernel, t in kernels.items():
             lines.append(f"latency {model} {kernel}: p50 {t['p50_us']:.1f} us, p95 {t['p95_us']:.1f} us "

@@ -83,7 +83,10 @@ def _facts(result: dict) -> tuple:
     references = ", ".join(map(str, reference_names(result))) or None
     facts = [("mode", result.get("mode")), ("task", result.get("task")), ("examples", result.get("examples")),
              ("primary metric", result.get("primary_metric")), ("references", references)]
+    host = result.get("latency_host")
     optional = [("float32 vs SavedModel", _parity(result.get("parity"))),
+                ("latency measured on", f"this host (not a device): {host['cpu']}, {host['cores']} cores, "
+                                        f"LiteRT {host['litert']}" if host else None),
                 ("the app feeds", _app_inputs(result.get("derivation")))]
     facts += [(name, value) for name, value in optional if value is not None]
     return tuple((name, cell(value, "")) for name, value in facts)
