@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo demo-beam test bench vertex clean
+.PHONY: setup demo demo-beam test bench vertex image clean
 
 setup:
 	bash scripts/setup.sh
@@ -15,6 +15,10 @@ demo-beam: setup
 
 vertex: setup
 	$(PY) -m tfx_edge.pipelines.compile_vertex $(ARGS)
+
+# Needs a container engine (not available on the development machines): IMAGE=registry/tfx-edge:tag
+image:
+	docker build -t $(IMAGE) .
 
 test: setup
 	bash scripts/install_chromium.sh
