@@ -52,6 +52,12 @@ def read_required_json(path: str, what: str, fix: str) -> Any:
         raise ValueError(f"{what} {path!r} is not readable JSON ({error}); {fix}") from error
 
 
+def split_files(examples: artifact.Artifact | None, split: str, field: str) -> list[str]:
+    """The record files of `split`; errors name the config field that chose it."""
+    from tfx_edge.components.core import examples as examples_lib  # pylint: disable=g-import-not-at-top
+    return examples_lib.split_files(split_uri(examples, split, field), f"{field}={split!r}")
+
+
 def write_bytes(path: str, data: bytes) -> None:
     """Writes via a temporary name and a rename, so no half-written file is left behind."""
     tf.io.gfile.makedirs(os.path.dirname(path))

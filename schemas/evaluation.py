@@ -77,9 +77,11 @@ class MetricThreshold:
             fail(f"{path}.lower_bound", lo, f"{metric!r} is never below 0, so this bound always passes; "
                  f"remove it or set a real floor")
         if hi is not None and hi < 0:
-            fail(f"{path}.upper_bound", hi, f"{metric!r} is never below 0: no model can pass")
+            fail(f"{path}.upper_bound", hi, f"{metric!r} is never below 0: no model can pass; use a positive "
+                 f"limit (e.g. 0.5) or remove it")
         if hi is not None and upper is not None and hi >= upper:
-            fail(f"{path}.upper_bound", hi, f"{metric!r} is at most {upper:g}, so this bound always passes")
+            fail(f"{path}.upper_bound", hi, f"{metric!r} is at most {upper:g}, so this bound always passes; "
+                 f"remove it or set a real ceiling below {upper:g}")
         drop = self.max_absolute_drop
         if drop is not None and upper is not None and drop >= upper:
             fail(f"{path}.max_absolute_drop", drop, f"{metric!r} is at most {upper:g}, so a drop of "

@@ -149,3 +149,25 @@ def test_every_mode_compiles_for_vertex(mode, tmp_path):
     out = tmp_path / "p.json"
     compile_vertex.compile_pipeline(compile_vertex.parse_args(["--output", str(out), "--mode", mode, "--allow-placeholders"]))
     assert f'\\"mode\\": \\"{mode}\\"' in out.read_text()
+
+
+def test_cli_demo_prints_progress_then_the_summary_and_no_native_logs(tmp_path):
+    """`tfx-edge demo` as a user runs it: one line per component, the summary, nothing else."""
+    import re
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(sys.executable), "tfx-edge")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([script, "demo", "--work-dir", str(tmp_path / "work"), "--serving-dir",
+                           str(tmp_path / "serving"), "--train-steps", "100", "--calibration-samples", "32"],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stderr == "", proc.stderr
+    before, _, after = proc.stdout.partition("=== tfx-edge demo summary ===")
+    lines = [line for line in before.splitlines() if line.strip()]
+    assert lines[0].startswith("tfx-edge demo: digits pipeline, logs in ")
+    progress = lines[1:]
+    assert len(progress) == 11 and all(re.fullmatch(r"  \S+ +(COMPLETE|CACHED) +\d+\.\d s", l) for l in progress)
+    assert "gate: BLESSED" in after
+    log = lines[0].split("logs in ")[1]
+    assert os.path.getsize(log) > 0   # TF's and TFX's output went there

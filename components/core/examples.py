@@ -26,16 +26,21 @@ def is_record_file(name: str) -> bool:
     return not name.startswith((".", "_"))
 
 
-def split_files(split_uri: str) -> list[str]:
-    """The sorted record files of one split directory (see is_record_file; folders are skipped)."""
+def split_files(split_uri: str, what: str = "the split") -> list[str]:
+    """The sorted record files of one split directory (see is_record_file; folders are skipped).
+    `what` names the config that chose the split, e.g. "calibration.split='train'"."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if not tf.io.gfile.isdir(split_uri):
-        raise ExamplesError(f"split directory {split_uri!r} does not exist")
-    files = sorted(os.path.join(split_uri, f) for f in tf.io.gfile.listdir(split_uri)
+        raise ExamplesError(f"{what}: split directory {split_uri!r} does not exist")
+    names = tf.io.gfile.listdir(split_uri)
+    files = sorted(os.path.join(split_uri, f) for f in names
                    if is_record_file(f) and not f.endswith("/")
                    and not tf.io.gfile.isdir(os.path.join(split_uri, f)))
     if not files:
-        raise ExamplesError(f"split directory {split_uri!r} holds no record files")
+        skipped = sorted(n for n in names if not is_record_file(n))
+        raise ExamplesError(f"{what}: split directory {split_uri!r} holds no record files"
+                            + (f" (skipped markers/hidden files: {skipped})" if skipped else "")
+                            + "; re-run the ExampleGen that wrote it, or choose a split that has data")
     return files
 
 
@@ -67,10 +72,11 @@ def read_batches(path: str, shard: int, num_shards: int, batch_size: int) -> Ite
         for batch in dataset.batch(batch_size).as_numpy_iterator():
             yield list(batch)
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        how = ("read as GZIP because its name ends in '.gz'" if compression
+               else "read as uncompressed TFRecords; a GZIP file must be named '*.gz'")
         raise ExamplesError(
-            f"record file {path!r} is corrupt or not a TFRecord file read as {compression or 'uncompressed'} "
-            f"(by its name: '.gz' means GZIP): {str(error).splitlines()[0][:200]}. Re-create it, or name "
-            f"it by its compression") from error
+            f"record file {path!r} is corrupt or not a TFRecord file ({how}): "
+            f"{str(error).splitlines()[0][:200]}. Re-create it, or name it by its compression") from error
 
 
 class Decoder:

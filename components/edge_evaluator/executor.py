@@ -35,8 +35,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         for out in (blessing, evaluation):
             io_utils.clean_dir(out.uri)
 
-        files = examples.split_files(io_utils.split_uri(
-            artifact_utils.get_single_instance(input_dict[specs.EXAMPLES_KEY]), config.split, "split"))
+        files = io_utils.split_files(artifact_utils.get_single_instance(input_dict[specs.EXAMPLES_KEY]),
+                                     config.split, "split")
         export = _export_report(model)
         key = export["signature_key"]
         quant = _load(model, "model", key)
@@ -49,24 +49,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         _check_slice_features(config, summary)
         timing = _latency(config, key, {names.QUANTIZED: quant, names.FLOAT_TFLITE: ref}, plan)
         facts = report.model_facts(quant, ref, saved_dir)
-        float_blessing = input_dict.get(specs.FLOAT_BLESSING_KEY) or []
-        evidence = gate.Evidence(
-            slices=summary["slices"], references=config.references,
-            model_bytes=len(quant.data), float_ops=report.float_ops(facts[names.QUANTIZED]["ops"]),
-            latency=timing, budget_kernel=config.latency.budget_kernel.value,
-            float_blessed=model_utils.is_model_blessed(float_blessing[0]) if float_blessing else None,
-            auto=export.get("auto"), split=config.split)
-        blessed, checks = gate.decide(evidence, config.thresholds)
+        float_blessing = (input_dict.get(specs.FLOAT_BLESSING_KEY) or [None])[0]
+        blessed, checks = gate.decide(_evidence(config, summary, facts, timing, float_blessing, export, quant),
+                                      config.thresholds)
         auto = export.get("auto")
         mode = f"{export.get('mode')} (auto: {auto['planned']})" if auto else export.get("mode")
         result = report.build(config, summary, facts, timing, checks, blessed, plan, mode, auto, export)
-        _record(evaluation, blessing, model, result, float_blessing[0] if float_blessing else None)
-        for warning in report.slower_than_float(timing):
-            logging.warning("EdgeEvaluator: %s (set budgets.max_latency_ratio to gate on it)", warning)
-        if blessed:
-            logging.info("EdgeEvaluator: BLESSED (%d checks passed)", len(checks))
-        else:
-            logging.warning("%s", gate.failure_block(checks))
+        _record(evaluation, blessing, model, result, float_blessing)
+        _log(timing, blessed, checks)
 
     def _score(self, files: list[str], job: beam_job.Job, out_uri: str) -> dict:
         """Runs the Beam scoring job (this component's beam_pipeline_args); returns the summary."""
@@ -77,6 +67,25 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         summary = beam_job.read_summary(path)
         tf.io.gfile.rmtree(scratch)
         return summary
+
+
+def _evidence(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, float_blessing,
+              export: dict, quant) -> gate.Evidence:
+    return gate.Evidence(
+        slices=summary["slices"], references=config.references,
+        model_bytes=len(quant.data), float_ops=report.float_ops(facts[names.QUANTIZED]["ops"]),
+        latency=timing, budget_kernel=config.latency.budget_kernel.value,
+        float_blessed=model_utils.is_model_blessed(float_blessing) if float_blessing is not None else None,
+        auto=export.get("auto"), split=config.split)
+
+
+def _log(timing: dict, blessed: bool, checks) -> None:
+    for warning in report.slower_than_float(timing):
+        logging.warning("EdgeEvaluator: %s (set budgets.max_latency_ratio to gate on it)", warning)
+    if blessed:
+        logging.info("EdgeEvaluator: BLESSED (%d checks passed)", len(checks))
+    else:
+        logging.warning("%s", gate.failure_block(checks))
 
 
 def _tflite_path(model: artifact.Artifact, which: str) -> str:

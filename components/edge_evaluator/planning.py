@@ -93,13 +93,14 @@ def _classes(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, out
         return None
     shapes = {m.name: next((o.shape for o in m.outputs if o.name == output), None) for m in (quant, ref)}
     if shapes[ref.name] is None or metrics.num_classes(shapes[ref.name]) != metrics.num_classes(shapes[quant.name]):
+        ref_shape = None if shapes[ref.name] is None else list(shapes[ref.name])
         raise ValueError(f"output {output!r}: the quantized model has shape {list(shapes[quant.name])} but the "
-                         f"float reference {ref.path} has {shapes[ref.name]}; connect the float_model written "
+                         f"float reference {ref.path} has {ref_shape}; connect the float_model written "
                          f"by the same TFLiteExporter run as the model")
     classes = metrics.num_classes(shapes[quant.name])
     too_big = [k for k in config.top_k if k >= classes]
     if too_big:
-        raise ValueError(f"top_k={list(config.top_k)}: k={too_big} exceeds the model's {classes} classes, "
+        raise ValueError(f"top_k={list(config.top_k)}: k={too_big} is not below the model's {classes} classes, "
                          f"so top-k accuracy would always be 1; use k < {classes}")
     return classes
 

@@ -53,8 +53,7 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
 
 
 def _validation(config: QuantizationConfig, tensors, examples_artifact):
-    files = examples.split_files(io_utils.split_uri(examples_artifact, config.auto.validation_split,
-                                                    "auto.validation_split"))
+    files = io_utils.split_files(examples_artifact, config.auto.validation_split, "auto.validation_split")
     return auto_eval.validation_subset(examples.iter_records(files), tensors, config)
 
 

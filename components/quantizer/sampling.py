@@ -27,7 +27,7 @@ def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: 
     """Samples calibration data into out_dir; records whose sha256 is in `exclude` are skipped.
     Returns (record, input mapping, arrays, the sampled records)."""
     cal = config.calibration
-    files = examples.split_files(io_utils.split_uri(examples_artifact, cal.split, "calibration.split"))
+    files = io_utils.split_files(examples_artifact, cal.split, "calibration.split")
     records, seen = calibration.reservoir_sample(
         holdout.without(examples.iter_records(files), exclude), cal.num_samples, cal.seed)
     arrays, mapping = derive.inputs_from_records(records, derived, derived_dir, config.input_mapping)
@@ -52,7 +52,7 @@ def parity_sample(config: QuantizationConfig, examples_artifact, out_dir: str,
         if examples_artifact is None:
             return None
         cal = config.calibration
-        files = examples.split_files(io_utils.split_uri(examples_artifact, cal.split, "calibration.split"))
+        files = io_utils.split_files(examples_artifact, cal.split, "calibration.split")
         records, _ = calibration.reservoir_sample(examples.iter_records(files), PARITY_SAMPLES, cal.seed)
     records = list(records[:PARITY_SAMPLES])
     io_utils.write_records(os.path.join(out_dir, artifacts.PARITY_FILE), records)

@@ -1,0 +1,698 @@
+"""Gate integrity: never fail open, never leave a contradictory artifact.
+
+A table-driven matrix of bad inputs, grouped by component. Each entry is
+(id, builder, expected, regex):
+
+* builder(env) builds ONE bad input: copies of the session artifacts (trained_model,
+  examples_artifact, int8_export) in tmp_path, damaged there. The session fixtures
+  themselves are only ever read.
+* expected is an exception type (the run must raise it, with `regex` found in the message:
+  the input (field / file / feature), the value and the fix), or an outcome:
+  "NOT_BLESSED" / "BLESSED" for the EdgeEvaluator (regex searched in its checks, one
+  "name: detail" line each), OK for a Quantizer / TFLiteExporter run that must succeed.
+* Afterwards nothing may be left that could be pushed: no plan.json (Quantizer), no
+  Format-Serving/tflite in either output (TFLiteExporter), no BLESSED file and, when the
+  executor raised, no `blessed` property set to 1 (EdgeEvaluator). Outcome cases check
+  what they state instead (e.g. a retry leaves no file of the earlier attempt).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import types
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from tfx_edge.components import artifacts
+from tfx_edge.components.core.derive import DeriveError
+from tfx_edge.components.core.examples import ExamplesError
+from tfx_edge.components.core.input_mapping import InputMappingError
+from tfx_edge.components.core.metrics import LabelError
+from tfx_edge.schemas import (AutoConfig, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode,
+                              OutputKind, QatConfig, QuantizationConfig, SliceThreshold, Thresholds)
+from tfx_edge.schemas._strict import ConfigError
+from helpers import make_artifact, run_exporter, run_quantizer
+
+OK = "OK"                    # the run must succeed (its `after` check says what must hold)
+BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"
+SPLIT_FILE = "data_tfrecord-00000-of-00001"
+
+
+# --- building bad inputs -------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def split_records(examples_uri: str, split: str) -> tuple[bytes, ...]:
+    """The serialized examples of a split of the (read-only) session Examples artifact."""
+    import tensorflow as tf
+    path = os.path.join(examples_uri, f"Split-{split}", SPLIT_FILE)
+    return tuple(tf.data.TFRecordDataset(path).as_numpy_iterator())
+
+
+def write_records(path: str, records) -> None:
+    import tensorflow as tf
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records:
+            writer.write(record)
+
+
+def edit(record: bytes, fn: Callable) -> bytes:
+    """A serialized tf.Example changed by fn(example) in place."""
+    import tensorflow as tf
+    example = tf.train.Example.FromString(record)
+    fn(example)
+    return example.SerializeToString()
+
+
+def new_examples(root: str, splits: dict[str, dict[str, Any]]):
+    """An Examples artifact under root: {split: {file name: list of records | bytes}}."""
+    from tfx.types import artifact_utils, standard_artifacts
+    examples = make_artifact(standard_artifacts.Examples, root)
+    for split, files in splits.items():
+        split_dir = os.path.join(root, f"Split-{split}")
+        os.makedirs(split_dir, exist_ok=True)
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                with open(os.path.join(split_dir, name), "wb") as f:
+                    f.write(content)
+            else:
+                write_records(os.path.join(split_dir, name), content)
+    examples.split_names = artifact_utils.encode_split_names(list(splits))
+    return examples
+
+
+def copy_artifact(source, root: str, cls=None):
+    """A copy of an artifact's directory as a new artifact of the same type (or cls)."""
+    shutil.copytree(source.uri, root)
+    return make_artifact(cls or type(source), root)
+
+
+def read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path: str, data) -> None:
+    with open(path, "w") as f:
+        json.dump(data, f)
+
+
+@pytest.fixture
+def env(tmp_path, trained_model, examples_artifact, int8_export):
+    return types.SimpleNamespace(tmp=str(tmp_path), model=trained_model, examples=examples_artifact,
+                                 export=int8_export)
+
+
+def case_ids(cases) -> list[str]:
+    """The first field of each entry (an entry may be wrapped in pytest.param for its marks)."""
+    return [c.values[0] if isinstance(c, type(pytest.param(None))) else c[0] for c in cases]
+
+
+# === schemas: no executor ==================================================================
+
+ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.2, lower_bound=0.5)}
+
+
+def gate(metrics=None, **kwargs):
+    kwargs.setdefault("latency", LatencyConfig(runs=0))
+    kwargs.setdefault("batch_size", 100)
+    return EvaluationConfig(thresholds=Thresholds(metrics=metrics or ACC, slices=kwargs.pop("slices", ())),
+                            **kwargs)
+
+
+SCHEMA_CASES = [
+    ("calibration_seed_negative", lambda: CalibrationConfig(seed=-1), ConfigError,
+     r"calibration\.seed=-1 is invalid: use an integer seed in \[0, 2\*\*32\)"),
+    ("qat_seed_negative", lambda: QatConfig(seed=-1), ConfigError,
+     r"qat\.seed=-1 is invalid: use an integer seed in \[0, 2\*\*32\)"),
+    ("auto_seed_negative", lambda: AutoConfig(max_absolute_drop=0.01, seed=-1), ConfigError,
+     r"auto\.seed=-1 is invalid: use an integer seed in \[0, 2\*\*32\)"),
+    ("lower_bound_above_upper_bound",
+     lambda: gate({"accuracy": MetricThreshold(lower_bound=0.9, upper_bound=0.5)}), ConfigError,
+     r"thresholds\.metrics\['accuracy'\]\.lower_bound=0\.9 is invalid: it is above upper_bound=0\.5: "
+     r"no value can pass; swap or fix them"),
+    ("accuracy_lower_bound_2", lambda: gate({"accuracy": MetricThreshold(lower_bound=2)}), ConfigError,
+     r"thresholds\.metrics\['accuracy'\]\.lower_bound=2 is invalid: 'accuracy' is at most 1: no model can "
+     r"pass; a fraction is written as e\.g\. 0\.9, not 90"),
+    ("accuracy_lower_bound_0_vacuous", lambda: gate({"accuracy": MetricThreshold(lower_bound=0)}), ConfigError,
+     r"thresholds\.metrics\['accuracy'\]\.lower_bound=0 is invalid: 'accuracy' is never below 0, so this bound "
+     r"always passes; remove it or set a real floor"),
+    pytest.param(
+        "accuracy_upper_bound_1_vacuous", lambda: gate({"accuracy": MetricThreshold(upper_bound=1)}), ConfigError,
+        r"thresholds\.metrics\['accuracy'\]\.upper_bound=1 is invalid: 'accuracy' is at most 1, so this bound "
+        r"always passes[;:,.] *(remove|drop|use|set|lower)"),
+    ("accuracy_max_absolute_drop_1_5", lambda: gate({"accuracy": MetricThreshold(max_absolute_drop=1.5)}),
+     ConfigError,
+     r"thresholds\.metrics\['accuracy'\]\.max_absolute_drop=1\.5 is invalid: 'accuracy' is at most 1, so a drop "
+     r"of 1\.5 always passes; a fraction is written as e\.g\. 0\.01 \(one point\)"),
+    pytest.param(
+        "loss_upper_bound_negative",
+        lambda: gate({**ACC, "loss": MetricThreshold(upper_bound=-1)}, output_kind=OutputKind.PROBABILITIES),
+        ConfigError,
+        r"thresholds\.metrics\['loss'\]\.upper_bound=-1 is invalid: 'loss' is never below 0: no model can "
+        r"pass[;:,.] *(remove|drop|use|set)"),
+    ("parity_tolerance_0", lambda: QuantizationConfig(parity_tolerance=0), ConfigError,
+     r"parity_tolerance=0 is invalid: use a positive bound on \|float32 TFLite - SavedModel\|"),
+    ("placement_sideways", lambda: QuantizationConfig(placement="sideways"), ConfigError,
+     r"placement='sideways' is not a known value; use one of 'embedded', 'transformed'"),
+    ("unknown_metric_name", lambda: gate({"acuracy": MetricThreshold(lower_bound=0.9)}), ConfigError,
+     r"thresholds\.metrics\['acuracy'\]='acuracy' is invalid: not a classification metric; use one of "
+     r"\[.*'accuracy'.*\]"),
+    ("slice_feature_not_in_slice_features",
+     lambda: gate(slices=(SliceThreshold(feature="writer", metrics=ACC),), slice_features=("label",)),
+     ConfigError,
+     r"thresholds\.slices\[0\]\.feature='writer' is invalid: add it to slice_features \(now \['label'\]\)"),
+]
+
+
+@pytest.mark.parametrize("case_id, build, error, regex", SCHEMA_CASES, ids=case_ids(SCHEMA_CASES))
+def test_schema_refuses(case_id, build, error, regex):
+    with pytest.raises(error, match=regex):
+        build()
+
+
+# === Quantizer ============================================================================
+
+@dataclasses.dataclass
+class QuantizerRun:
+    config: QuantizationConfig
+    examples: Any
+    plan_uri: str
+    after: Callable[[str], None] | None = None   # (plan uri) -> None, for OK cases
+
+
+CAL = CalibrationConfig(num_samples=200, seed=0)
+INT8 = QuantizationConfig(mode=Mode.INT8, calibration=CalibrationConfig(num_samples=16))
+
+
+def q_nan_rows(env):
+    def nan_pixels(example):
+        values = example.features.feature["image"].float_list.value
+        values[10] = float("nan")
+    records = [edit(r, nan_pixels) if i % 7 == 0 else r
+               for i, r in enumerate(split_records(env.examples.uri, "train")[:50])]   # 8 of 50 rows
+    examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {SPLIT_FILE: records}})
+    return QuantizerRun(QuantizationConfig(mode=Mode.INT8, calibration=CAL), examples, os.path.join(env.tmp, "plan"))
+
+
+def q_signature_key(env):
+    return QuantizerRun(QuantizationConfig(mode=Mode.INT8, calibration=CAL, signature_key="serving_tflite"),
+                        env.examples, os.path.join(env.tmp, "plan"))
+
+
+def q_mapping_missing_feature(env):
+    return QuantizerRun(QuantizationConfig(mode=Mode.INT8, calibration=CAL, input_mapping={"image": "pixels"}),
+                        env.examples, os.path.join(env.tmp, "plan"))
+
+
+def q_bytes_feature(env):
+    def add_name(example):
+        example.features.feature["writer"].bytes_list.value.append(b"writer-07")
+    records = [edit(r, add_name) for r in split_records(env.examples.uri, "train")[:40]]
+    examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {SPLIT_FILE: records}})
+    return QuantizerRun(QuantizationConfig(mode=Mode.INT8, calibration=CAL, input_mapping={"image": "writer"}),
+                        examples, os.path.join(env.tmp, "plan"))
+
+
+def q_split_not_a_split(env):
+    return QuantizerRun(QuantizationConfig(mode=Mode.INT8, calibration=CalibrationConfig(split="validation")),
+                        env.examples, os.path.join(env.tmp, "plan"))
+
+
+def truncated_file(env, split: str) -> bytes:
+    with open(os.path.join(env.examples.uri, f"Split-{split}", SPLIT_FILE), "rb") as f:
+        return f.read()[:1000]
+
+
+def q_corrupt_file(env):
+    examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {
+        "data_tfrecord-00000-of-00002": list(split_records(env.examples.uri, "train")[:100]),
+        "data_tfrecord-00001-of-00002": truncated_file(env, "train")}})
+    return QuantizerRun(INT8, examples, os.path.join(env.tmp, "plan"))
+
+
+def q_gz_named_plain_file(env):
+    examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {
+        "data_tfrecord-00000-of-00001.gz": list(split_records(env.examples.uri, "train")[:100])}})
+    return QuantizerRun(INT8, examples, os.path.join(env.tmp, "plan"))
+
+
+def q_success_marker_only(env):
+    examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {"_SUCCESS": b""}})
+    return QuantizerRun(INT8, examples, os.path.join(env.tmp, "plan"))
+
+
+def q_retry_int8_then_dynamic_range(env):
+    """The int8 attempt's plan (calibration.npz included) is in the URI; the retry plans dynamic_range."""
+    plan_uri = os.path.join(env.tmp, "plan")
+    shutil.copytree(env.export["plan"].uri, plan_uri)
+    assert os.path.exists(os.path.join(plan_uri, artifacts.CALIBRATION_FILE))
+
+    def after(uri):
+        files = sorted(os.listdir(uri))
+        assert artifacts.CALIBRATION_FILE not in files, files
+        plan = read_json(os.path.join(uri, artifacts.PLAN_FILE))
+        assert plan["config"]["mode"] == "dynamic_range" and plan["calibration"] is None
+    return QuantizerRun(QuantizationConfig(mode=Mode.DYNAMIC_RANGE), env.examples, plan_uri, after)
+
+
+def q_retry_int8_then_error(env):
+    """The int8 attempt's complete plan is in the URI; the retry fails (unknown signature): no plan.json
+    of the earlier attempt may be left for the TFLiteExporter to pick up."""
+    plan_uri = os.path.join(env.tmp, "plan")
+    shutil.copytree(env.export["plan"].uri, plan_uri)
+    return QuantizerRun(QuantizationConfig(mode=Mode.INT8, calibration=CAL, signature_key="serving_tflite"),
+                        env.examples, plan_uri)
+
+
+QUANTIZER_CASES = [
+    ("calibration_nan_rows", q_nan_rows, ExamplesError,
+     r"calibration\.split='train': 8 of 50 sampled examples have NaN or inf in the features feeding the model "
+     r"\(\['image'\]; files .*Split-train.*\).*Fix or filter those examples"),
+    ("unknown_signature_key", q_signature_key, DeriveError,
+     r"signature_key='serving_tflite' is not in the SavedModel at .*Format-Serving; it has "
+     r"\['serve_tf_examples', 'serving_default'\]\. Set QuantizationConfig\.signature_key"),
+    ("input_mapping_to_missing_feature", q_mapping_missing_feature, InputMappingError,
+     r"model input tensor 'image' cannot be fed: input_mapping maps it to feature 'pixels'\. Available "
+     r"features: \['image', 'label'\]\. Fix: set input_mapping=\{'image': '<feature>'\}"),
+    ("bytes_feature_mapped_to_float_input", q_bytes_feature, InputMappingError,
+     r"feature 'writer' \(feeding model input 'image', float32\) holds strings \(bytes, e\.g\. b'writer-07'\), "
+     r"not numbers;.*map another feature in input_mapping"),
+    ("calibration_split_not_a_split", q_split_not_a_split, ExamplesError,
+     r"calibration\.split='validation' is not a split of the Examples artifact; it has \['train', 'eval'\]\. "
+     r"Set calibration\.split to one of them"),
+    ("corrupt_record_file", q_corrupt_file, ExamplesError,
+     r"record file '.*Split-train/data_tfrecord-00001-of-00002' is corrupt or not a TFRecord file \(read as "
+     r"uncompressed TFRecords; a GZIP file must be named '\*\.gz'\).*Re-create it"),
+    ("gz_named_plain_file", q_gz_named_plain_file, ExamplesError,
+     r"record file '.*Split-train/data_tfrecord-00000-of-00001\.gz' is corrupt or not a TFRecord file \(read as "
+     r"GZIP because its name ends in '\.gz'\).*name it by its compression"),
+    pytest.param(
+        "split_with_only_success_marker", q_success_marker_only, ExamplesError,
+        r"calibration\.split='train'.*split directory '.*Split-train' holds no record files.*[;:.] *"
+        r"(re-run|rerun|set|use|write|pick|choose)"),
+    ("retry_int8_then_dynamic_range", q_retry_int8_then_dynamic_range, OK, None),
+    ("retry_int8_then_error", q_retry_int8_then_error, DeriveError,
+     r"signature_key='serving_tflite' is not in the SavedModel"),
+]
+
+
+@pytest.mark.parametrize("case_id, build, expected, regex", QUANTIZER_CASES, ids=case_ids(QUANTIZER_CASES))
+def test_quantizer_bad_input(case_id, build, expected, regex, env):
+    run = build(env)
+    if expected == OK:
+        run_quantizer(run.config, env.model, run.examples, run.plan_uri)
+        run.after(run.plan_uri)
+        return
+    with pytest.raises(expected, match=regex):
+        run_quantizer(run.config, env.model, run.examples, run.plan_uri)
+    assert not os.path.exists(os.path.join(run.plan_uri, artifacts.PLAN_FILE))
+
+
+# === TFLiteExporter =======================================================================
+
+@dataclasses.dataclass
+class ExportRun:
+    model: Any
+    plan: Any
+    out_root: str
+    after: Callable[[str], None] | None = None   # (out root) -> None, for OK cases
+
+
+def plan_copy(env):
+    from tfx_edge.components.artifacts import QuantizationPlan
+    return copy_artifact(env.export["plan"], os.path.join(env.tmp, "plan"), QuantizationPlan)
+
+
+def damaged_plan(fn):
+    """A builder: a copy of the int8 plan, then fn(plan uri, plan dict) damages it."""
+    def build(env):
+        plan = plan_copy(env)
+        fn(plan.uri, read_json(os.path.join(plan.uri, artifacts.PLAN_FILE)))
+        return ExportRun(env.model, plan, os.path.join(env.tmp, "out"))
+    return build
+
+
+def _rm(*parts):
+    path = os.path.join(*parts)
+    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+def _truncate_plan(uri, plan):
+    text = json.dumps(plan)
+    with open(os.path.join(uri, artifacts.PLAN_FILE), "w") as f:
+        f.write(text[:len(text) // 2])
+
+
+def _older_format(uri, plan):
+    del plan[artifacts.FORMAT_KEY]
+    write_json(os.path.join(uri, artifacts.PLAN_FILE), plan)
+
+
+def _alter_calibration(uri, plan):
+    path = os.path.join(uri, artifacts.CALIBRATION_FILE)
+    with np.load(path) as data:
+        arrays = {k: data[k].copy() for k in data.files}
+    arrays["image"][0, 0] += 1.0
+    np.savez(path, **arrays)
+
+
+def e_other_model(env):
+    """The plan was made for the session model; the exporter is given another Trainer model (a copy)."""
+    other = copy_artifact(env.model, os.path.join(env.tmp, "other_model"))
+    return ExportRun(other, plan_copy(env), os.path.join(env.tmp, "out"))
+
+
+@pytest.fixture(scope="module")
+def dynamic_plan(trained_model, examples_artifact, tmp_path_factory):
+    config = QuantizationConfig(mode=Mode.DYNAMIC_RANGE)
+    return run_quantizer(config, trained_model, examples_artifact, str(tmp_path_factory.mktemp("dr") / "plan"))
+
+
+def e_retry_int8_then_dynamic_range(env):
+    """The int8 attempt's outputs (layer_report.csv beside the model) are in the URIs; the retry exports
+    dynamic_range, which writes no layer report."""
+    out = os.path.join(env.tmp, "out")
+    for name in ("tflite_model", "float_model"):
+        shutil.copytree(env.export["tflite" if name == "tflite_model" else "float"].uri, os.path.join(out, name))
+    assert os.path.exists(os.path.join(out, "tflite_model", artifacts.LAYER_REPORT_FILE))
+
+    def after(root):
+        files = sorted(os.listdir(os.path.join(root, "tflite_model")))
+        assert files == ["Format-Serving", artifacts.EXPORT_REPORT_FILE], files
+        report = read_json(os.path.join(root, "tflite_model", artifacts.EXPORT_REPORT_FILE))
+        assert report["mode"] == "dynamic_range" and report["layer_report"] is None
+    return ExportRun(env.model, env.dynamic_plan, out, after)
+
+
+def e_retry_int8_then_error(env):
+    """The int8 attempt's models are in the output URIs; the retry fails (its plan.json is gone): neither
+    Format-Serving/tflite of the earlier attempt may be left for the Pusher."""
+    run = damaged_plan(lambda uri, plan: _rm(uri, artifacts.PLAN_FILE))(env)
+    shutil.copytree(env.export["tflite"].uri, os.path.join(run.out_root, "tflite_model"))
+    shutil.copytree(env.export["float"].uri, os.path.join(run.out_root, "float_model"))
+    return run
+
+
+EXPORTER_CASES = [
+    ("plan_json_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.PLAN_FILE)), FileNotFoundError,
+     r"plan '.*/plan/plan\.json' is missing; connect the Quantizer's outputs\['plan'\]"),
+    ("plan_json_truncated", damaged_plan(_truncate_plan), ValueError,
+     r"plan '.*/plan/plan\.json' is not readable JSON \(.*\); connect the Quantizer's outputs\['plan'\]"),
+    ("plan_older_format", damaged_plan(_older_format), ValueError,
+     r"plan '.*/plan/plan\.json' has format None, this TFLiteExporter reads format 2; connect the Quantizer's "
+     r"outputs\['plan'\] \(or re-run the Quantizer"),
+    ("plan_for_another_model", e_other_model, ValueError,
+     r"plan '.*/plan' was made for the model at '.*trainer_model.*/Format-Serving', not the TFLiteExporter's "
+     r"model at '.*other_model/Format-Serving': give the Quantizer and the TFLiteExporter the same model"),
+    ("calibration_npz_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.CALIBRATION_FILE)),
+     FileNotFoundError,
+     r"calibration data '.*/plan/calibration\.npz' recorded in the plan is missing; connect the Quantizer's"),
+    ("calibration_npz_altered", damaged_plan(_alter_calibration), ValueError,
+     r"calibration data '.*/plan/calibration\.npz' is not what the plan recorded \(sha256 differs\); connect "
+     r"the Quantizer's"),
+    ("derived_model_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.DERIVED_MODEL_DIR)),
+     FileNotFoundError, r"the plan's derived model '.*/plan/derived_model' is missing; re-run the Quantizer"),
+    ("parity_sample_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.PARITY_FILE)), FileNotFoundError,
+     r"parity sample '.*/plan/parity_sample\.tfrecord' recorded in the plan is missing; connect the Quantizer's"),
+    ("retry_int8_then_dynamic_range", e_retry_int8_then_dynamic_range, OK, None),
+    ("retry_int8_then_error", e_retry_int8_then_error, FileNotFoundError,
+     r"plan '.*/plan/plan\.json' is missing; connect the Quantizer's outputs\['plan'\]"),
+]
+
+
+@pytest.mark.parametrize("case_id, build, expected, regex", EXPORTER_CASES, ids=case_ids(EXPORTER_CASES))
+def test_exporter_bad_input(case_id, build, expected, regex, env, request):
+    if expected == OK:
+        env.dynamic_plan = request.getfixturevalue("dynamic_plan")
+    run = build(env)
+    if expected == OK:
+        run_exporter(run.model, run.plan, run.out_root)
+        run.after(run.out_root)
+        return
+    with pytest.raises(expected, match=regex):
+        run_exporter(run.model, run.plan, run.out_root)
+    for name in ("tflite_model", "float_model"):
+        assert not os.path.exists(os.path.join(run.out_root, name, "Format-Serving", artifacts.TFLITE_FILE))
+
+
+# === EdgeEvaluator ========================================================================
+
+@dataclasses.dataclass
+class EdgeRun:
+    config: EvaluationConfig
+    examples: Any
+    tflite: Any
+    float_model: Any
+    out_root: str
+    float_blessing: Any = None
+    before: Callable[[str], None] | None = None      # (out root) -> None: a first attempt into the same URIs
+    after: Callable[[Any, Any, dict], None] | None = None   # (blessing, evaluation, metrics) for outcomes
+
+
+def edge_outputs(out_root: str):
+    """Fresh output artifacts on fixed URIs, as an orchestrator's retry creates them."""
+    from tfx.types import standard_artifacts
+    from tfx_edge.components.artifacts import EdgeEvaluation
+    return (make_artifact(standard_artifacts.ModelBlessing, os.path.join(out_root, "blessing")),
+            make_artifact(EdgeEvaluation, os.path.join(out_root, "evaluation")))
+
+
+def run_edge(run: EdgeRun, blessing, evaluation, config=None) -> None:
+    from tfx_edge.components import specs
+    from tfx_edge.components.edge_evaluator import executor
+    inputs = {specs.EXAMPLES_KEY: [run.examples], specs.MODEL_KEY: [run.tflite],
+              specs.FLOAT_MODEL_KEY: [run.float_model]}
+    if run.float_blessing is not None:
+        inputs[specs.FLOAT_BLESSING_KEY] = [run.float_blessing]
+    executor.Executor().Do(inputs, {specs.BLESSING_KEY: [blessing], specs.EVALUATION_KEY: [evaluation]},
+                           {specs.CONFIG_KEY: (config or run.config).to_json()})
+
+
+def plain(env, config=None, **kwargs):
+    """The int8 export (read only) on the session eval split."""
+    return EdgeRun(config or gate(), kwargs.pop("examples", env.examples), kwargs.pop("tflite", env.export["tflite"]),
+                   kwargs.pop("float_model", env.export["float"]), os.path.join(env.tmp, "out"), **kwargs)
+
+
+def tflite_copy(env):
+    from tfx.types import standard_artifacts
+    return copy_artifact(env.export["tflite"], os.path.join(env.tmp, "tflite_model"), standard_artifacts.Model)
+
+
+def damaged_report(fn):
+    """A builder: a copy of the int8 TFLite model whose export_report.json fn(path, report) damages."""
+    def build(env):
+        model = tflite_copy(env)
+        path = os.path.join(model.uri, artifacts.EXPORT_REPORT_FILE)
+        fn(path, read_json(path))
+        return plain(env, tflite=model)
+    return build
+
+
+def _truncate(path, report):
+    text = json.dumps(report)
+    with open(path, "w") as f:
+        f.write(text[:len(text) // 3])
+
+
+def _other_format(path, report):
+    write_json(path, {**report, artifacts.FORMAT_KEY: 1})
+
+
+def _lacking_keys(path, report):
+    write_json(path, {k: v for k, v in report.items() if k not in ("auto", "signature_key")})
+
+
+def _auto_not_met(path, report):
+    """What the TFLiteExporter records when the Quantizer's search found no candidate within tolerance."""
+    write_json(path, {**report, "auto": {
+        "met": False, "selected": None, "best": "int8", "planned": "int8", "metric": "accuracy",
+        "tolerance": {"max_absolute_drop": 0.001, "max_relative_drop": None},
+        "budgets": {"max_model_bytes": None, "max_latency_p50_us": None},
+        "validation": {"split": "train", "examples": 287, "sha256": "0" * 64},
+        "trials": [], "stopped": None, "seconds": 1.0}})
+
+
+def _auto_not_met_then_lost(path, report):
+    _auto_not_met(path, report)
+    os.remove(path)
+
+
+def ev_tflite_missing(env):
+    model = tflite_copy(env)
+    os.remove(os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE))
+    return plain(env, tflite=model)
+
+
+def ev_float_five_classes(env):
+    import tensorflow as tf
+    from tfx.types import standard_artifacts
+    module = tf.Module()
+    module.fn = tf.function(lambda image: {"probabilities": tf.nn.softmax(image[:, :5])},
+                            input_signature=[tf.TensorSpec([None, 64], tf.float32, name="image")])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.fn.get_concrete_function()], module)
+    model = make_artifact(standard_artifacts.Model, os.path.join(env.tmp, "five"))
+    os.makedirs(os.path.join(model.uri, "Format-Serving"))
+    with open(os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE), "wb") as f:
+        f.write(converter.convert())
+    return plain(env, float_model=model)
+
+
+def eval_split(env, files: dict[str, Any]):
+    return new_examples(os.path.join(env.tmp, "ex"), {"eval": files})
+
+
+def ev_string_labels(env):
+    def to_string(example):
+        value = example.features.feature["label"].int64_list.value[0]
+        del example.features.feature["label"]
+        example.features.feature["label"].bytes_list.value.append(str(value).encode())
+    records = [edit(r, to_string) for r in split_records(env.examples.uri, "eval")]
+    return plain(env, examples=eval_split(env, {SPLIT_FILE: records}))
+
+
+def ev_empty_shard_first(env):
+    examples = eval_split(env, {"_SUCCESS": b"", "data_tfrecord-00000-of-00002": b"",
+                                "data_tfrecord-00001-of-00002": list(split_records(env.examples.uri, "eval"))})
+
+    def after(blessing, evaluation, result):
+        assert result["examples"] == result["slices"][""]["examples"] == 360
+        assert blessing.get_int_custom_property("blessed") == 1
+        assert os.listdir(blessing.uri) == [artifacts.BLESSED_FILE]
+    return plain(env, examples=examples, after=after)
+
+
+def ev_only_empty_shard(env):
+    return plain(env, examples=eval_split(env, {SPLIT_FILE: b""}))
+
+
+def ev_corrupt_record_file(env):
+    """The first file is fine (planning reads it); the second is truncated (read by the Beam job)."""
+    examples = eval_split(env, {"data_tfrecord-00000-of-00002": list(split_records(env.examples.uri, "eval")),
+                                "data_tfrecord-00001-of-00002": truncated_file(env, "eval")})
+    return plain(env, examples=examples)
+
+
+def ev_float_not_blessed(env):
+    from tfx.types import standard_artifacts
+    float_blessing = make_artifact(standard_artifacts.ModelBlessing, os.path.join(env.tmp, "float_blessing"))
+    float_blessing.set_int_custom_property("blessed", 0)
+    open(os.path.join(float_blessing.uri, artifacts.NOT_BLESSED_FILE), "w").close()
+    return plain(env, float_blessing=float_blessing)
+
+
+def first_attempt_blessed(out_root_run: EdgeRun):
+    """Runs a blessing evaluation into the run's URIs first (what an earlier attempt left)."""
+    def before(out_root):
+        blessing, evaluation = edge_outputs(out_root)
+        run_edge(out_root_run, blessing, evaluation, config=gate())
+        assert os.listdir(blessing.uri) == [artifacts.BLESSED_FILE]
+    return before
+
+
+def ev_retry_blessed_then_error(env):
+    run = plain(env, gate(label_feature="digit"))
+    run.before = first_attempt_blessed(run)
+    return run
+
+
+def ev_retry_blessed_then_not_blessed(env):
+    run = plain(env, gate({"accuracy": MetricThreshold(lower_bound=0.999)}))
+    run.before = first_attempt_blessed(run)
+
+    def after(blessing, evaluation, result):
+        assert os.listdir(blessing.uri) == [artifacts.NOT_BLESSED_FILE]
+        assert sorted(os.listdir(evaluation.uri)) == ["metrics.json", "report.html", "report.txt"]
+    run.after = after
+    return run
+
+
+REPORT = r"the TFLiteExporter's report '.*tflite_model/export_report\.json'"
+FIX = r"connect the TFLiteExporter's outputs\['tflite_model'\] \(or re-run it\)"
+
+EDGE_CASES = [
+    ("export_report_missing", damaged_report(lambda path, report: os.remove(path)), FileNotFoundError,
+     REPORT + " is missing; " + FIX),
+    ("export_report_truncated", damaged_report(_truncate), ValueError,
+     REPORT + r" is not readable JSON \(.*\); " + FIX),
+    ("export_report_other_format", damaged_report(_other_format), ValueError,
+     REPORT + r" has format 1, this EdgeEvaluator reads format 2; re-run the TFLiteExporter with this tfx-edge"),
+    ("export_report_lacking_keys", damaged_report(_lacking_keys), ValueError,
+     REPORT + r" lacks \['auto', 'signature_key'\]; " + FIX),
+    ("auto_search_not_met", damaged_report(_auto_not_met), NOT_BLESSED,
+     r"^auto_search_met_tolerance: auto search found no candidate within its tolerance \(best: int8\): FAILED$"),
+    ("auto_search_not_met_without_export_report", damaged_report(_auto_not_met_then_lost), FileNotFoundError,
+     REPORT + " is missing; " + FIX),
+    ("tflite_file_missing", ev_tflite_missing, FileNotFoundError,
+     r"model: no TFLite model at .*tflite_model/Format-Serving/tflite; connect the TFLiteExporter's "
+     r"outputs\['tflite_model'\] here"),
+    ("float_reference_other_class_count", ev_float_five_classes, ValueError,
+     r"output 'probabilities': the quantized model has shape \[-1, 10\] but the float reference "
+     r".*five/Format-Serving/tflite has .*5.*; connect the float_model written by the same TFLiteExporter run"),
+    ("top_k_not_below_class_count", lambda env: plain(env, gate(top_k=(10,))), ValueError,
+     r"top_k=\[10\]: k=\[10\] .*the model's 10 classes, so top-k accuracy would always be 1; use k < 10"),
+    ("label_feature_holds_strings", ev_string_labels, LabelError,
+     r"label feature 'label' holds strings \(bytes, e\.g\. b'\d'\), not numbers; labels must be integer class "
+     r"ids.*map strings to ids in a Transform step"),
+    ("label_feature_missing", lambda env: plain(env, gate(label_feature="digit")), ExamplesError,
+     r"label_feature='digit' is missing from examples of split 'eval' \(features there: \['image', 'label'\]\); "
+     r"set EvaluationConfig\.label_feature"),
+    ("slice_feature_no_example_has", lambda env: plain(env, gate(slice_features=("writer",))), ExamplesError,
+     r"slice_features: no example of split 'eval' has feature 'writer'; fix the feature name in slice_features"),
+    ("empty_shard_and_marker_before_data", ev_empty_shard_first, BLESSED,
+     r"^examples: 360 examples evaluated$"),
+    ("split_with_only_an_empty_shard", ev_only_empty_shard, NOT_BLESSED,
+     r"^examples: 0 examples evaluated: FAILED \(empty split\)$"),
+    pytest.param(
+        "split_with_only_success_marker", lambda env: plain(env, examples=eval_split(env, {"_SUCCESS": b""})),
+        ExamplesError,
+        r"split='eval'.*split directory '.*Split-eval' holds no record files.*[;:.] *"
+        r"(re-run|rerun|set|use|write|pick|choose)"),
+    ("corrupt_record_file_in_eval_split", ev_corrupt_record_file, ExamplesError,
+     r"record file '.*Split-eval/data_tfrecord-00001-of-00002' is corrupt or not a TFRecord file \(read as "
+     r"uncompressed TFRecords; a GZIP file must be named '\*\.gz'\).*Re-create it"),
+    ("float_model_not_blessed", ev_float_not_blessed, NOT_BLESSED,
+     r"^float_model_blessed: the float model's Evaluator blessing is NOT_BLESSED: FAILED$"),
+    ("retry_blessed_then_error", ev_retry_blessed_then_error, ExamplesError,
+     r"label_feature='digit' is missing from examples of split 'eval'"),
+    ("retry_blessed_then_not_blessed", ev_retry_blessed_then_not_blessed, NOT_BLESSED,
+     r"^accuracy\.lower_bound: quantized accuracy .* >= 0\.999: FAILED$"),
+]
+
+
+def check_lines(evaluation) -> tuple[dict, str]:
+    result = read_json(os.path.join(evaluation.uri, artifacts.METRICS_FILE))
+    return result, "\n".join(f"{c['name']}: {c['detail']}" for c in result["checks"])
+
+
+@pytest.mark.parametrize("case_id, build, expected, regex", EDGE_CASES, ids=case_ids(EDGE_CASES))
+def test_edge_evaluator_bad_input(case_id, build, expected, regex, env):
+    import re
+    run = build(env)
+    if run.before:
+        run.before(run.out_root)
+    blessing, evaluation = edge_outputs(run.out_root)
+    if expected in (BLESSED, NOT_BLESSED):
+        run_edge(run, blessing, evaluation)
+        result, checks = check_lines(evaluation)
+        failed = "\n".join(f"{c['name']}: {c['detail']}" for c in result["checks"] if not c["passed"])
+        assert re.search(regex, failed if expected == NOT_BLESSED else checks, re.M), checks
+        if expected == NOT_BLESSED:
+            assert not result["blessed"] and blessing.get_int_custom_property(artifacts.BLESSED_KEY) == 0
+            assert os.listdir(blessing.uri) == [artifacts.NOT_BLESSED_FILE]
+        if run.after:
+            run.after(blessing, evaluation, result)
+        return
+    with pytest.raises(expected, match=regex):
+        run_edge(run, blessing, evaluation)
+    assert os.listdir(blessing.uri) == [], os.listdir(blessing.uri)       # neither BLESSED nor NOT_BLESSED
+    assert not (blessing.has_custom_property(artifacts.BLESSED_KEY)
+                and blessing.get_int_custom_property(artifacts.BLESSED_KEY) == 1)
+    assert os.listdir(evaluation.uri) == [], os.listdir(evaluation.uri)
