@@ -100,7 +100,7 @@ def test_gate_figures_are_custom_properties_in_mlmd(local_runs):
     for props in (evaluation.custom_properties, blessing.custom_properties):
         assert props["checks"].int_value == len(result["checks"]) and props["failed_checks"].int_value == 1
         assert props["first_failure"].string_value.startswith("accuracy.lower_bound: ")
-        assert props["accuracy_quantized"].double_value == result["primary"]["accuracy_quantized"]
+        assert props["accuracy_quantized"].double_value == pytest.approx(result["primary"]["accuracy_quantized"], rel=1e-5)
         assert "accuracy_float_tflite" in props and "accuracy_drop" in props
         assert props["size_bytes_quantized"].int_value == result["models"]["quantized"]["size_bytes"]
         assert 0.2 < props["size_ratio"].double_value < 0.35
