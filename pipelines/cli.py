@@ -70,12 +70,13 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"tfx-edge demo: {args.example} pipeline, logs in {log}", flush=True)
     try:
         with _quiet(log, progress):
-            text = run_local.run(args, on_run_id=progress.start)
+            try:
+                text = run_local.run(args, on_run_id=progress.start)
+            finally:
+                progress.stop()   # its last lines go out before the terminal is given back
     except Exception as error:  # pylint: disable=broad-except
-        progress.stop()
         print(f"tfx-edge demo FAILED: {type(error).__name__}: {error}\n(see {log})", file=sys.stderr)
         return 1
-    progress.stop()
     print(text)
     return 0
 
@@ -101,6 +102,8 @@ def _quiet(log: str, progress: "Progress"):
             for fd, copy in saved.items():
                 os.dup2(copy, fd)
                 os.close(copy)
+            progress.out.close()
+            progress.out = sys.stdout
 
 
 class Progress:
