@@ -1,19 +1,21 @@
 """Reading a split of a TFX Examples artifact as numpy feature arrays.
 
 File lists are sorted so that every read (calibration sampling, evaluation)
-sees records in the same order. Decoding uses tfx-bsl's Example decoder (the
-one TFX and TFMA use) into Arrow, then numpy.
+sees records in the same order. Records are read without TensorFlow (tfrecord.py);
+decoding uses tfx-bsl's Example decoder (the one TFX and TFMA use) into Arrow,
+then numpy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from tfx_edge.components.core import input_mapping
+from tfx_edge.components.core import input_mapping, tfrecord
 
 
 class ExamplesError(ValueError):
@@ -61,22 +63,40 @@ def iter_records(files: Sequence[str]) -> Iterator[bytes]:
 
 def read_batches(path: str, shard: int, num_shards: int, batch_size: int) -> Iterator[list[bytes]]:
     """Lists of serialized examples from one file, every num_shards-th record from `shard`
-    (tf.data reads in C++; a file is never loaded whole). A corrupt file, or one compressed
-    otherwise than its name says, is an error naming the file."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    compression = compression_of([path])
-    dataset = tf.data.TFRecordDataset(path, compression_type=compression)
-    if num_shards > 1:
-        dataset = dataset.shard(num_shards, shard)
+    (read in chunks without TensorFlow, see tfrecord.py; a file is never loaded whole). A corrupt
+    file, or one compressed otherwise than its name says, is an error naming the file."""
+    compression_of([path])
+    with _naming(path):
+        yield from tfrecord.read_interleaved(path, shard, num_shards, batch_size)
+
+
+def read_unit(path: str, unit: tuple, batch_size: int, spans: list | None = None,
+              size: int | None = None) -> Iterator[list[bytes]]:
+    """Batches of one work unit of a file: ("range", start, end) for the records whose frames
+    start in that byte range (plain files; the range's tfrecord.Span is appended to `spans`), or
+    ("batches", shard, num_shards) for every num_shards-th batch (GZIP files). `size`: the file's
+    size if known. Errors name the file."""
+    kind, a, b = unit
+    with _naming(path):
+        if kind == "range":
+            yield from tfrecord.read_range(path, a, b, batch_size, spans, size)
+        else:
+            yield from tfrecord.read_interleaved(path, a, b, batch_size, by_batch=True)
+
+
+def corrupt_file(path: str, detail: str) -> ExamplesError:
+    how = ("read as GZIP because its name ends in '.gz'" if tfrecord.is_gzip(path)
+           else "read as uncompressed TFRecords; a GZIP file must be named '*.gz'")
+    return ExamplesError(f"record file {path!r} is corrupt or not a TFRecord file ({how}): "
+                         f"{str(detail).splitlines()[0][:200]}. Re-create it, or name it by its compression")
+
+
+@contextlib.contextmanager
+def _naming(path: str):
     try:
-        for batch in dataset.batch(batch_size).as_numpy_iterator():
-            yield list(batch)
-    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-        how = ("read as GZIP because its name ends in '.gz'" if compression
-               else "read as uncompressed TFRecords; a GZIP file must be named '*.gz'")
-        raise ExamplesError(
-            f"record file {path!r} is corrupt or not a TFRecord file ({how}): "
-            f"{str(error).splitlines()[0][:200]}. Re-create it, or name it by its compression") from error
+        yield
+    except tfrecord.RecordError as error:
+        raise corrupt_file(path, str(error)) from error
 
 
 class Decoder:

@@ -1,26 +1,59 @@
 """The Beam part of the EdgeEvaluator: score an Examples split with several models.
 
-Work units are (record file, shard) pairs, reshuffled across workers. Each
-worker sets its models up once (LiteRT interpreters, or a SavedModel), reads
-its unit in batches with tf.data, decodes them with tfx-bsl, runs every model
-on the same batch and sums statistics locally; Beam only combines one small
-dict per unit. The summed statistics are summarized and written as JSON.
+Work units are pieces of record files: byte ranges of plain TFRecord files (sized so that
+there are many more units than workers, see `units`), or every n-th batch of a GZIP file
+(which cannot be entered mid-stream). They are reshuffled across workers. Each worker
+process loads its models once per job (LiteRT interpreters, or a SavedModel), reads its
+unit without TensorFlow (core/tfrecord.py), decodes with tfx-bsl on a helper thread while
+LiteRT runs the previous batch, runs every model on the same batch and sums statistics
+locally; Beam only combines one small dict per unit. The summed statistics are summarized
+and written as JSON, after checking that the byte ranges of every file met exactly.
+
+TensorFlow is imported in a worker only for a SAVED_MODEL model (compare_saved_model). Each
+worker records its start-up (import and set-up seconds), peak RSS and work in the summary
+("workers"). Runs on any Beam runner; on the DaskRunner each unit is one Dask partition.
 Knows nothing of TFX artifacts.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+
+import apache_beam as beam  # pylint: disable=g-import-not-at-top,wrong-import-position
+_BEAM_LOADED = time.perf_counter()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position,g-bad-import-order
 import concurrent.futures
 import dataclasses
+import gc
 import json
+import logging
+import math
+import os
+import resource
+import socket
+import threading
+import uuid
 from typing import Iterable, Iterator, Mapping
 
-import apache_beam as beam
+from tfx_edge.components.core import examples, input_mapping, metrics, scoring, tfrecord
 
-from tfx_edge.components.core import examples, input_mapping, litert, metrics, scoring
+_MODULES_LOADED = time.perf_counter()
+# pylint: enable=g-import-not-at-top,wrong-import-position,g-bad-import-order
 
 TFLITE = "tflite"
 SAVED_MODEL = "saved_model"
+
+# Work units: plain files are cut into byte ranges of about total/TARGET_UNITS bytes, at least
+# MIN_UNIT_BYTES (fixed costs stay small) and at most MAX_UNIT_BYTES; GZIP files into
+# interleaved shards (each inflates the whole file) until there are GZIP_TARGET_UNITS.
+TARGET_UNITS = 32
+MIN_UNIT_BYTES = 1 << 20
+MAX_UNIT_BYTES = 64 << 20
+GZIP_TARGET_UNITS = 4
+
+_log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,93 +64,272 @@ class Job:
     score: scoring.ScoreSpec
     batch_size: int
     num_threads: int = 1
-    shards_per_file: int = 1
+    shards_per_file: int = 1                # at least this many units per file
 
 
 def _read(path: str) -> bytes:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return f.read()
+    return tfrecord.read_bytes(path)   # local or any Beam filesystem, without TensorFlow
 
 
 def make_runner(kind: str, path: str, key: str, num_threads: int):
     if kind == TFLITE:
+        from tfx_edge.components.core import litert  # pylint: disable=g-import-not-at-top
         return litert.Runner(_read(path), key, num_threads)
     from tfx_edge.components.core import saved_model  # pylint: disable=g-import-not-at-top
     return saved_model.Runner(path, key)
 
 
+# --- per-process state: models loaded once per job, start-up facts --------------------------
+
+_LOCK = threading.Lock()
+_IDLE: dict[str, list] = {}      # job token -> idle (runners, decoder) sets
+_PROCESS = {"import_s": None}    # import seconds of this process's scoring modules (first set-up)
+_FACTS: dict[str, dict] = {}     # job token -> this process's facts for that job
+
+
+def _first_imports() -> float:
+    """Imports what scoring needs beyond this module (LiteRT, tfx-bsl), once per process; the
+    seconds they and this module's own imports took (apache_beam excluded)."""
+    with _LOCK:
+        if _PROCESS["import_s"] is None:
+            start = time.perf_counter()
+            from ai_edge_litert import interpreter  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+            from tfx_bsl.coders import example_coder  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+            from tfx_edge.components.core import litert  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+            _PROCESS["import_s"] = (_MODULES_LOADED - _BEAM_LOADED) + (time.perf_counter() - start)
+        return _PROCESS["import_s"]
+
+
+def _freeze_gc_in_sdk_worker() -> None:
+    """In a Beam SDK worker process (started for this job, e.g. the DirectRunner's
+    multi_processing workers), moves everything imported so far out of the collector's sight.
+    Python's shutdown otherwise garbage-collects apache_beam's ~220k objects, 0.6 s per worker,
+    and the DirectRunner stops its workers one after the other. Never in other processes: there
+    it could keep garbage alive for as long as they run."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if getattr(spec, "name", None) == "apache_beam.runners.worker.sdk_worker_main" and not _PROCESS.get("frozen"):
+        gc.freeze()
+        _PROCESS["frozen"] = True
+
+
+def _acquire(token: str, job: Job):
+    """A (runners, decoder) set of this job for the caller's exclusive use (LiteRT interpreters
+    are not thread-safe; a Dask worker may run several tasks at once). Sets of other jobs are
+    dropped, so a long-lived worker holds one job's models."""
+    with _LOCK:
+        for other in [t for t in _IDLE if t != token]:
+            del _IDLE[other]
+        for other in [t for t in _FACTS if t != token]:
+            del _FACTS[other]
+        idle = _IDLE.setdefault(token, [])
+        if idle:
+            return idle.pop(), False
+    runners = {name: make_runner(kind, path, job.signature_key, job.num_threads)
+               for name, (kind, path) in job.models.items()}
+    return (runners, examples.Decoder()), True
+
+
+def _release(token: str, resources) -> None:
+    with _LOCK:
+        _IDLE.setdefault(token, []).append(resources)
+
+
+def _process_uptime() -> float:
+    """Seconds since this process started (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = float(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            return float(f.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: on Linux ru_maxrss survives
+    fork + exec, so a worker started by a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 class ScoreUnit(beam.DoFn):
-    """One (file, shard) work unit -> the summed statistics of its examples."""
+    """One work unit -> the summed statistics of its examples, its span, this worker's facts."""
 
     def __init__(self, job: Job):
         self._job = job
+        self._token = uuid.uuid4().hex   # this job: a warm worker process does not reuse old models
 
     def setup(self):
-        job = self._job
-        self._runners = {name: make_runner(kind, path, job.signature_key, job.num_threads)
-                         for name, (kind, path) in job.models.items()}
-        self._decoder = examples.Decoder()
+        uptime = _process_uptime()
+        import_s = _first_imports()
+        _freeze_gc_in_sdk_worker()
+        start = time.perf_counter()
+        self._resources, fresh = _acquire(self._token, self._job)
+        self._runners, self._decoder = self._resources
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        with _LOCK:
+            facts = _FACTS.get(self._token)
+            if facts is None:
+                facts = _FACTS[self._token] = {
+                    "worker": f"{socket.gethostname()}:{os.getpid()}", "process_uptime_s": round(uptime, 3),
+                    "import_s": round(import_s, 3), "setup_s": 0.0, "units": 0, "examples": 0, "busy_s": 0.0}
+            if fresh:
+                facts["setup_s"] = round(facts["setup_s"] + time.perf_counter() - start, 3)
+        self._facts = facts
+        if fresh:
+            _log.info("EdgeEvaluator scoring worker %s: process up %.2f s, scoring imports %.2f s, models "
+                      "loaded in %.2f s, peak RSS %.0f MB", facts["worker"], uptime, import_s,
+                      time.perf_counter() - start, _peak_rss_mb())
 
-    def process(self, unit: tuple[str, int]) -> Iterable[dict]:
-        path, shard = unit
-        job, total = self._job, {}
-        for features, feeds in _prefetched(self._decode, examples.read_batches(
-                path, shard, job.shards_per_file, job.batch_size)):
+    def teardown(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+            _release(self._token, self._resources)
+            self._pool = None
+
+    def process(self, unit: tuple) -> Iterable[dict]:
+        path, size, part = unit
+        job, total, spans, count = self._job, {}, [], 0
+        start = time.perf_counter()
+        for features, feeds, n in _prefetched(self._pool, self._decode,
+                                              examples.read_unit(path, part, job.batch_size, spans, size)):
             outputs = {name: runner(feeds[name])[job.score.output_name]
                        for name, runner in self._runners.items()}
             total = metrics.merge(total, scoring.batch_stats(features, outputs, job.score))
-        yield total
+            count += n
+        with _LOCK:
+            facts = self._facts
+            facts["units"] += 1
+            facts["examples"] += count
+            facts["busy_s"] = round(facts["busy_s"] + time.perf_counter() - start, 3)
+            facts["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+            facts["tensorflow_imported"] = "tensorflow" in sys.modules
+            snapshot = dict(facts)
+        yield {"stats": {(path,) + tuple(part): total}, "sizes": {path: size},
+               "spans": {path: [dataclasses.astuple(s) for s in spans]},
+               "workers": {snapshot["worker"]: snapshot}}
 
     def _decode(self, records: list[bytes]):
         features = self._decoder.decode(records)
         return features, {name: input_mapping.feed(features, runner.inputs, self._job.mapping)
-                          for name, runner in self._runners.items()}
+                          for name, runner in self._runners.items()}, len(records)
 
 
-def _prefetched(fn, items: Iterator):
-    """fn(item) for each item, the next one computed on a helper thread while the caller
-    works on the current one (reading and decoding overlap LiteRT invokes)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        def step():
-            item = next(items, None)
-            return None if item is None else fn(item)
-        pending = pool.submit(step)
+def _prefetched(pool: concurrent.futures.Executor, fn, items: Iterator):
+    """fn(item) for each item, the next one read and computed on a helper thread while the
+    caller works on the current one (reading and decoding overlap LiteRT invokes)."""
+    def step():
+        item = next(items, None)
+        return None if item is None else fn(item)
+    pending = pool.submit(step)
+    try:
         while (result := pending.result()) is not None:
             pending = pool.submit(step)
             yield result
+    finally:
+        pending.cancel()
+        if not pending.cancelled():
+            pending.exception()   # let the helper finish before `items` is closed
 
 
-class MergeStats(beam.CombineFn):
+class MergeUnits(beam.CombineFn):
+    """Collects every unit's statistics (summed in unit order at the end, so that float sums are
+    bit-identical whatever order a runner combines in), byte-range spans, file sizes and the
+    latest facts per worker."""
+
     def create_accumulator(self):
-        return {}
+        return {"stats": {}, "sizes": {}, "spans": {}, "workers": {}}
 
-    def add_input(self, acc, stats):
-        return metrics.merge(acc, stats)
+    def add_input(self, acc, unit):
+        acc["stats"].update(unit["stats"])          # {unit key: statistics}
+        acc["sizes"].update(unit["sizes"])
+        for path, spans in unit["spans"].items():
+            acc["spans"].setdefault(path, []).extend(spans)
+        for worker, facts in unit["workers"].items():
+            if worker not in acc["workers"] or acc["workers"][worker]["units"] < facts["units"]:
+                acc["workers"][worker] = facts
+        return acc
 
     def merge_accumulators(self, accumulators):
-        total = {}
+        total = self.create_accumulator()
         for acc in accumulators:
-            total = metrics.merge(total, acc)
+            self.add_input(total, acc)
         return total
 
     def extract_output(self, acc):
-        return acc
+        total = {}
+        for key in sorted(acc["stats"]):
+            total = metrics.merge(total, acc["stats"][key])
+        return {**acc, "stats": total}
 
 
-def units(files: list[str], shards_per_file: int) -> list[tuple[str, int]]:
-    return [(f, s) for f in sorted(files) for s in range(shards_per_file)]
+def summarize(acc: dict, score: scoring.ScoreSpec) -> dict:
+    """The scoring summary (scoring.summarize) plus "workers"; byte ranges must tile each file."""
+    for path, spans in sorted(acc["spans"].items()):
+        if not spans:
+            continue
+        try:
+            tfrecord.check_spans(path, acc["sizes"][path], [tfrecord.Span(*s) for s in spans])
+        except tfrecord.RecordError as error:
+            raise examples.corrupt_file(path, str(error)) from error
+    summary = scoring.summarize(acc["stats"], score)
+    summary["workers"] = [acc["workers"][w] for w in sorted(acc["workers"])]
+    return summary
+
+
+def units(files: list[str], shards_per_file: int = 1) -> list[tuple[str, int, tuple]]:
+    """(path, size, part) work units; part is ("range", start, end) for a plain file or
+    ("batches", shard, num_shards) for a GZIP file. Sizes come from file metadata only."""
+    sizes = {f: tfrecord.size_of(f) for f in sorted(files)}
+    plain = [f for f in sizes if not tfrecord.is_gzip(f)]
+    zipped = [f for f in sizes if tfrecord.is_gzip(f)]
+    total = sum(sizes[f] for f in plain)
+    unit_bytes = min(MAX_UNIT_BYTES, max(MIN_UNIT_BYTES, math.ceil(total / TARGET_UNITS)))
+    gzip_shards = max(shards_per_file, math.ceil(GZIP_TARGET_UNITS / len(zipped))) if zipped else 1
+    out = []
+    for path, size in sizes.items():
+        if path in zipped:
+            out += [(path, size, ("batches", s, gzip_shards)) for s in range(gzip_shards)]
+            continue
+        n = max(1, shards_per_file, math.ceil(size / unit_bytes))
+        out += [(path, size, ("range", size * i // n, size * (i + 1) // n)) for i in range(n)]
+    return out
 
 
 def build(pipeline: beam.Pipeline, files: list[str], job: Job, out_path: str) -> None:
-    """Adds the scoring job to `pipeline`; the summary (scoring.summarize) lands in out_path."""
+    """Adds the scoring job to `pipeline`; the summary (see summarize) lands in out_path."""
+    work = units(files, job.shards_per_file)
+    if not work:
+        raise ValueError("the scoring job needs at least one record file")
+    _one_partition_per_unit_on_dask(pipeline, len(work))
+    score = job.score
     _ = (pipeline
-         | "Units" >> beam.Create(units(files, job.shards_per_file))
+         | "Units" >> beam.Create(work)
          | "Spread" >> beam.Reshuffle()
          | "Score" >> beam.ParDo(ScoreUnit(job))
-         | "Sum" >> beam.CombineGlobally(MergeStats())
-         | "Summarize" >> beam.Map(lambda stats: json.dumps(scoring.summarize(stats, job.score)))
+         | "Sum" >> beam.CombineGlobally(MergeUnits()).without_defaults()
+         | "Summarize" >> beam.Map(lambda acc: json.dumps(summarize(acc, score)))
          | "Write" >> beam.Map(_write, out_path))
+
+
+def _one_partition_per_unit_on_dask(pipeline: beam.Pipeline, count: int) -> None:
+    """The DaskRunner turns Create into Dask bag partitions of 128 elements (one worker would
+    get every unit) and Reshuffle into nothing: unless the pipeline options choose a
+    partitioning, make each unit its own partition."""
+    if type(getattr(pipeline, "runner", None)).__name__ != "DaskRunner":
+        return
+    from apache_beam.runners.dask.dask_runner import DaskOptions  # pylint: disable=g-import-not-at-top
+    options = pipeline._options.view_as(DaskOptions)  # pylint: disable=protected-access
+    if not options.npartitions and not options.partition_size:
+        options.npartitions = count
 
 
 def _write(text: str, path: str) -> None:
