@@ -29,6 +29,7 @@ bench: setup
 	$(PY) -m bench.techniques_bench $(ARGS)
 	$(PY) -m bench.evaluator_bench
 	$(PY) -m bench.auto_bench
+	$(PY) -m bench.derive_bench
 
 clean:
 	rm -rf work serving_model bench/results/*.json
