@@ -24,8 +24,9 @@ def _inputs_of(signature, key: str) -> list[TensorSpec]:
     for name, spec in sorted(kwargs.items()):
         if spec.dtype == tf.string:
             raise ValueError(
-                f"signature {key!r} input {name!r} takes strings (serialized Examples?); TFLite "
-                f"needs a dense numeric signature: export one (see pipelines/digits_model.py)")
+                f"signature {key!r} input {name!r} takes strings (serialized Examples): run it on the "
+                f"Quantizer's derived model (plan/derived_model, components/core/derive.py), which takes "
+                f"the parsed features, or choose a dense signature with signature_key")
         shape = tuple(-1 if d is None else int(d) for d in spec.shape.as_list())
         specs.append(TensorSpec(name=name, dtype=spec.dtype.name, shape=shape))
     return specs
