@@ -95,8 +95,9 @@ def _facts(result: dict) -> tuple:
 def _parity(parity: dict | None) -> str | None:
     if not parity:
         return None
+    what = "examples" if parity.get("source") == "examples" else "probe inputs"
     return (f"max relative difference {parity.get('worst_relative_diff', float('nan')):.2g} on "
-            f"{parity.get('examples')} {parity.get('source')} inputs (tolerance {parity.get('tolerance')})")
+            f"{parity.get('examples')} {what} (tolerance {parity.get('tolerance')})")
 
 
 def _app_inputs(derivation: dict | None) -> str | None:
