@@ -45,17 +45,20 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
                             data_root: str = DATA_ROOT, metadata_path: str | None = None,
                             train_steps: int = 100, eval_steps: int = 5,
                             beam_pipeline_args: Sequence[str] | None = None,
-                            enable_cache: bool = True) -> tfx.dsl.Pipeline:
-    extras.require("tensorboard", "TFX's penguin example (its Trainer logs to TensorBoard)")
+                            enable_cache: bool = True, module: str = MODULE) -> tfx.dsl.Pipeline:
+    """CSV -> Transform -> Trainer with `module`'s preprocessing_fn and run_fn (default TFX's
+    penguin module file), then the tfx-edge tail."""
+    if module == MODULE:
+        extras.require("tensorboard", "TFX's penguin example (its Trainer logs to TensorBoard)")
     example_gen = tfx.components.CsvExampleGen(input_base=data_root)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=f"{MODULE}.preprocessing_fn")
+        preprocessing_fn=f"{module}.preprocessing_fn")
     trainer = tfx.components.Trainer(
-        run_fn=f"{MODULE}.run_fn", examples=transform.outputs["transformed_examples"],
+        run_fn=f"{module}.run_fn", examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps))

@@ -67,11 +67,9 @@ def test_validation_subset_is_train_only_and_never_the_eval_split(demo_auto, exa
 
 
 def test_a_rerun_reads_every_trial_from_the_cache(demo_auto, trained_model, examples_artifact, tmp_path):
-    config, plan, first_seconds, _ = demo_auto
-    start = time.monotonic()
+    config, plan, _, _ = demo_auto
     again = read_plan(run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan")))
-    assert time.monotonic() - start < first_seconds
-    assert all(t["cached"] for t in again["auto"]["trials"])
+    assert all(t["cached"] for t in again["auto"]["trials"])   # no trial converted again (timing: bench/auto_bench)
     assert again["config"] == read_plan(plan)["config"]
 
 

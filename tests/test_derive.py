@@ -58,8 +58,11 @@ def keras3_dense(tmp_path_factory):
 @pytest.fixture(scope="module")
 def keras3_examples(tmp_path_factory):
     """TFX's default shape: `serving_default` parses serialized tf.Examples, then the model."""
-    model = _keras3_model()
-    path = str(tmp_path_factory.mktemp("k3_examples"))
+    return _save_over_examples(_keras3_model(), str(tmp_path_factory.mktemp("k3_examples")))
+
+
+def _save_over_examples(model, path: str) -> str:
+    """Saves `model` with a `serving_default` that parses serialized tf.Examples first."""
     spec = {"x": tf.io.FixedLenFeature([3], tf.float32), "n": tf.io.FixedLenFeature([1], tf.int64)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
@@ -114,15 +117,7 @@ def test_example_signature_is_cut_at_its_parse_op(keras3_examples, tmp_path):
 
 def test_parity_refuses_a_reference_that_computes_something_else(keras3_examples, tmp_path):
     """A float32 TFLite from other weights stands in for a conversion that changed the model."""
-    other = _keras3_model(seed=7)
-    path = str(tmp_path / "other")
-    spec = {"x": tf.io.FixedLenFeature([3], tf.float32), "n": tf.io.FixedLenFeature([1], tf.int64)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve(serialized):
-        features = tf.io.parse_example(serialized, spec)
-        return {"logits": other([features["x"] * 2.0, features["n"]])}
-    tf.saved_model.save(other, path, signatures={KEY: serve})
+    path = _save_over_examples(_keras3_model(seed=7), str(tmp_path / "other"))
     broken = derive.derive(path, KEY, str(tmp_path / "d_other"), Placement.EMBEDDED)
     wrong_reference = convert.convert_float(str(tmp_path / "d_other"), KEY)
     records, _ = _examples()

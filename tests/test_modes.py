@@ -209,7 +209,7 @@ def test_quantize_dispatches_on_the_technique(mode, monkeypatch, tmp_path):
     from tfx_edge.components.core import aeq, convert, debugger, quantize
     monkeypatch.setattr(convert, "convert", lambda src, config, cal: f"converter:{src}".encode())
     monkeypatch.setattr(aeq, "quantize_with_recipe", lambda model, config, cal: (b"aeq", ["recipe"]))
-    monkeypatch.setattr(debugger, "quantize_with_debugger", lambda src, config, cal: (b"debugger", "csv"))
+    monkeypatch.setattr(debugger, "quantize_with_debugger", lambda src, config, cal, float_model: (b"debugger", "csv"))
     config = config_for(mode, layer_report=False if MODES[mode].full_integer else None)
     technique = MODES[mode].technique
     if technique == Technique.SEARCH:

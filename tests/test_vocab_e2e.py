@@ -54,28 +54,13 @@ def _write_csv(path: str) -> None:
 
 
 def _pipeline(root: str, quantization, evaluation):
-    from tfx import v1 as tfx
-    from tfx_edge.pipelines.pipeline import edge_components
-    example_gen = tfx.components.CsvExampleGen(input_base=os.path.join(root, "data"))
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=f"{MODULE}.preprocessing_fn")
-    trainer = tfx.components.Trainer(
-        run_fn=f"{MODULE}.run_fn", examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=TRAIN_STEPS), eval_args=tfx.proto.EvalArgs(num_steps=5))
-    edge = edge_components(trainer.outputs["model"], example_gen.outputs["examples"], None, quantization,
-                           evaluation, os.path.join(root, "serving"),
-                           eval_examples=transform.outputs["transformed_examples"])
-    return tfx.dsl.Pipeline(
+    """The penguin demo's pipeline shape (CSV, Transform, Trainer, tfx-edge) with this module."""
+    from tfx_edge.pipelines import penguin
+    return penguin.create_penguin_pipeline(
         pipeline_name="tfx-edge-vocab", pipeline_root=os.path.join(root, "pipeline_root"),
-        components=[example_gen, statistics_gen, schema_gen, transform, trainer] + edge,
-        enable_cache=False,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            os.path.join(root, "metadata.sqlite")),
-        beam_pipeline_args=["--direct_num_workers=1"])
+        serving_dir=os.path.join(root, "serving"), quantization=quantization, evaluation=evaluation,
+        data_root=os.path.join(root, "data"), metadata_path=os.path.join(root, "metadata.sqlite"),
+        train_steps=TRAIN_STEPS, enable_cache=False, module=MODULE)
 
 
 def _latest_uri(store, type_name: str, contains: str, error: str | None = None) -> str:

@@ -134,7 +134,7 @@ class Evaluator:
         cached = self._cache.get(key)
         if cached is None:
             from tfx_edge.components.core import debugger  # pylint: disable=g-import-not-at-top
-            report = debugger.layer_report_of(self._source, config, self._calibration)
+            report = debugger.layer_report_of(self._source, config, self._calibration, self._float)
             cached = {"layers": ranked_nodes(report)}
             self._cache.put(key, cached)
         return cached["layers"]

@@ -20,10 +20,10 @@ from tfx_edge.schemas.quantization import QuantizationConfig
 
 
 def _debugger(source_dir: str, config: QuantizationConfig,
-              calibration: Mapping[str, np.ndarray]):
+              calibration: Mapping[str, np.ndarray], float_model: bytes):
+    """float_model: the float32 TFLite of source_dir (its node names and input order)."""
     converter = convert.configure(convert.converter_for(source_dir, config.signature_key),
                                   config, calibration)
-    float_model = convert.convert_float(source_dir, config.signature_key)
     ops, nodes = _denylists(float_model, config)
     options = tf.lite.experimental.QuantizationDebugOptions(
         layer_direct_compare_metrics={"trimmed_nsr": trimmed_nsr},
@@ -103,15 +103,15 @@ def _sorted_csv(text: str) -> str:
 
 
 def layer_report_of(source_dir: str, config: QuantizationConfig,
-                    calibration: Mapping[str, np.ndarray]) -> str:
+                    calibration: Mapping[str, np.ndarray], float_model: bytes) -> str:
     """The per-layer report alone (no model kept): what mode 'auto' ranks layers by."""
-    return layer_report(_debugger(source_dir, config, calibration))
+    return layer_report(_debugger(source_dir, config, calibration, float_model))
 
 
 def quantize_with_debugger(source_dir: str, config: QuantizationConfig,
-                           calibration: Mapping[str, np.ndarray]) -> tuple[bytes, str | None]:
+                           calibration: Mapping[str, np.ndarray], float_model: bytes) -> tuple[bytes, str | None]:
     """(model bytes, layer report CSV or None) for int8 modes with debugging / denylists."""
-    debugger = _debugger(source_dir, config, calibration)
+    debugger = _debugger(source_dir, config, calibration, float_model)
     if MODES[config.mode].float_fallback and (config.keep_float_ops or config.keep_float_nodes):
         model = bytes(debugger.get_nondebug_quantized_model())
     else:

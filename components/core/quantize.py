@@ -39,5 +39,5 @@ def quantize(source_dir: str, config: QuantizationConfig,
                                       f"quantize the chosen candidate's config")
     if config.keep_float_ops or config.keep_float_nodes or config.wants_layer_report:
         from tfx_edge.components.core import debugger  # pylint: disable=g-import-not-at-top
-        return Result(*debugger.quantize_with_debugger(source_dir, config, calibration))
+        return Result(*debugger.quantize_with_debugger(source_dir, config, calibration, float_model))
     return Result(convert.convert(source_dir, config, calibration))

@@ -41,14 +41,15 @@ class Executor(base_executor.BaseExecutor):
 
 
 def _plan(config: QuantizationConfig, source: str, derived: derive.Derived) -> dict[str, Any]:
+    derivation = derived.record()
     return {
         artifacts.FORMAT_KEY: artifacts.FORMAT,
         "config": json.loads(config.to_json()),
         "source_model": source,
         "signature_key": config.signature_key,
         "derived_model": artifacts.DERIVED_MODEL_DIR,
-        "derivation": derived.record(),
-        "inputs": derived.record()["inputs"],
+        "derivation": derivation,
+        "inputs": derivation["inputs"],
         "input_mapping": dict(config.input_mapping),
         "calibration": None,
         "parity": None,
