@@ -18,25 +18,11 @@ class EdgeEvaluation(artifact.Artifact):
     TYPE_NAME = "tfx_edge.EdgeEvaluation"
 
 
-# Files inside artifacts.
-PLAN_FILE = "plan.json"
-CALIBRATION_FILE = "calibration.npz"
-PARITY_FILE = "parity_sample.tfrecord"   # serialized examples for the float32-vs-SavedModel check
-DERIVED_MODEL_DIR = "derived_model"      # the dense, frozen SavedModel every conversion starts from
-QAT_MODEL_DIR = "qat_saved_model"
-AEQ_RECIPE_FILE = "aeq_recipe.json"
-LAYER_REPORT_FILE = "layer_report.csv"
-TFLITE_FILE = "tflite"                 # <Model.uri>/Format-Serving/tflite: TFMA's and TFX's name
-EXPORT_REPORT_FILE = "export_report.json"
-METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.txt"
-HTML_REPORT_FILE = "report.html"
-BLESSED_FILE = "BLESSED"
-NOT_BLESSED_FILE = "NOT_BLESSED"
-
-# Written into plan.json and export_report.json; the readers refuse another format.
-FORMAT_KEY = "tfx_edge_format"
-FORMAT = 2
+# Files inside artifacts: defined in schemas/names.py (TF-free readers use them too).
+from tfx_edge.schemas.names import (AEQ_RECIPE_FILE, BLESSED_FILE, CALIBRATION_FILE, DERIVED_MODEL_DIR,  # noqa: E402,F401
+                                    EXPORT_REPORT_FILE, HTML_REPORT_FILE, LAYER_REPORT_FILE, METRICS_FILE,
+                                    NOT_BLESSED_FILE, PARITY_FILE, PLAN_FILE, QAT_MODEL_DIR, REPORT_FILE,
+                                    TFLITE_FILE)
 
 # Custom properties. The blessing's `current_model_id` / `current_model` name the float
 # parent the gate compared against (copied from the float Evaluator's blessing), never a

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from tfx_edge.components import artifacts
-from tfx_edge.schemas import names
+from tfx_edge.pipelines import evaluation_text
+from tfx_edge.schemas import records
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 FINISHED_STATES = frozenset({"COMPLETE", "CACHED", "FAILED", "CANCELED"})
@@ -60,12 +60,11 @@ def _latest_artifact(store, type_name: str, run_id: str | None = None):
     return max(found, key=lambda a: a.id) if found else None
 
 
-def latest_evaluation(store, run_id: str | None = None) -> dict | None:
+def latest_evaluation(store, run_id: str | None = None) -> records.EvaluationResult | None:
     evaluation = _latest_artifact(store, artifacts.EdgeEvaluation.TYPE_NAME, run_id)
     if evaluation is None:
         return None
-    with open(os.path.join(evaluation.uri, artifacts.METRICS_FILE)) as f:
-        return json.load(f)
+    return evaluation_text.read_evaluation(os.path.join(evaluation.uri, artifacts.METRICS_FILE))
 
 
 def latest_report_path(store, run_id: str | None = None) -> str | None:
@@ -83,47 +82,4 @@ def latest_push(store, run_id: str | None = None) -> dict | None:
             if "pushed_destination" in props else None}
 
 
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
-
-
-def _evaluation_lines(evaluation: dict) -> list[str]:
-    overall = evaluation["slices"].get("", {})
-    acc = overall.get("metrics", {})
-    drop = overall.get("drops", {}).get(names.FLOAT_TFLITE, {}).get("accuracy", {}).get("absolute")
-    models, lat = evaluation["models"], evaluation.get("latency", {})
-    lines = [
-        f"accuracy: float32 {_pct(acc.get('float_tflite', {}).get('accuracy'))}  quantized "
-        f"{_pct(acc.get('quantized', {}).get('accuracy'))}  drop "
-        f"{'n/a' if drop is None else f'{100 * drop:.2f} points'} ({evaluation['examples']} eval examples)",
-        f"size: float32 {models['float_tflite']['size_bytes'] / 1024:.0f} KiB  quantized "
-        f"{models['quantized']['size_bytes'] / 1024:.0f} KiB  ratio "
-        f"{models['quantized']['size_bytes'] / models['float_tflite']['size_bytes']:.3f} {evaluation.get('mode', '')}",
-    ]
-    if lat:
-        x = {m: lat[m]["xnnpack"] for m in (names.FLOAT_TFLITE, names.QUANTIZED)}
-        lines.append(f"latency (batch 1, {x['quantized']['num_threads']} thread, XNNPACK, p50 / p95): "
-                     f"float32 {x['float_tflite']['p50_us']:.1f} / {x['float_tflite']['p95_us']:.1f} us  "
-                     f"quantized {x['quantized']['p50_us']:.1f} / {x['quantized']['p95_us']:.1f} us")
-    failed = [c for c in evaluation["checks"] if not c["passed"]]
-    lines.append(f"gate: {'BLESSED' if evaluation['blessed'] else 'NOT BLESSED'} "
-                 f"({len(evaluation['checks']) - len(failed)} of {len(evaluation['checks'])} checks passed)")
-    lines += [f"  [FAIL] {c['detail']}" for c in failed]
-    return lines
-
-
-def render(states: dict[str, str], evaluation: dict | None, push: dict | None,
-           report_path: str | None = None) -> str:
-    lines = ["", "=== tfx-edge demo summary ==="]
-    if states:
-        lines.append("components: " + ", ".join(f"{k}={v}" for k, v in sorted(states.items())))
-    if evaluation and evaluation.get("auto"):
-        from tfx_edge.components.core import auto_search  # pylint: disable=g-import-not-at-top
-        lines.append(auto_search.explain(evaluation["auto"]))
-    if evaluation:
-        lines += _evaluation_lines(evaluation)
-    if report_path:
-        lines.append(f"report: {report_path}")
-    if push:
-        lines.append(f"pushed: {push['destination']}" if push["pushed"] else "pushed: nothing (not blessed)")
-    return "\n".join(lines)
+render = evaluation_text.render   # the summary's text, from what the functions above read

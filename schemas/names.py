@@ -8,4 +8,21 @@ MODEL_ROLES = (QUANTIZED, FLOAT_TFLITE, SAVED_MODEL)
 
 OVERALL = ""                     # the slice key of the whole split
 
+# Files inside artifacts (components/artifacts.py re-exports them).
+PLAN_FILE = "plan.json"
+CALIBRATION_FILE = "calibration.npz"
+PARITY_FILE = "parity_sample.tfrecord"   # serialized examples for the float32-vs-SavedModel check
+DERIVED_MODEL_DIR = "derived_model"      # the dense, frozen SavedModel every conversion starts from
+QAT_MODEL_DIR = "qat_saved_model"
+AEQ_RECIPE_FILE = "aeq_recipe.json"
+LAYER_REPORT_FILE = "layer_report.csv"
+TFLITE_FILE = "tflite"                 # <Model.uri>/Format-Serving/tflite: TFMA's and TFX's name
+EXPORT_REPORT_FILE = "export_report.json"
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.txt"
+HTML_REPORT_FILE = "report.html"
+BLESSED_FILE = "BLESSED"
+NOT_BLESSED_FILE = "NOT_BLESSED"
+
+
 __all__ = ["FLOAT_TFLITE", "MODEL_ROLES", "OVERALL", "QUANTIZED", "SAVED_MODEL"]

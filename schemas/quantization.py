@@ -54,6 +54,7 @@ class CalibrationConfig:
     split: str = "train"
 
     def __post_init__(self) -> None:
+        _strict.check_fields(self, "calibration")
         if self.num_samples < 1:
             fail("calibration.num_samples", self.num_samples,
                  "use at least 1 sample (a few hundred is typical)")
@@ -76,6 +77,7 @@ class QatConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _strict.check_fields(self, "qat")
         if self.epochs < 1:
             fail("qat.epochs", self.epochs, "train for at least 1 epoch")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
@@ -97,6 +99,7 @@ class AeqConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "float_scopes", tuple(self.float_scopes))
+        _strict.check_fields(self, "aeq")
         if (self.recipe is None) == (self.recipe_file is None):
             fail("aeq", {"recipe": self.recipe, "recipe_file": self.recipe_file},
                  "set exactly one of aeq.recipe (a preset) or aeq.recipe_file")
@@ -152,6 +155,7 @@ class AutoConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "candidates", tuple(self.candidates))
+        _strict.check_fields(self, "auto")
         if self.max_absolute_drop is None and self.max_relative_drop is None:
             fail("auto", "no tolerance", "set auto.max_absolute_drop and/or auto.max_relative_drop "
                  "(e.g. 0.01 = one point of accuracy)")
@@ -238,6 +242,7 @@ class QuantizationConfig(_strict.JsonConfig):
         if not isinstance(self.mode, Mode):
             object.__setattr__(self, "mode", _strict._coerce_enum(Mode, self.mode, "mode"))
         object.__setattr__(self, "placement", _strict._coerce_enum(Placement, self.placement, "placement"))
+        _strict.check_fields(self, "QuantizationConfig")
         if not (math.isfinite(self.parity_tolerance) and self.parity_tolerance > 0):
             fail("parity_tolerance", self.parity_tolerance,
                  "use a positive bound on |float32 TFLite - SavedModel| (default 1e-4, relative to "

@@ -172,7 +172,7 @@ def test_saved_model_comparison_when_asked(int8_export, trained_model, examples_
 
 # --- fail closed ---------------------------------------------------------------------------
 
-def write_model(root, name, module_fn):
+def write_model(root, name, module_fn, like_uri):
     """A TFLite Model artifact converted from a tf.function over `image` [-1, 64]."""
     from tfx.types import standard_artifacts
     module = tf.Module()
@@ -182,7 +182,7 @@ def write_model(root, name, module_fn):
     os.makedirs(os.path.join(model.uri, "Format-Serving"))
     with open(tflite_path(model), "wb") as f:
         f.write(converter.convert())
-    write_export_report(model.uri)
+    write_export_report(model.uri, like_uri)
     return model
 
 
@@ -192,7 +192,7 @@ def nan_model(image):
 
 
 def test_nan_outputs_fail_closed(int8_export, examples_artifact, tmp_path):
-    nan = write_model(str(tmp_path), "nan", nan_model)
+    nan = write_model(str(tmp_path), "nan", nan_model, int8_export["tflite"].uri)
     blessing, evaluation = run_edge_evaluator(config(latency=LatencyConfig(runs=0)), examples_artifact,
                                               nan, int8_export["float"], str(tmp_path / "out"))
     result = read_json(os.path.join(evaluation.uri, "metrics.json"))
@@ -220,7 +220,7 @@ def test_unreadable_model_file_stops_naming_it(int8_export, examples_artifact, t
     os.makedirs(os.path.join(broken.uri, "Format-Serving"))
     with open(tflite_path(broken), "wb") as f:
         f.write(b"not a flatbuffer" * 8)
-    write_export_report(broken.uri)
+    write_export_report(broken.uri, int8_export["tflite"].uri)
     with pytest.raises(ValueError, match="model: .*broken/Format-Serving/tflite .*not a loadable TFLite"):
         run_edge_evaluator(config(), examples_artifact, broken, int8_export["float"], str(tmp_path / "o"))
     assert not os.listdir(tmp_path / "o" / "blessing")
@@ -240,11 +240,12 @@ def test_empty_split_is_not_blessed(int8_export, tmp_path):
     assert os.listdir(blessing.uri) == ["NOT_BLESSED"]
 
 
-def test_regression_task_mae_rmse(examples_artifact, tmp_path):
+def test_regression_task_mae_rmse(int8_export, examples_artifact, tmp_path):
     """A regression 'model' (mean pixel) against the digit label, quantized = reference."""
     def mean_pixel(image):
         return {"value": tf.reduce_mean(image, axis=1, keepdims=True)}
-    model = write_model(str(tmp_path), "reg", mean_pixel)
+    model = write_model(str(tmp_path), "reg", mean_pixel, int8_export["tflite"].uri)
+    write_export_report(model.uri, int8_export["tflite"].uri, reference_uri=model.uri)
     cfg = EvaluationConfig(task=Task.REGRESSION, latency=LatencyConfig(runs=0),
                            thresholds=Thresholds(metrics={"rmse": MetricThreshold(max_absolute_drop=0.0)}))
     blessing, evaluation = run_edge_evaluator(cfg, examples_artifact, model, model, str(tmp_path / "o"))

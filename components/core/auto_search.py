@@ -15,6 +15,7 @@ import math
 import time
 from typing import Callable
 
+from tfx_edge.schemas import records
 from tfx_edge.schemas.modes import AEQ_PREFIX, MODES, SELECTIVE, Technique, candidate_mode, refined_mode
 from tfx_edge.schemas.quantization import AeqConfig, AutoConfig, QuantizationConfig
 
@@ -166,21 +167,22 @@ def best_of(trials: list[Trial]) -> Trial | None:
     return min(measured, key=lambda t: t.absolute_drop) if measured else None
 
 
-def explain(summary: dict) -> str:
+def explain(summary: records.AutoSearch) -> str:
     """A readable account of the search: one line per trial, then the decision."""
-    lines = [f"auto search on {summary['validation']['examples']} validation examples of split "
-             f"{summary['validation']['split']!r} ({summary['metric']}, tolerance {summary['tolerance']}):"]
-    for t in summary["trials"]:
-        verdict = "PASS" if t["passed"] else "fail: " + "; ".join(t["reasons"])
-        size = f"{t['size_bytes'] / 1024:.0f} KiB" if t["size_bytes"] else "-"
-        lines.append(f"  {t['name']:<22} {size:>9}  {summary['metric']} {_num(t['metric'])} vs "
-                     f"{_num(t['reference'])}  drop {_num(t['absolute_drop'])}  "
-                     f"{'(cached) ' if t['cached'] else ''}{verdict}")
-    if summary["met"]:
-        lines.append(f"selected: {summary['selected']}")
+    tolerance = dataclasses.asdict(summary.tolerance)
+    lines = [f"auto search on {summary.validation.examples} validation examples of split "
+             f"{summary.validation.split!r} ({summary.metric}, tolerance {tolerance}):"]
+    for t in summary.trials:
+        verdict = "PASS" if t.passed else "fail: " + "; ".join(t.reasons)
+        size = f"{t.size_bytes / 1024:.0f} KiB" if t.size_bytes else "-"
+        lines.append(f"  {t.name:<22} {size:>9}  {summary.metric} {_num(t.metric)} vs "
+                     f"{_num(t.reference)}  drop {_num(t.absolute_drop)}  "
+                     f"{'(cached) ' if t.cached else ''}{verdict}")
+    if summary.met:
+        lines.append(f"selected: {summary.selected}")
     else:
-        lines.append(f"NO candidate met the tolerance{' (' + summary['stopped'] + ')' if summary['stopped'] else ''}; "
-                     f"best found: {summary['best']}, planned so it can be inspected, but the "
+        lines.append(f"NO candidate met the tolerance{' (' + summary.stopped + ')' if summary.stopped else ''}; "
+                     f"best found: {summary.best}, planned so it can be inspected, but the "
                      f"EdgeEvaluator will not bless it")
     return "\n".join(lines)
 

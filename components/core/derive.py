@@ -32,6 +32,7 @@ from tensorflow.python.framework import convert_to_constants
 from tfx_edge.components.core import examples, graph_cut
 from tfx_edge.components.core.graph_cut import DeriveError
 from tfx_edge.components.core.input_mapping import TensorSpec
+from tfx_edge.schemas import records
 from tfx_edge.schemas.quantization import Placement
 
 TRANSFORM_KEY = "tfx_edge_transform"   # raw features -> transformed features ('transformed' only)
@@ -50,18 +51,19 @@ class Derived:
     inputs: tuple[TensorSpec, ...]
     raw_features: tuple[TensorSpec, ...] = ()   # 'transformed': what TRANSFORM_KEY takes
 
-    def record(self) -> dict:
+    def record(self) -> records.Derivation:
         def specs(items):
-            return [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in items]
-        return {"signature_kind": self.signature_kind, "placement": self.placement,
-                "inputs": specs(self.inputs), "raw_features": specs(self.raw_features)}
+            return tuple(records.TensorRecord(t.name, t.dtype, tuple(t.shape)) for t in items)
+        return records.Derivation(self.signature_kind, Placement(self.placement),  # type: ignore[arg-type]
+                                  specs(self.inputs), specs(self.raw_features))
 
     @classmethod
-    def from_record(cls, record: dict) -> "Derived":
+    def from_record(cls, record: records.Derivation) -> "Derived":
         def specs(items):
-            return tuple(TensorSpec(t["name"], t["dtype"], tuple(t["shape"])) for t in items)
-        return cls(record["signature_kind"], record["placement"], specs(record["inputs"]),
-                   specs(record["raw_features"]))
+            return tuple(TensorSpec(t.name, t.dtype, tuple(-1 if d is None else d for d in t.shape))
+                         for t in items)
+        return cls(record.signature_kind, record.placement.value, specs(record.inputs),
+                   specs(record.raw_features))
 
 
 def load_signature(saved_model_dir: str, key: str):

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from tfx_edge.components.core import slicing
 from tfx_edge.schemas.evaluation import PAIR_METRICS, MetricThreshold, SliceThreshold, Thresholds
-from tfx_edge.schemas import names
+from tfx_edge.schemas import names, records
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Evidence:
     latency: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)  # model -> kernel -> stats
     budget_kernel: str = "xnnpack"
     float_blessed: bool | None = None
-    auto: Mapping | None = None            # the Quantizer's auto-search record, if mode was 'auto'
+    auto: records.AutoSearch | None = None  # the Quantizer's auto-search record, if mode was 'auto'
     split: str = "eval"                    # the split the gate evaluated
 
 
@@ -81,12 +81,12 @@ def _health_checks(ev: Evidence) -> list[Check]:
     return checks + (_auto_checks(ev.auto, ev.split) if ev.auto else [])
 
 
-def _auto_checks(auto: Mapping, split: str) -> list[Check]:
+def _auto_checks(auto: records.AutoSearch, split: str) -> list[Check]:
     """An auto-searched model must have met its tolerance, validated on another split."""
-    met = bool(auto.get("met"))
-    detail = (f"auto search selected {auto.get('selected')} within its tolerance" if met else
-              f"auto search found no candidate within its tolerance (best: {auto.get('best')}): FAILED")
-    validated = auto.get("validation", {}).get("split")
+    met = auto.met is True
+    detail = (f"auto search selected {auto.selected} within its tolerance" if met else
+              f"auto search found no candidate within its tolerance (best: {auto.best}): FAILED")
+    validated = auto.validation.split
     apart = validated != split
     return [Check("auto_search_met_tolerance", met, True, met, detail),
             Check("auto_validation_split", validated, f"!= {split}", apart,

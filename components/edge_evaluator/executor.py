@@ -13,11 +13,11 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact, artifact_utils
 from tfx.utils import io_utils as tfx_io_utils
 
-from tfx_edge.components import artifacts, io_utils, specs
+from tfx_edge.components import artifacts, io_utils, record_files, specs
 from tfx_edge.components.core import examples, gate, input_mapping, latency, slicing
-from tfx_edge.components.edge_evaluator import beam_job, html_report, planning, report
+from tfx_edge.components.edge_evaluator import beam_job, html_report, planning, report, worker_errors
 from tfx_edge.schemas.evaluation import EvaluationConfig
-from tfx_edge.schemas import names
+from tfx_edge.schemas import names, records
 
 _EXPORTER_OUTPUT = {"model": "tflite_model", "float_model": "float_model"}
 
@@ -28,7 +28,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     def Do(self, input_dict: dict[str, list[artifact.Artifact]],
            output_dict: dict[str, list[artifact.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        config = EvaluationConfig.from_json(exec_properties[specs.CONFIG_KEY])
+        config = record_files.config_property(EvaluationConfig, exec_properties, "EdgeEvaluator")
         model = artifact_utils.get_single_instance(input_dict[specs.MODEL_KEY])
         blessing = artifact_utils.get_single_instance(output_dict[specs.BLESSING_KEY])
         evaluation = artifact_utils.get_single_instance(output_dict[specs.EVALUATION_KEY])
@@ -37,12 +37,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         files = io_utils.split_files(artifact_utils.get_single_instance(input_dict[specs.EXAMPLES_KEY]),
                                      config.split, "split")
-        export = _export_report(model)
-        key = export["signature_key"]
-        quant = _load(model, "model", key)
-        ref = _load(artifact_utils.get_single_instance(input_dict[specs.FLOAT_MODEL_KEY]), "float_model", key)
+        export, quant, ref, provenance = _verified_models(model, input_dict)
+        key = export.plan.signature_key
         saved_dir = _saved_model_dir(config, input_dict.get(specs.SAVED_MODEL_KEY) or [])
-        mapping = config.input_mapping if config.input_mapping is not None else export.get("input_mapping")
+        mapping = config.input_mapping if config.input_mapping is not None else dict(export.plan.input_mapping)
         plan = planning.plan(config, quant, ref, files, key, mapping, saved_dir)
 
         summary = self._score(files, plan.job, evaluation.uri) if plan.job else report.EMPTY_SUMMARY
@@ -52,9 +50,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         float_blessing = (input_dict.get(specs.FLOAT_BLESSING_KEY) or [None])[0]
         blessed, checks = gate.decide(_evidence(config, summary, facts, timing, float_blessing, export, quant),
                                       config.thresholds)
-        auto = export.get("auto")
-        mode = f"{export.get('mode')} (auto: {auto['planned']})" if auto else export.get("mode")
-        result = report.build(config, summary, facts, timing, checks, blessed, plan, mode, auto, export)
+        result = report.build(config, summary, facts, timing, checks, blessed, plan, export, provenance)
         _record(evaluation, blessing, model, result, float_blessing)
         _log(timing, blessed, checks)
 
@@ -62,21 +58,24 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         """Runs the Beam scoring job (this component's beam_pipeline_args); returns the summary."""
         scratch = os.path.join(out_uri, ".scoring")
         path = os.path.join(scratch, "summary.json")
-        with self._make_beam_pipeline() as pipeline:
-            beam_job.build(pipeline, files, job, path)
+        try:
+            with self._make_beam_pipeline() as pipeline:
+                beam_job.build(pipeline, files, job, path)
+        except Exception as error:  # pylint: disable=broad-except
+            raise worker_errors.unwrap(error) from error
         summary = beam_job.read_summary(path)
         tf.io.gfile.rmtree(scratch)
         return summary
 
 
 def _evidence(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, float_blessing,
-              export: dict, quant) -> gate.Evidence:
+              export: records.ExportReport, quant) -> gate.Evidence:
     return gate.Evidence(
         slices=summary["slices"], references=config.references,
         model_bytes=len(quant.data), float_ops=report.float_ops(facts[names.QUANTIZED]["ops"]),
         latency=timing, budget_kernel=config.latency.budget_kernel.value,
         float_blessed=model_utils.is_model_blessed(float_blessing) if float_blessing is not None else None,
-        auto=export.get("auto"), split=config.split)
+        auto=export.plan.auto, split=config.split)
 
 
 def _log(timing: dict, blessed: bool, checks) -> None:
@@ -96,26 +95,24 @@ def _tflite_path(model: artifact.Artifact, which: str) -> str:
     return path
 
 
-def _load(model: artifact.Artifact, which: str, key: str) -> planning.LoadedModel:
-    path = _tflite_path(model, which)
-    return planning.load_tflite(which, path, io_utils.read_bytes(path), key,
-                                f"Re-run the TFLiteExporter that wrote outputs['{_EXPORTER_OUTPUT[which]}']")
-
-
-def _export_report(model: artifact.Artifact) -> dict:
-    """The TFLiteExporter's record: required, readable and of this format (the gate's auto-search,
-    input-mapping and signature facts come from it; without it the gate would check less)."""
-    path = os.path.join(model.uri, artifacts.EXPORT_REPORT_FILE)
-    fix = "connect the TFLiteExporter's outputs['tflite_model'] (or re-run it)"
-    report = io_utils.read_required_json(path, "the TFLiteExporter's report", fix)
-    if not isinstance(report, dict) or report.get(artifacts.FORMAT_KEY) != artifacts.FORMAT:
-        found = report.get(artifacts.FORMAT_KEY) if isinstance(report, dict) else type(report).__name__
-        raise ValueError(f"the TFLiteExporter's report {path!r} has format {found!r}, this EdgeEvaluator "
-                         f"reads format {artifacts.FORMAT}; re-run the TFLiteExporter with this tfx-edge")
-    missing = sorted({"signature_key", "input_mapping", "auto", "mode"} - set(report))
-    if missing:
-        raise ValueError(f"the TFLiteExporter's report {path!r} lacks {missing}; {fix}")
-    return report
+def _verified_models(model: artifact.Artifact, input_dict):
+    """The export report beside the candidate, and both TFLite models, verified to be the bytes that
+    report recorded (chain of custody: one export, its plan, its two files). Returns
+    (report, candidate, reference, provenance)."""
+    export, report_sha256 = record_files.read_export_report(model.uri)
+    report_path = os.path.join(model.uri, artifacts.EXPORT_REPORT_FILE)
+    float_model = artifact_utils.get_single_instance(input_dict[specs.FLOAT_MODEL_KEY])
+    paths = {"model": _tflite_path(model, "model"), "float_model": _tflite_path(float_model, "float_model")}
+    data = {which: io_utils.read_bytes(path) for which, path in paths.items()}
+    record_files.check_custody(export, report_path, data["model"], paths["model"],
+                               data["float_model"], paths["float_model"])
+    key = export.plan.signature_key
+    quant, ref = (planning.load_tflite(which, paths[which], data[which], key,
+                                       f"Re-run the TFLiteExporter that wrote outputs['{_EXPORTER_OUTPUT[which]}']")
+                  for which in ("model", "float_model"))
+    provenance = records.Provenance(export_report_sha256=report_sha256, plan_sha256=export.plan_sha256,
+                                    quantized_sha256=export.quantized.sha256, float_sha256=export.float_model.sha256)
+    return export, quant, ref, provenance
 
 
 def _check_slice_features(config: EvaluationConfig, summary: dict) -> None:
@@ -151,15 +148,15 @@ def _latency(config: EvaluationConfig, key: str, models, plan: planning.Plan) ->
     return timing
 
 
-def _record(evaluation, blessing, model, result: dict, float_blessing) -> None:
+def _record(evaluation, blessing, model, result: records.EvaluationResult, float_blessing) -> None:
     """Evaluation files first, the blessing last: a crash in between blesses nothing. The output
     directories were emptied first, so only this attempt's decision file exists."""
-    io_utils.write_json(os.path.join(evaluation.uri, artifacts.METRICS_FILE), result)
+    record_files.write_record(os.path.join(evaluation.uri, artifacts.METRICS_FILE), result)
     io_utils.write_bytes(os.path.join(evaluation.uri, artifacts.REPORT_FILE),
                          report.render(result).encode())
     io_utils.write_bytes(os.path.join(evaluation.uri, artifacts.HTML_REPORT_FILE),
                          html_report.render_html(result).encode())
-    blessed = result["blessed"]
+    blessed = result.blessed
     tfx_io_utils.write_string_file(
         os.path.join(blessing.uri, artifacts.BLESSED_FILE if blessed else artifacts.NOT_BLESSED_FILE), "")
     blessing.set_int_custom_property(artifacts.BLESSED_KEY, 1 if blessed else 0)

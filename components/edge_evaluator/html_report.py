@@ -1,4 +1,4 @@
-"""The EdgeEvaluator's result dict as one self-contained HTML page.
+"""The EdgeEvaluator's typed result as one self-contained HTML page.
 
 report_view.build_view (with report_charts, both built on report_cells) turns the result
 (metrics.json, see report.build) into a small view-model of frozen dataclasses holding plain text
@@ -14,6 +14,7 @@ import functools
 import jinja2
 
 from tfx_edge.components.edge_evaluator import report_charts, report_view
+from tfx_edge.schemas.records import EvaluationResult
 
 TITLE = "tfx-edge EdgeEvaluator report"
 BLESSED_COLOUR = "#15803d"
@@ -31,6 +32,6 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(result: dict) -> str:
+def render_html(result: EvaluationResult) -> str:
     """The whole report as one HTML document (inline CSS and SVG, no scripts)."""
     return _environment().get_template(TEMPLATE).render(r=report_view.build_view(result))

@@ -1,4 +1,4 @@
-"""The EdgeEvaluator's record: one dict with every figure (metrics.json), and its text.
+"""The EdgeEvaluator's record (metrics.json: records.EvaluationResult), its properties and text.
 
 NaN and infinities become None in the record (strict JSON); the gate has
 already failed any check whose value was not finite.
@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from typing import Any
+from typing import Any, Mapping
 
 from tfx_edge.components.core import latency, litert, slicing
 from tfx_edge.schemas.evaluation import EvaluationConfig
-from tfx_edge.schemas import names
+from tfx_edge.schemas import _strict, names, records
 
 EMPTY_SUMMARY = {"examples": 0, "label_format": None, "slices": {}, "confusion": {}}
 
 
 def model_facts(quant, ref, saved_model_dir: str | None) -> dict:
     """Size, path and op kinds of each model compared."""
-    facts = {name: {"size_bytes": len(m.data), "path": m.path, "ops": _ops(litert.op_summary(m.data))}
+    facts = {name: {"size_bytes": len(m.data), "path": m.path, "ops": _ops(litert.op_summary(m.data)),
+                    "sha256": records.sha256(m.data)}
              for name, m in ((names.QUANTIZED, quant), (names.FLOAT_TFLITE, ref))}
     if saved_model_dir is not None:
         facts[names.SAVED_MODEL] = {"size_bytes": None, "path": saved_model_dir, "ops": None}
@@ -36,82 +36,71 @@ def float_ops(ops: dict) -> int:
     return int(ops["float"] + ops["hybrid"])
 
 
-def primary(config: EvaluationConfig, summary: dict) -> dict:
-    name = config.primary_metric
-    overall = summary["slices"].get(slicing.OVERALL, {})
-    values = overall.get("metrics", {})
-    drop = overall.get("drops", {}).get(names.FLOAT_TFLITE, {}).get(name, {}).get("absolute")
-    return {f"{name}_quantized": values.get(names.QUANTIZED, {}).get(name),
-            f"{name}_float_tflite": values.get(names.FLOAT_TFLITE, {}).get(name),
-            f"{name}_drop": drop}
-
-
 def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, checks, blessed: bool,
-          plan, mode: str | None, auto: dict | None = None, export: dict | None = None) -> dict:
-    job = plan.job
-    return _finite_or_none({
-        "blessed": blessed,
-        "task": config.task.value,
-        "mode": mode,
-        "primary_metric": config.primary_metric,
-        "primary": primary(config, summary),
-        "examples": summary["examples"],
-        "num_classes": plan.num_classes,
-        "label_format": summary["label_format"],
+          plan, export: records.ExportReport, provenance: records.Provenance) -> records.EvaluationResult:
+    """The typed result (metrics.json) from the scoring summary, model facts, timing and checks;
+    built through the strict reader, so what is recorded is exactly what can be read back."""
+    job, auto = plan.job, export.plan.auto
+    body = {
+        "blessed": blessed, "task": config.task.value,
+        "mode": f"{export.mode} (auto: {auto.planned})" if auto else export.mode,
+        "primary_metric": config.primary_metric, "examples": summary["examples"],
+        "num_classes": plan.num_classes, "label_format": summary["label_format"],
         "output_name": job.score.output_name if job else None,
         "input_mapping": dict(job.mapping) if job else {},
-        "references": config.references,
-        "models": facts,
-        "slices": summary["slices"],
-        "confusion": summary["confusion"],
-        "latency": timing,
+        "references": config.references, "models": facts, "slices": summary["slices"],
+        "confusion": summary["confusion"], "latency": timing,
         "latency_host": latency.host() if timing else None,
         "checks": [dataclasses.asdict(c) for c in checks],
-        "auto": auto,
-        "parity": (export or {}).get("parity"),
-        "derivation": (export or {}).get("derivation"),
-        "config": json.loads(config.to_json()),
-    })
+        "config": json.loads(config.to_json()), "provenance": dataclasses.asdict(provenance),
+        "auto": _strict.to_dict(auto) if auto else None, "parity": _strict.to_dict(export.parity),
+        "derivation": _strict.to_dict(export.plan.derivation),
+    }
+    plain = json.loads(json.dumps(body, default=_numpy_scalar))
+    data = {"kind": records.EvaluationResult.KIND, "version": records.EvaluationResult.VERSION,
+            **records.finite_or_none(plain)}
+    return records.EvaluationResult.from_dict(data, "the EdgeEvaluator's result", "this is a bug in tfx-edge")
 
 
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
-    return value
+def _numpy_scalar(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def properties(result: dict) -> dict:
+def properties(result: records.EvaluationResult) -> dict:
     """The figures users look for in the pipeline UIs (Vertex, Kubeflow, MLMD), as custom
     properties of the EdgeEvaluation and the blessing: the primary metric of each model and
     its drop, sizes and the size ratio, p50/p95 latency per model and kernel, how many checks
     ran and failed, and the first failure."""
-    props = {k: v for k, v in result["primary"].items() if v is not None}
-    sizes = {m: f["size_bytes"] for m, f in result["models"].items() if f.get("size_bytes") is not None}
+    props: dict[str, Any] = {k: v for k, v in result.primary().items() if v is not None}
+    sizes = {m: f.size_bytes for m, f in result.models.items() if f.size_bytes is not None}
     for model, size in sizes.items():
         props[f"size_bytes_{model}"] = int(size)
     if sizes.get(names.FLOAT_TFLITE) and sizes.get(names.QUANTIZED):
         props["size_ratio"] = sizes[names.QUANTIZED] / sizes[names.FLOAT_TFLITE]
-    for model, kernels in result["latency"].items():
+    for model, kernels in result.latency.items():
         for kernel, stats in kernels.items():
-            for q in ("p50_us", "p95_us"):
-                props[f"latency_{q}_{model}_{kernel}"] = float(stats[q])
-    failed = [c for c in result["checks"] if not c["passed"]]
-    props.update({"checks": len(result["checks"]), "failed_checks": len(failed),
-                  "first_failure": f"{failed[0]['name']}: {failed[0]['detail']}" if failed else ""})
+            props[f"latency_p50_us_{model}_{kernel}"] = float(stats.p50_us)
+            props[f"latency_p95_us_{model}_{kernel}"] = float(stats.p95_us)
+    failed = result.failed
+    props.update({"checks": len(result.checks), "failed_checks": len(failed),
+                  "first_failure": f"{failed[0].name}: {failed[0].detail}" if failed else ""})
     return props
 
 
-def slower_than_float(timing: dict) -> list[str]:
-    """A line per kernel under which the quantized model is slower than its float32 reference."""
+def slower_than_float(timing: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A line per kernel under which the quantized model is slower than its float32 reference
+    (timing: model -> kernel -> LatencyStats, or the same as dicts before they are recorded)."""
     quant, ref = timing.get(names.QUANTIZED, {}), timing.get(names.FLOAT_TFLITE, {})
     return [f"the quantized model is slower than float32 with {kernel}: p50 "
-            f"{quant[kernel]['p50_us']:.1f} us vs {ref[kernel]['p50_us']:.1f} us"
+            f"{_p50(quant[kernel]):.1f} us vs {_p50(ref[kernel]):.1f} us"
             for kernel in sorted(set(quant) & set(ref))
-            if quant[kernel]["p50_us"] > ref[kernel]["p50_us"]]
+            if _p50(quant[kernel]) > _p50(ref[kernel])]
+
+
+def _p50(stats) -> float:
+    return stats["p50_us"] if isinstance(stats, Mapping) else stats.p50_us
 
 
 def _num(value, pct: bool = False) -> str:
@@ -120,30 +109,29 @@ def _num(value, pct: bool = False) -> str:
     return f"{100 * value:.2f}%" if pct else f"{value:.4g}"
 
 
-def render(result: dict) -> str:
+def render(result: records.EvaluationResult) -> str:
     """A plain-text summary: decision, overall metrics per model, sizes, latency, checks."""
-    lines = [f"EdgeEvaluator: {'BLESSED' if result['blessed'] else 'NOT BLESSED'}",
-             f"task: {result['task']}  mode: {result['mode']}  examples: {result['examples']}"]
-    overall = result["slices"].get(slicing.OVERALL, {})
-    name = result["primary_metric"]
-    for model, values in overall.get("metrics", {}).items():
+    lines = [f"EdgeEvaluator: {'BLESSED' if result.blessed else 'NOT BLESSED'}",
+             f"task: {result.task}  mode: {result.mode}  examples: {result.examples}"]
+    overall, name = result.overall, result.primary_metric
+    for model, values in (overall.metrics if overall else {}).items():
         lines.append(f"{name} {model}: {_num(values.get(name))}")
-    for ref, pair in overall.get("pairs", {}).items():
-        drop = overall["drops"][ref].get(name, {})
-        lines.append(f"vs {ref}: {name} drop {_num(drop.get('absolute'))} "
-                     f"(relative {_num(drop.get('relative'))}), agreement {_num(pair.get('agreement'))}, "
+    for ref, pair in (overall.pairs if overall else {}).items():
+        drop = overall.drop(ref, name) if overall else None
+        lines.append(f"vs {ref}: {name} drop {_num(drop.absolute if drop else None)} "
+                     f"(relative {_num(drop.relative if drop else None)}), agreement {_num(pair.get('agreement'))}, "
                      f"max output diff {_num(pair.get('max_output_diff'))}")
-    for model, facts in result["models"].items():
-        if facts["size_bytes"] is not None:
-            lines.append(f"size {model}: {facts['size_bytes']:,} B")
-    if result.get("latency_host"):
-        h = result["latency_host"]
-        lines.append(f"latency measured on this host: {h['cpu']} ({h['cores']} cores), LiteRT {h['litert']}")
-    for model, kernels in result["latency"].items():
+    for model, facts in result.models.items():
+        if facts.size_bytes is not None:
+            lines.append(f"size {model}: {facts.size_bytes:,} B")
+    if result.latency_host:
+        h = result.latency_host
+        lines.append(f"latency measured on this host: {h.cpu} ({h.cores} cores), LiteRT {h.litert}")
+    for model, kernels in result.latency.items():
         for kernel, t in kernels.items():
-            lines.append(f"latency {model} {kernel}: p50 {t['p50_us']:.1f} us, p95 {t['p95_us']:.1f} us "
-                         f"({t['runs']} runs, {t['num_threads']} thread(s))")
-    lines += [f"WARNING: {w}" for w in slower_than_float(result["latency"])]
+            lines.append(f"latency {model} {kernel}: p50 {t.p50_us:.1f} us, p95 {t.p95_us:.1f} us "
+                         f"({t.runs} runs, {t.num_threads} thread(s))")
+    lines += [f"WARNING: {w}" for w in slower_than_float(result.latency)]
     lines.append("checks:")
-    lines += [f"  [{'ok' if c['passed'] else 'FAIL'}] {c['name']}: {c['detail']}" for c in result["checks"]]
+    lines += [f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.detail}" for c in result.checks]
     return "\n".join(lines) + "\n"

@@ -1,8 +1,8 @@
 """The HTML report's cells and result-dict helpers, shared by report_charts and report_view.
 
 Cell, Row and Table are the view-model's table parts (frozen dataclasses of plain text, no
-markup); the functions turn result values into text and cells and read the result dict
-(metrics.json, see report.build). Imports go one way: report_cells <- report_charts <- report_view.
+markup); the functions turn result values into text and cells and read the typed result
+(metrics.json: records.EvaluationResult). Imports go one way: report_cells <- report_charts <- report_view.
 No TensorFlow, TFX or Beam here, nor Jinja2.
 """
 
@@ -13,6 +13,7 @@ import json
 import math
 
 from tfx_edge.schemas.names import OVERALL, QUANTIZED
+from tfx_edge.schemas.records import EvaluationResult, SliceSummary
 
 frozen = dataclasses.dataclass(frozen=True)
 
@@ -89,21 +90,21 @@ def drop_cls(absolute) -> str:
 
 # ---- result access ------------------------------------------------------
 
-def reference_names(result: dict) -> list:
-    return list(result.get("references") or [])
+def reference_names(result: EvaluationResult) -> list:
+    return list(result.references)
 
 
-def first_reference(result: dict):
+def first_reference(result: EvaluationResult):
     return next(iter(reference_names(result)), None)
 
 
-def model_names(result: dict) -> list:
+def model_names(result: EvaluationResult) -> list:
     return [QUANTIZED, *reference_names(result)]
 
 
-def slice_of(result: dict, key: str = OVERALL) -> dict:
-    return (result.get("slices") or {}).get(key) or {}
+def slice_of(result: EvaluationResult, key: str = OVERALL) -> SliceSummary | None:
+    return result.slices.get(key)
 
 
-def metric(slice_: dict, model: str, name: str):
-    return ((slice_.get("metrics") or {}).get(model) or {}).get(name)
+def metric(slice_: SliceSummary | None, model: str, name: str):
+    return slice_.metric(model, name) if slice_ is not None else None

@@ -8,10 +8,14 @@ No TensorFlow, TFX or Beam here, nor Jinja2.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Mapping
+
 from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, first_reference,
                                                               frozen, is_number, kib, metric, model_names, na,
                                                               slice_of, text)
 from tfx_edge.schemas.names import FLOAT_TFLITE, QUANTIZED
+from tfx_edge.schemas.records import EvaluationResult, LatencyStats, SliceSummary
 
 SLOWER = "slower than float"
 _LABEL_W, _BAR_W, _CHART_W, _ROW_H = 170, 460, 1000, 24   # bar chart geometry (px)
@@ -75,16 +79,16 @@ class KernelChart:
 
 # ---- classification -----------------------------------------------------
 
-def _class_ids(result: dict, slice_: dict) -> list:
-    count = result.get("num_classes")
-    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+def _class_ids(result: EvaluationResult, slice_: SliceSummary | None) -> list:
+    count = result.num_classes
+    if count is not None and count > 0:
         return list(range(count))
     prefix = "recall_class_"
-    return sorted(int(n[len(prefix):]) for n in (slice_.get("metrics") or {}).get(QUANTIZED) or {}
-                  if n.startswith(prefix) and n[len(prefix):].isdigit())
+    names = slice_.metrics.get(QUANTIZED, {}) if slice_ else {}
+    return sorted(int(n[len(prefix):]) for n in names if n.startswith(prefix) and n[len(prefix):].isdigit())
 
 
-def _per_class_row(slice_: dict, i: int, reference) -> Row:
+def _per_class_row(slice_: SliceSummary | None, i: int, reference) -> Row:
     cells = [Cell(str(i))]
     for model in [QUANTIZED] + ([reference] if reference else []):
         cells += [cell(metric(slice_, model, f"{kind}_class_{i}")) for kind in ("precision", "recall")]
@@ -95,9 +99,9 @@ def _per_class_row(slice_: dict, i: int, reference) -> Row:
     return Row(tuple(cells))
 
 
-def per_class_table(result: dict) -> Table | None:
+def per_class_table(result: EvaluationResult) -> Table | None:
     slice_ = slice_of(result)
-    ids = _class_ids(result, slice_) if result.get("task") == "classification" else []
+    ids = _class_ids(result, slice_) if result.task == "classification" else []
     if not ids:
         return None
     reference = first_reference(result)
@@ -123,16 +127,16 @@ def _confusion_cell(count, total, baseline_count, diagonal: bool) -> ConfusionCe
     return ConfusionCell(text(count), alpha=alpha, worse=worse, title=title)
 
 
-def _matrix(name: str, matrix: list, baseline) -> Matrix:
+def _matrix(name: str, matrix, baseline) -> Matrix:
     rows = tuple(tuple(_confusion_cell(c, sum(x for x in row if is_number(x)), _cell_value(baseline, i, j), i == j)
                        for j, c in enumerate(row)) for i, row in enumerate(matrix))
     return Matrix(str(name), max((len(row) for row in matrix), default=0), rows)
 
 
-def confusion_matrices(result: dict) -> Confusion | None:
+def confusion_matrices(result: EvaluationResult) -> Confusion | None:
     """The quantized matrix, outlined where it errs more than the first reference's, and that one."""
-    confusion = result.get("confusion") or {}
-    if result.get("task") != "classification" or not confusion:
+    confusion = result.confusion
+    if result.task != "classification" or not confusion:
         return None
     reference = first_reference(result)
     baseline = confusion.get(reference) if reference else None
@@ -168,10 +172,10 @@ def _colours(model: str, slower: bool = False) -> tuple:
     return ("#2563eb", "#93c5fd") if model == QUANTIZED else ("#6b7280", "#d1d5db")
 
 
-def size_chart(result: dict) -> BarChart | None:
+def size_chart(result: EvaluationResult) -> BarChart | None:
     """A bar per model; the quantized one's note gives its share of the first reference's size."""
-    models = result.get("models") or {}
-    sizes = {m: (models.get(m) or {}).get("size_bytes") for m in model_names(result) if m in models}
+    models = result.models
+    sizes = {m: models[m].size_bytes for m in model_names(result) if m in models}
     reference = first_reference(result)
     ref_size, rows = sizes.get(reference), []
     for model, size in sizes.items():
@@ -183,33 +187,36 @@ def size_chart(result: dict) -> BarChart | None:
     return _bar_chart(rows, scale, "model size") if rows else None
 
 
-def models_table(result: dict) -> Table | None:
-    models = result.get("models") or {}
+def models_table(result: EvaluationResult) -> Table | None:
+    models = result.models
     rows = []
     for name in [m for m in model_names(result) if m in models]:
-        model = models.get(name) or {}
-        size, ops = model.get("size_bytes"), model.get("ops")
-        ops_text = ", ".join(f"{k} {text(v)}" for k, v in ops.items()) if isinstance(ops, dict) else text(ops)
+        model = models[name]
+        size, ops = model.size_bytes, model.ops
+        counts = {k: v for k, v in dataclasses.asdict(ops).items() if k != "by_op"} if ops else {}
+        ops_text = ", ".join(f"{k} {text(v)}" for k, v in counts.items())
         rows.append(Row((Cell(str(name), ""), Cell(kib(size)) if is_number(size) else na(),
-                         cell(model.get("path"), ""), Cell(ops_text, "") if ops else na(""))))
+                         cell(model.path, ""), Cell(ops_text, "") if ops else na(""))))
     return Table("models", ("Model", "Size", "Path", "Ops"), tuple(rows)) if rows else None
 
 
-def _stat(latency: dict, model: str, kernel: str, key: str):
-    return (((latency.get(model) or {}).get(kernel)) or {}).get(key)
+def _stat(latency: Mapping[str, Mapping[str, LatencyStats]], model: str, kernel: str, key: str):
+    stats = latency.get(model, {}).get(kernel)
+    return getattr(stats, key) if stats is not None else None
 
 
-def _is_slower(latency: dict, kernel: str) -> bool:
+def _is_slower(latency: Mapping[str, Mapping[str, LatencyStats]], kernel: str) -> bool:
     """Quantized p50 above the float reference's p50 under this kernel."""
     quant, ref = (_stat(latency, m, kernel, "p50_us") for m in (QUANTIZED, FLOAT_TFLITE))
     return is_number(quant) and is_number(ref) and quant > ref
 
 
-def _latency_rows(result: dict, latency: dict, kernel: str, slower: bool) -> list:
+def _latency_rows(result: EvaluationResult, latency: Mapping[str, Mapping[str, LatencyStats]], kernel: str,
+                  slower: bool) -> list:
     """A row per model measured under this kernel: light bar p95 under dark bar p50."""
     names, rows = model_names(result), []
     for model in [*names, *(m for m in latency if m not in names)]:
-        if not isinstance((latency.get(model) or {}).get(kernel), dict):
+        if latency.get(model, {}).get(kernel) is None:
             continue
         p50, p95 = (_stat(latency, model, kernel, k) for k in ("p50_us", "p95_us"))
         marked = slower and model == QUANTIZED
@@ -219,10 +226,10 @@ def _latency_rows(result: dict, latency: dict, kernel: str, slower: bool) -> lis
     return rows
 
 
-def kernel_charts(result: dict) -> tuple:
+def kernel_charts(result: EvaluationResult) -> tuple:
     """A chart per kernel, all on one scale."""
-    latency = result.get("latency") or {}
-    kernels = list(dict.fromkeys(k for per_model in latency.values() for k in per_model or {}))
+    latency = result.latency
+    kernels = list(dict.fromkeys(k for per_model in latency.values() for k in per_model))
     stats = (_stat(latency, m, k, key) for m in latency for k in kernels for key in ("p95_us", "p50_us"))
     scale = max((v for v in stats if is_number(v)), default=None)
     charts = []

@@ -20,6 +20,7 @@ from absl import logging
 from tfx_edge.components import artifacts, io_utils
 from tfx_edge.components.core import auto_eval, auto_search, convert, derive, examples, holdout
 from tfx_edge.components.quantizer import sampling
+from tfx_edge.schemas import _strict, records
 from tfx_edge.schemas.quantization import QuantizationConfig
 
 
@@ -31,7 +32,7 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
     tensors = list(derived.inputs)
     subset, validation, record = _validation(config, tensors, examples_artifact)
     exclude = holdout.digests(subset) if config.calibration.split == auto.validation_split else frozenset()
-    cal_record, mapping, arrays, records = sampling.calibrate(config, derived, derived_dir, examples_artifact,
+    cal_record, mapping, arrays, sampled = sampling.calibrate(config, derived, derived_dir, examples_artifact,
                                                               plan_uri, exclude)
     qat_state: dict = {}
     evaluator = auto_eval.Evaluator(
@@ -47,9 +48,10 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
         _fine_tune(config, source, tensors, examples_artifact, plan_uri, qat_state)
     summary = _summary(config, outcome, record, time.monotonic() - start)
     _log(summary)
-    return {"config": chosen.config, "input_mapping": mapping, "calibration": cal_record,
-            "parity": sampling.parity_sample(config, examples_artifact, plan_uri, records),
-            "qat": qat_state.get("record") if chosen.config["mode"] == "qat" else None, "auto": summary}
+    qat = qat_state.get("record") if chosen.config["mode"] == "qat" else None
+    return {"config": QuantizationConfig.from_dict(chosen.config), "input_mapping": mapping,
+            "calibration": cal_record, "parity": sampling.parity_sample(config, examples_artifact, plan_uri, sampled),
+            "qat": qat, "auto": summary}
 
 
 def _validation(config: QuantizationConfig, tensors, examples_artifact):
@@ -62,28 +64,28 @@ def _cache_dir(auto, plan_uri: str) -> str:
     return auto.cache_dir or os.path.join(os.path.dirname(os.path.dirname(plan_uri)), "auto_cache")
 
 
-def _context(source: str, cal_record: dict, validation: dict, auto) -> dict:
+def _context(source: str, cal_record: records.CalibrationRecord, validation: dict, auto) -> dict:
     """Everything besides the candidate that decides a trial's result."""
-    return {"model": auto_eval.fingerprint(source), "calibration": cal_record["sha256"],
+    return {"model": auto_eval.fingerprint(source), "calibration": cal_record.sha256,
             "validation": validation["sha256"], "metric": auto.metric, "label": auto.label_feature,
             "output": auto.output_name, "output_kind": auto.output_kind,
             "latency_runs": auto.latency_runs, "tf": tf.__version__}
 
 
 def _fine_tune(config, source, tensors, examples_artifact, plan_uri, state: dict) -> str:
-    from tfx_edge.components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
+    from tfx_edge.components.quantizer import executor  # pylint: disable=g-import-not-at-top
     out = os.path.join(plan_uri, artifacts.QAT_MODEL_DIR)
     if "record" not in state:
         candidate = auto_search.candidate_config("qat", config)
-        state["record"], _ = qat.fine_tune(source, candidate, tensors, io_utils.split_uri(
-            examples_artifact, config.qat.split, "qat.split"), out)
+        state["record"], _ = executor.fine_tune(source, candidate, tensors, examples_artifact, out)
     return out
 
 
-def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validation: dict, seconds: float) -> dict:
+def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validation: dict,
+             seconds: float) -> records.AutoSearch:
     auto = config.auto
     chosen = outcome.chosen
-    return {
+    return _strict.from_dict(records.AutoSearch, {
         "met": outcome.selected is not None,
         "selected": outcome.selected.name if outcome.selected else None,
         "best": None if outcome.selected else chosen.name,
@@ -96,12 +98,12 @@ def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validatio
         "trials": [dataclasses.asdict(t) for t in outcome.trials],
         "stopped": outcome.stopped,
         "seconds": seconds,
-    }
+    })
 
 
-def _log(summary: dict) -> None:
+def _log(summary: records.AutoSearch) -> None:
     text = auto_search.explain(summary)
-    if summary["met"]:
+    if summary.met:
         logging.info("%s", text)
     else:
         logging.warning("%s", text)

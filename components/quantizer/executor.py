@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact, artifact_utils
 
-from tfx_edge.components import artifacts, io_utils, specs
-from tfx_edge.components.core import derive
+from tfx_edge.components import artifacts, io_utils, record_files, specs
+from tfx_edge.components.core import auto_eval, derive
 from tfx_edge.components.quantizer import sampling
+from tfx_edge.schemas import _strict, records
 from tfx_edge.schemas.quantization import Mode, QuantizationConfig
 
 
@@ -21,7 +21,7 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: dict[str, list[artifact.Artifact]],
            output_dict: dict[str, list[artifact.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        config = QuantizationConfig.from_json(exec_properties[specs.CONFIG_KEY])
+        config = record_files.config_property(QuantizationConfig, exec_properties, "Quantizer")
         model = artifact_utils.get_single_instance(input_dict[specs.MODEL_KEY])
         plan_artifact = artifact_utils.get_single_instance(output_dict[specs.PLAN_KEY])
         examples_artifact = _single_or_none(input_dict.get(specs.EXAMPLES_KEY))
@@ -30,31 +30,24 @@ class Executor(base_executor.BaseExecutor):
         derived_dir = os.path.join(plan_artifact.uri, artifacts.DERIVED_MODEL_DIR)
         derived = derive.derive(source, config.signature_key, derived_dir, config.placement)
         _check_supported(config, derived)
-        plan = _plan(config, source, derived)
         if config.mode == Mode.AUTO:
             from tfx_edge.components.quantizer import auto  # pylint: disable=g-import-not-at-top
-            plan.update(auto.search(config, source, derived, derived_dir, examples_artifact, plan_artifact.uri))
+            parts = auto.search(config, source, derived, derived_dir, examples_artifact, plan_artifact.uri)
         else:
-            plan.update(_prepare(config, source, derived, derived_dir, examples_artifact, plan_artifact.uri))
-        io_utils.write_json(os.path.join(plan_artifact.uri, artifacts.PLAN_FILE), plan)
-        plan_artifact.set_string_custom_property(artifacts.MODE_KEY, plan["config"]["mode"])
+            parts = _prepare(config, source, derived, derived_dir, examples_artifact, plan_artifact.uri)
+        plan = _plan(config, source, derived, derived_dir, parts)
+        record_files.write_record(os.path.join(plan_artifact.uri, artifacts.PLAN_FILE), plan)
+        plan_artifact.set_string_custom_property(artifacts.MODE_KEY, plan.config.mode.value)
 
 
-def _plan(config: QuantizationConfig, source: str, derived: derive.Derived) -> dict[str, Any]:
-    derivation = derived.record()
-    return {
-        artifacts.FORMAT_KEY: artifacts.FORMAT,
-        "config": json.loads(config.to_json()),
-        "source_model": source,
-        "signature_key": config.signature_key,
-        "derived_model": artifacts.DERIVED_MODEL_DIR,
-        "derivation": derivation,
-        "inputs": derivation["inputs"],
-        "input_mapping": dict(config.input_mapping),
-        "calibration": None,
-        "parity": None,
-        "qat": None,
-    }
+def _plan(config: QuantizationConfig, source: str, derived: derive.Derived, derived_dir: str,
+          parts: dict[str, Any]) -> records.QuantizationPlan:
+    """The plan record: the source and derived models by path and fingerprint, and the parts."""
+    fields: dict[str, Any] = {"config": config, "input_mapping": dict(config.input_mapping), **parts}
+    return records.QuantizationPlan(
+        source_model=source, source_sha256=auto_eval.fingerprint(source),
+        derived_model=artifacts.DERIVED_MODEL_DIR, derived_sha256=auto_eval.fingerprint(derived_dir),
+        derivation=derived.record(), **fields)
 
 
 def _check_supported(config: QuantizationConfig, derived: derive.Derived) -> None:
@@ -67,18 +60,24 @@ def _prepare(config: QuantizationConfig, source: str, derived: derive.Derived, d
              examples_artifact, plan_uri: str) -> dict[str, Any]:
     """Calibration data, the parity sample and, for QAT, the fine-tuned model."""
     out: dict[str, Any] = {}
-    records = None
+    records_ = None
     if config.needs_calibration:
-        out["calibration"], out["input_mapping"], _, records = sampling.calibrate(
+        out["calibration"], out["input_mapping"], _, records_ = sampling.calibrate(
             config, derived, derived_dir, examples_artifact, plan_uri)
-    out["parity"] = sampling.parity_sample(config, examples_artifact, plan_uri, records)
+    out["parity"] = sampling.parity_sample(config, examples_artifact, plan_uri, records_)
     if config.mode == Mode.QAT:
-        from tfx_edge.components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
-        out["qat"], out["input_mapping"] = qat.fine_tune(
-            source, config, list(derived.inputs),
-            io_utils.split_uri(examples_artifact, config.qat.split, "qat.split"),
-            os.path.join(plan_uri, artifacts.QAT_MODEL_DIR))
+        out["qat"], out["input_mapping"] = fine_tune(source, config, list(derived.inputs), examples_artifact,
+                                                     os.path.join(plan_uri, artifacts.QAT_MODEL_DIR))
     return out
+
+
+def fine_tune(source: str, config: QuantizationConfig, tensors, examples_artifact, out_dir: str):
+    """QAT fine-tuning into out_dir: (its record, with the saved model's fingerprint; input mapping)."""
+    from tfx_edge.components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
+    record, mapping = qat.fine_tune(source, config, tensors,
+                                    io_utils.split_uri(examples_artifact, config.qat.split, "qat.split"), out_dir)
+    record = {**record, "model_sha256": auto_eval.fingerprint(out_dir)}
+    return _strict.from_dict(records.QatRecord, record), mapping
 
 
 def _single_or_none(items):

@@ -17,6 +17,7 @@ from absl import logging
 
 from tfx_edge.components import artifacts, io_utils
 from tfx_edge.components.core import calibration, derive, examples, holdout
+from tfx_edge.schemas import records as records_lib
 from tfx_edge.schemas.quantization import QuantizationConfig
 
 PARITY_SAMPLES = 64
@@ -30,6 +31,11 @@ def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: 
     files = io_utils.split_files(examples_artifact, cal.split, "calibration.split")
     records, seen = calibration.reservoir_sample(
         holdout.without(examples.iter_records(files), exclude), cal.num_samples, cal.seed)
+    if not records:
+        held_out = f", after leaving out the {len(exclude)} auto-validation examples" if exclude else ""
+        raise examples.ExamplesError(
+            f"calibration.split={cal.split!r} holds no examples{held_out} ({len(files)} record file(s): "
+            f"{files}); set calibration.split to a split with data, or re-run the ExampleGen that wrote it")
     arrays, mapping = derive.inputs_from_records(records, derived, derived_dir, config.input_mapping)
     _refuse_nonfinite(arrays, cal.split, files)
     buffer = io.BytesIO()
@@ -37,15 +43,15 @@ def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: 
     io_utils.write_bytes(os.path.join(out_dir, artifacts.CALIBRATION_FILE), buffer.getvalue())
     logging.info("Calibration: %d of %d examples from split %r (seed %d).",
                  len(records), seen, cal.split, cal.seed)
-    record = {"split": cal.split, "seed": cal.seed, "requested": cal.num_samples,
-              "used": len(records), "examples_seen": seen, "files": files,
-              "sha256": calibration.digest(arrays), "file": artifacts.CALIBRATION_FILE,
-              "excluded_examples": len(exclude)}
+    record = records_lib.CalibrationRecord(
+        split=cal.split, seed=cal.seed, requested=cal.num_samples, used=len(records), examples_seen=seen,
+        files=tuple(files), sha256=calibration.digest(arrays), file=artifacts.CALIBRATION_FILE,
+        excluded_examples=len(exclude))
     return record, mapping, arrays, records
 
 
 def parity_sample(config: QuantizationConfig, examples_artifact, out_dir: str,
-                  records: list[bytes] | None = None) -> dict | None:
+                  records: list[bytes] | None = None) -> records_lib.ParitySample | None:
     """Writes up to PARITY_SAMPLES serialized examples (the calibration sample's first ones, or
     a seeded sample of calibration.split) for the exporter's float32-vs-SavedModel check."""
     if records is None:
@@ -55,8 +61,11 @@ def parity_sample(config: QuantizationConfig, examples_artifact, out_dir: str,
         files = io_utils.split_files(examples_artifact, cal.split, "calibration.split")
         records, _ = calibration.reservoir_sample(examples.iter_records(files), PARITY_SAMPLES, cal.seed)
     records = list(records[:PARITY_SAMPLES])
-    io_utils.write_records(os.path.join(out_dir, artifacts.PARITY_FILE), records)
-    return {"file": artifacts.PARITY_FILE, "examples": len(records), "split": config.calibration.split}
+    path = os.path.join(out_dir, artifacts.PARITY_FILE)
+    io_utils.write_records(path, records)
+    return records_lib.ParitySample(file=artifacts.PARITY_FILE, examples=len(records),
+                                    split=config.calibration.split,
+                                    sha256=records_lib.sha256(io_utils.read_bytes(path)))
 
 
 def _refuse_nonfinite(arrays, split: str, files) -> None:

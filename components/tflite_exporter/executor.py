@@ -11,10 +11,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact, artifact_utils
 from tfx.utils import path_utils
 
-from tfx_edge.components import artifacts, io_utils, plan_files, specs
+from tfx_edge.components import artifacts, io_utils, record_files, specs
 from tfx_edge.components.core import checks, convert, parity
 from tfx_edge.components.core import quantize as quantize_lib
-from tfx_edge.schemas import names
+from tfx_edge.schemas import _strict, records
 
 
 class Executor(base_executor.BaseExecutor):
@@ -30,36 +30,39 @@ class Executor(base_executor.BaseExecutor):
         for out in (out_model, out_float):
             io_utils.clean_dir(out.uri)
 
-        plan, config = plan_files.read_plan(plan_uri)
-        plan_files.check_source(plan_uri, plan, io_utils.serving_dir(trainer_model))
-        derived_dir, derived = plan_files.derived_model(plan_uri, plan)
+        plan, plan_sha256 = record_files.read_plan(plan_uri)
+        config = plan.config
+        record_files.check_source(plan_uri, plan, io_utils.serving_dir(trainer_model))
+        derived_dir, derived = record_files.derived_model(plan_uri, plan)
         key = config.signature_key
         float_bytes = convert.convert_float(derived_dir, key)
         parity_report = parity.check(float_bytes, key, io_utils.serving_dir(trainer_model), derived, derived_dir,
-                                     plan_files.parity_records(plan_uri, plan), plan.get("input_mapping"),
+                                     record_files.parity_records(plan_uri, plan), dict(plan.input_mapping),
                                      config.parity_tolerance)
-        qat_dir = os.path.join(plan_uri, artifacts.QAT_MODEL_DIR) if plan.get("qat") else None
-        result = quantize_lib.quantize(derived_dir, config, plan_files.load_calibration(plan_uri, plan),
+        qat_dir = record_files.qat_model(plan_uri, plan)
+        result = quantize_lib.quantize(derived_dir, config, record_files.load_calibration(plan_uri, plan),
                                        float_bytes, qat_dir)
 
-        report = _check(result.model, float_bytes, config, plan)
-        report["parity"] = parity_report
+        extra: dict[str, Any] = {}
         if result.layer_report_csv is not None:
             io_utils.write_bytes(os.path.join(out_model.uri, artifacts.LAYER_REPORT_FILE),
                                  result.layer_report_csv.encode())
-            report["layer_report"] = artifacts.LAYER_REPORT_FILE
+            extra["layer_report"] = artifacts.LAYER_REPORT_FILE
         if result.aeq_recipe is not None:
             io_utils.write_json(os.path.join(out_model.uri, artifacts.AEQ_RECIPE_FILE), result.aeq_recipe)
-            report["aeq_recipe"] = artifacts.AEQ_RECIPE_FILE
+            extra["aeq_recipe"] = artifacts.AEQ_RECIPE_FILE
+        report = _check(result.model, float_bytes, plan, plan_sha256, parity_report, extra)
         _write_model(out_float, float_bytes)
         _write_model(out_model, result.model)
-        io_utils.write_json(os.path.join(out_model.uri, artifacts.EXPORT_REPORT_FILE), report)
-        _record(out_model, out_float, config.mode.value, report)
+        record_files.write_record(os.path.join(out_model.uri, artifacts.EXPORT_REPORT_FILE), report)
+        _record(out_model, out_float, report)
         logging.info("TFLite %s: %d bytes (float32 %d, ratio %.3f).", config.mode.value,
-                     len(result.model), len(float_bytes), report["size_ratio"])
+                     len(result.model), len(float_bytes), report.size_ratio)
 
 
-def _check(model: bytes, float_bytes: bytes, config, plan: dict) -> dict:
+def _check(model: bytes, float_bytes: bytes, plan: records.QuantizationPlan, plan_sha256: str,
+           parity_report: dict, extra: dict[str, Any]) -> records.ExportReport:
+    config = plan.config
     key = config.signature_key
     quant_desc = checks.describe(model, key)
     float_desc = checks.describe(float_bytes, key)
@@ -71,31 +74,22 @@ def _check(model: bytes, float_bytes: bytes, config, plan: dict) -> dict:
             f"the {config.mode.value} TFLite model failed its checks: " + "; ".join(found))
     checks.smoke_run(model, key)
     checks.smoke_run(float_bytes, key)
-    return {
-        artifacts.FORMAT_KEY: artifacts.FORMAT,
-        "mode": config.mode.value,
-        "config": plan["config"],
-        "signature_key": key,
-        "derivation": plan["derivation"],
-        "input_mapping": plan.get("input_mapping") or {},
-        "calibration": plan.get("calibration"),
-        "qat": plan.get("qat"),
-        "auto": plan.get("auto"),
-        names.QUANTIZED: quant_desc,
-        "float": float_desc,
-        "size_ratio": len(model) / len(float_bytes),
-        "layer_report": None,
-        "tf_version": tf.__version__,
-    }
+    return records.ExportReport(
+        plan_sha256=plan_sha256, plan=plan,
+        quantized=_strict.from_dict(records.ModelDescription, quant_desc),
+        float_model=_strict.from_dict(records.ModelDescription, float_desc),
+        size_ratio=len(model) / len(float_bytes),
+        parity=_strict.from_dict(records.ParityRecord, parity_report),
+        tf_version=tf.__version__, **extra)
 
 
 def _write_model(out: artifact.Artifact, model: bytes) -> None:
     io_utils.write_bytes(os.path.join(path_utils.serving_model_path(out.uri), artifacts.TFLITE_FILE), model)
 
 
-def _record(out_model: artifact.Artifact, out_float: artifact.Artifact, mode: str, report: dict) -> None:
-    out_model.set_string_custom_property(artifacts.MODE_KEY, mode)
-    out_model.set_int_custom_property(artifacts.SIZE_KEY, report[names.QUANTIZED]["bytes"])
-    out_model.set_int_custom_property(artifacts.FLOAT_SIZE_KEY, report["float"]["bytes"])
+def _record(out_model: artifact.Artifact, out_float: artifact.Artifact, report: records.ExportReport) -> None:
+    out_model.set_string_custom_property(artifacts.MODE_KEY, report.mode)
+    out_model.set_int_custom_property(artifacts.SIZE_KEY, report.quantized.bytes)
+    out_model.set_int_custom_property(artifacts.FLOAT_SIZE_KEY, report.float_model.bytes)
     out_float.set_string_custom_property(artifacts.MODE_KEY, "float32")
-    out_float.set_int_custom_property(artifacts.SIZE_KEY, report["float"]["bytes"])
+    out_float.set_int_custom_property(artifacts.SIZE_KEY, report.float_model.bytes)
