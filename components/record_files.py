@@ -42,7 +42,7 @@ def config_property(cls: type[C], exec_properties: Mapping[str, Any], component:
     """An executor's `config` parameter (JSON of a config dataclass), strictly parsed."""
     from tfx_edge.components import specs  # pylint: disable=g-import-not-at-top
     text = exec_properties.get(specs.CONFIG_KEY)
-    fix = f"pass {component}(config=...) a {cls.__name__} or a dict (the component serializes it)"
+    fix = f"give {component}(config=...) a {cls.__name__} instance or a dict (the component serializes it)"
     if not isinstance(text, str):
         raise _strict.ConfigError(f"{component} parameter {specs.CONFIG_KEY}={text!r} is not a JSON string; {fix}")
     try:

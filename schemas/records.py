@@ -157,8 +157,8 @@ class QatRecord:
     loss: str
     label_feature: str
     seed: int
-    train_loss: tuple[float | None, ...]
-    train_accuracy: tuple[float | None, ...]
+    train_loss: float | None          # of the last epoch
+    train_accuracy: float | None
     final_loss: float | None
     final_accuracy: float | None
     float_layers: tuple[str, ...]

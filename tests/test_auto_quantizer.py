@@ -1,15 +1,15 @@
 """Mode 'auto' for real: the Quantizer searches with real conversions and LiteRT, the
 TFLiteExporter applies the chosen plan unchanged, the EdgeEvaluator gates on the outcome."""
 
-import json
 import os
 import time
 
 import pytest
 import tensorflow as tf
 
-from tfx_edge.components import artifacts
+from tfx_edge.components import artifacts, record_files
 from tfx_edge.components.core import holdout
+from tfx_edge.pipelines import evaluation_text
 from tfx_edge.schemas import AutoConfig, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode
 from tfx_edge.schemas import QuantizationConfig, Thresholds
 from helpers import run_edge_evaluator, run_exporter, run_quantizer
@@ -22,8 +22,7 @@ def auto_config(cache_dir, **auto):
 
 
 def read_plan(plan):
-    with open(os.path.join(plan.uri, artifacts.PLAN_FILE)) as f:
-        return json.load(f)
+    return record_files.read_plan(plan.uri)[0]
 
 
 def records(examples_artifact, split):
@@ -43,13 +42,13 @@ def demo_auto(trained_model, examples_artifact, tmp_path_factory):
 def test_generous_tolerance_picks_strict_int8_and_the_exporter_applies_it(demo_auto, trained_model):
     config, plan, _, root = demo_auto
     p = read_plan(plan)
-    auto = p["auto"]
-    assert auto["met"] and auto["selected"] == "int8_strict" and p["config"]["mode"] == "int8_strict"
-    assert [t["name"] for t in auto["trials"]] == ["int8_strict"]
-    assert p["calibration"]["excluded_examples"] == auto["validation"]["examples"] > 100
+    auto = p.auto
+    assert auto.met and auto.selected == "int8_strict" and p.config.mode.value == "int8_strict"
+    assert [t.name for t in auto.trials] == ["int8_strict"]
+    assert p.calibration.excluded_examples == auto.validation.examples > 100
     tflite, _ = run_exporter(trained_model, plan, str(root / "export"))
     size = os.path.getsize(os.path.join(tflite.uri, "Format-Serving", "tflite"))
-    assert size == auto["trials"][0]["size_bytes"]       # the plan flowed to the exporter unchanged
+    assert size == auto.trials[0].size_bytes       # the plan flowed to the exporter unchanged
     assert tflite.get_string_custom_property(artifacts.MODE_KEY) == "int8_strict"
 
 
@@ -58,7 +57,7 @@ def test_validation_subset_is_train_only_and_never_the_eval_split(demo_auto, exa
     auto = config.auto
     subset, _ = holdout.select(records(examples_artifact, "train"), auto.validation_fraction,
                                auto.max_validation_examples, auto.seed)
-    assert len(subset) == read_plan(plan)["auto"]["validation"]["examples"]
+    assert len(subset) == read_plan(plan).auto.validation.examples
     assert not holdout.digests(subset) & holdout.digests(records(examples_artifact, "eval"))
     from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation
     with pytest.raises(ValueError, match="auto.validation_split='eval' is the split the EdgeEvaluator gates on"):
@@ -69,8 +68,8 @@ def test_validation_subset_is_train_only_and_never_the_eval_split(demo_auto, exa
 def test_a_rerun_reads_every_trial_from_the_cache(demo_auto, trained_model, examples_artifact, tmp_path):
     config, plan, _, _ = demo_auto
     again = read_plan(run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan")))
-    assert all(t["cached"] for t in again["auto"]["trials"])   # no trial converted again (timing: bench/auto_bench)
-    assert again["config"] == read_plan(plan)["config"]
+    assert all(t.cached for t in again.auto.trials)   # no trial converted again (timing: bench/auto_bench)
+    assert again.config == read_plan(plan).config
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +81,13 @@ def outlier_auto(outlier_model, examples_artifact, tmp_path_factory):
 
 def test_where_int8_fails_the_search_falls_back_and_says_why(outlier_auto, outlier_model, examples_artifact):
     plan, root = outlier_auto
-    auto = read_plan(plan)["auto"]
-    trials = {t["name"]: t for t in auto["trials"]}
-    assert not trials["int8_strict"]["passed"] and trials["int8_strict"]["absolute_drop"] > 0.5
-    assert auto["met"] and auto["selected"] not in ("int8_strict", "int8")
-    assert auto["selected"].startswith("int8_selective") or auto["selected"] in ("dynamic_range", "float16")
+    auto = read_plan(plan).auto
+    trials = {t.name: t for t in auto.trials}
+    assert not trials["int8_strict"].passed and trials["int8_strict"].absolute_drop > 0.5
+    assert auto.met and auto.selected not in ("int8_strict", "int8")
+    assert auto.selected.startswith("int8_selective") or auto.selected in ("dynamic_range", "float16")
     from tfx_edge.components.core import auto_search
-    assert f"selected: {auto['selected']}" in auto_search.explain(auto)
+    assert f"selected: {auto.selected}" in auto_search.explain(auto)
     tflite, float_model = run_exporter(outlier_model, plan, str(root / "export"))
     gate = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.02)}),
                             latency=LatencyConfig(runs=0))
@@ -99,14 +98,14 @@ def test_where_int8_fails_the_search_falls_back_and_says_why(outlier_auto, outli
 def test_no_candidate_within_tolerance_is_planned_but_never_blessed(outlier_model, examples_artifact, tmp_path):
     config = auto_config(tmp_path / "cache", candidates=("int8_strict", "int8"))
     plan = run_quantizer(config, outlier_model, examples_artifact, str(tmp_path / "plan"))
-    auto = read_plan(plan)["auto"]
-    assert not auto["met"] and auto["best"] in ("int8_strict", "int8") and auto["selected"] is None
+    auto = read_plan(plan).auto
+    assert not auto.met and auto.best in ("int8_strict", "int8") and auto.selected is None
     tflite, float_model = run_exporter(outlier_model, plan, str(tmp_path / "export"))
     gate = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.99)}),
                             latency=LatencyConfig(runs=0))
     blessing, evaluation = run_edge_evaluator(gate, examples_artifact, tflite, float_model, str(tmp_path / "e"))
-    with open(os.path.join(evaluation.uri, "metrics.json")) as f:
-        failed = [c["name"] for c in json.load(f)["checks"] if not c["passed"]]
+    result = evaluation_text.read_evaluation(os.path.join(evaluation.uri, "metrics.json"))
+    failed = [c.name for c in result.failed]
     assert failed == ["auto_search_met_tolerance"] and blessing.get_int_custom_property("blessed") == 0
 
 
@@ -118,10 +117,10 @@ def test_qat_and_aeq_candidates_plan_what_the_exporter_rebuilds(trained_model, e
                         candidates=("qat", "aeq:static_wi8_ai8")))
     plan = run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan"))
     p = read_plan(plan)
-    assert p["auto"]["selected"] == "qat" and p["config"]["mode"] == "qat" and p["qat"]
+    assert p.auto.selected == "qat" and p.config.mode.value == "qat" and p.qat
     assert os.path.isdir(os.path.join(plan.uri, artifacts.QAT_MODEL_DIR))
     tflite, _ = run_exporter(trained_model, plan, str(tmp_path / "export"))
-    assert os.path.getsize(os.path.join(tflite.uri, "Format-Serving", "tflite")) == p["auto"]["trials"][0]["size_bytes"]
+    assert os.path.getsize(os.path.join(tflite.uri, "Format-Serving", "tflite")) == p.auto.trials[0].size_bytes
     again = run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan2"))   # trial cached
-    assert read_plan(again)["auto"]["trials"][0]["cached"] and read_plan(again)["qat"]
+    assert read_plan(again).auto.trials[0].cached and read_plan(again).qat
     run_exporter(trained_model, again, str(tmp_path / "export2"))   # the fine-tuned model is there

@@ -34,9 +34,11 @@ from tfx_edge.components.core.derive import DeriveError
 from tfx_edge.components.core.examples import ExamplesError
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.components.core.metrics import LabelError
-from tfx_edge.schemas import (AutoConfig, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode,
+from tfx_edge.schemas import (AutoConfig, Budgets, CalibrationConfig, EvaluationConfig, LatencyConfig, MetricThreshold, Mode,
                               OutputKind, QatConfig, QuantizationConfig, SliceThreshold, Thresholds)
 from tfx_edge.schemas._strict import ConfigError
+from tfx_edge.components.record_files import WiringError
+from tfx_edge.schemas.records import RecordError
 from helpers import make_artifact, run_exporter, run_quantizer
 
 OK = "OK"                    # the run must succeed (its `after` check says what must hold)
@@ -103,6 +105,117 @@ def write_json(path: str, data) -> None:
         json.dump(data, f)
 
 
+class RawConfig:
+    """An executor `config` parameter exactly as given (what a hand-edited pipeline spec may hold)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def to_json(self) -> str:
+        return self.text
+
+
+def _auto_not_met_then_lost(path, report):
+    _auto_not_met(path, report)
+    os.remove(path)
+
+
+def ev_tflite_missing(env):
+    model = tflite_copy(env)
+    os.remove(os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE))
+    return plain(env, tflite=model)
+
+
+def ev_float_five_classes(env):
+    import tensorflow as tf
+    from tfx.types import standard_artifacts
+    module = tf.Module()
+    module.fn = tf.function(lambda image: {"probabilities": tf.nn.softmax(image[:, :5])},
+                            input_signature=[tf.TensorSpec([None, 64], tf.float32, name="image")])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.fn.get_concrete_function()], module)
+    model = make_artifact(standard_artifacts.Model, os.path.join(env.tmp, "five"))
+    os.makedirs(os.path.join(model.uri, "Format-Serving"))
+    with open(os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE), "wb") as f:
+        f.write(converter.convert())
+    return plain(env, float_model=model)
+
+
+def eval_split(env, files: dict[str, Any]):
+    return new_examples(os.path.join(env.tmp, "ex"), {"eval": files})
+
+
+def ev_string_labels(env):
+    def to_string(example):
+        value = example.features.feature["label"].int64_list.value[0]
+        del example.features.feature["label"]
+        example.features.feature["label"].bytes_list.value.append(str(value).encode())
+    records = [edit(r, to_string) for r in split_records(env.examples.uri, "eval")]
+    return plain(env, examples=eval_split(env, {SPLIT_FILE: records}))
+
+
+def ev_empty_shard_first(env):
+    examples = eval_split(env, {"_SUCCESS": b"", "data_tfrecord-00000-of-00002": b"",
+                                "data_tfrecord-00001-of-00002": list(split_records(env.examples.uri, "eval"))})
+
+    def after(blessing, evaluation, result):
+        assert result["examples"] == result["slices"][""]["examples"] == 360
+        assert blessing.get_int_custom_property("blessed") == 1
+        assert os.listdir(blessing.uri) == [artifacts.BLESSED_FILE]
+    return plain(env, examples=examples, after=after)
+
+
+def ev_only_empty_shard(env):
+    return plain(env, examples=eval_split(env, {SPLIT_FILE: b""}))
+
+
+def ev_corrupt_record_file(env):
+    """The first file is fine (planning reads it); the second is truncated (read by the Beam job)."""
+    examples = eval_split(env, {"data_tfrecord-00000-of-00002": list(split_records(env.examples.uri, "eval")),
+                                "data_tfrecord-00001-of-00002": truncated_file(env, "eval")})
+    return plain(env, examples=examples)
+
+
+def ev_corrupt_file_read_in_worker_processes(env):
+    """The corrupt file is read by a Beam worker process: its own error type and message come back first."""
+    run = ev_corrupt_record_file(env)
+    run.beam_args = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    return run
+
+
+def ev_float_not_blessed(env):
+    from tfx.types import standard_artifacts
+    float_blessing = make_artifact(standard_artifacts.ModelBlessing, os.path.join(env.tmp, "float_blessing"))
+    float_blessing.set_int_custom_property("blessed", 0)
+    open(os.path.join(float_blessing.uri, artifacts.NOT_BLESSED_FILE), "w").close()
+    return plain(env, float_blessing=float_blessing)
+
+
+def first_attempt_blessed(out_root_run: EdgeRun):
+    """Runs a blessing evaluation into the run's URIs first (what an earlier attempt left)."""
+    def before(out_root):
+        blessing, evaluation = edge_outputs(out_root)
+        run_edge(out_root_run, blessing, evaluation, config=gate())
+        assert os.listdir(blessing.uri) == [artifacts.BLESSED_FILE]
+    return before
+
+
+def ev_retry_blessed_then_error(env):
+    run = plain(env, gate(label_feature="digit"))
+    run.before = first_attempt_blessed(run)
+    return run
+
+
+def ev_retry_blessed_then_not_blessed(env):
+    run = plain(env, gate({"accuracy": MetricThreshold(lower_bound=0.999)}))
+    run.before = first_attempt_blessed(run)
+
+    def after(blessing, evaluation, result):
+        assert os.listdir(blessing.uri) == [artifacts.NOT_BLESSED_FILE]
+        assert sorted(os.listdir(evaluation.uri)) == ["metrics.json", "report.html", "report.txt"]
+    run.after = after
+    return run
+
+
 @pytest.fixture
 def env(tmp_path, trained_model, examples_artifact, int8_export):
     return types.SimpleNamespace(tmp=str(tmp_path), model=trained_model, examples=examples_artifact,
@@ -164,6 +277,29 @@ SCHEMA_CASES = [
     ("unknown_metric_name", lambda: gate({"acuracy": MetricThreshold(lower_bound=0.9)}), ConfigError,
      r"thresholds\.metrics\['acuracy'\]='acuracy' is invalid: not a classification metric; use one of "
      r"\[.*'accuracy'.*\]"),
+    ("lower_bound_a_string", lambda: MetricThreshold(lower_bound="0.9"), ConfigError,
+     r"MetricThreshold\.lower_bound='0\.9' is invalid: expected float \(a number\), got a string; write it "
+     r"without quotes"),
+    ("parity_tolerance_a_string", lambda: QuantizationConfig(parity_tolerance="1e-4"), ConfigError,
+     r"QuantizationConfig\.parity_tolerance='1e-4' is invalid: expected float \(a number\), got a string"),
+    ("evaluation_config_without_thresholds", lambda: EvaluationConfig.from_dict({"split": "eval"}), ConfigError,
+     r"EvaluationConfig needs option\(s\) thresholds, which is missing; set it"),
+    ("max_relative_drop_vacuous", lambda: gate({"accuracy": MetricThreshold(max_relative_drop=1e9)}), ConfigError,
+     r"thresholds\.metrics\['accuracy'\]\.max_relative_drop=1000000000\.0 is invalid: 'accuracy' lies in "
+     r"\[0, 1\], so it cannot fall by more than 100% of its reference.*a fraction is written as e\.g\. 0\.02"),
+    ("num_samples_a_float", lambda: CalibrationConfig(num_samples=10.5), ConfigError,
+     r"calibration\.num_samples=10\.5 is invalid: expected int, got float"),
+    ("compare_saved_model_a_string",
+     lambda: EvaluationConfig.from_dict({**json.loads(gate().to_json()), "compare_saved_model": "yes"}),
+     ConfigError, r"compare_saved_model='yes' is invalid: expected true or false, got str"),
+    ("keep_float_ops_a_string", lambda: QuantizationConfig.from_dict({"mode": "int8", "keep_float_ops": "CONV_2D"}),
+     ConfigError, r"keep_float_ops='CONV_2D' is invalid: expected a list"),
+    ("model_bytes_budget_a_string", lambda: Budgets(max_model_bytes="1MB"), ConfigError,
+     r"Budgets\.max_model_bytes='1MB' is invalid: expected int \(a number\), got a string"),
+    ("latency_runs_a_boolean", lambda: LatencyConfig(runs=True), ConfigError,
+     r"LatencyConfig\.runs=True is invalid: expected a number \(int\), not a boolean"),
+    ("top_k_strings", lambda: EvaluationConfig.from_dict({**json.loads(gate().to_json()), "top_k": ["3"]}),
+     ConfigError, r"top_k\[0\]='3' is invalid: expected int \(a number\), got a string"),
     ("slice_feature_not_in_slice_features",
      lambda: gate(slices=(SliceThreshold(feature="writer", metrics=ACC),), slice_features=("label",)),
      ConfigError,
@@ -248,6 +384,15 @@ def q_success_marker_only(env):
     return QuantizerRun(INT8, examples, os.path.join(env.tmp, "plan"))
 
 
+def q_empty_calibration_split(env):
+    examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {SPLIT_FILE: b""}})
+    return QuantizerRun(INT8, examples, os.path.join(env.tmp, "plan"))
+
+
+def q_config_not_json(env):
+    return QuantizerRun(RawConfig('{"mode": int8}'), env.examples, os.path.join(env.tmp, "plan"))
+
+
 def q_retry_int8_then_dynamic_range(env):
     """The int8 attempt's plan (calibration.npz included) is in the URI; the retry plans dynamic_range."""
     plan_uri = os.path.join(env.tmp, "plan")
@@ -297,6 +442,12 @@ QUANTIZER_CASES = [
         "split_with_only_success_marker", q_success_marker_only, ExamplesError,
         r"calibration\.split='train'.*split directory '.*Split-train' holds no record files.*[;:.] *"
         r"(re-run|rerun|set|use|write|pick|choose)"),
+    ("calibration_split_empty", q_empty_calibration_split, ExamplesError,
+     r"calibration\.split='train' holds no examples \(1 record file\(s\): \['.*Split-train/" + SPLIT_FILE +
+     r"'\]\); set calibration\.split to a split with data, or re-run the ExampleGen"),
+    ("config_parameter_not_json", q_config_not_json, ConfigError,
+     r"Quantizer parameter config='\{\"mode\": int8\}' is not JSON \(.*\); give Quantizer\(config=\.\.\.\) a "
+     r"QuantizationConfig instance or a dict"),
     ("retry_int8_then_dynamic_range", q_retry_int8_then_dynamic_range, OK, None),
     ("retry_int8_then_error", q_retry_int8_then_error, DeriveError,
      r"signature_key='serving_tflite' is not in the SavedModel"),
@@ -351,7 +502,44 @@ def _truncate_plan(uri, plan):
 
 
 def _older_format(uri, plan):
-    del plan[artifacts.FORMAT_KEY]
+    """A plan.json as tfx-edge 0.2.0 wrote it: no kind, format 2."""
+    plan = {k: v for k, v in plan.items() if k not in ("kind", "version")}
+    write_json(os.path.join(uri, artifacts.PLAN_FILE), {**plan, "tfx_edge_format": 2})
+
+
+def _plan_edit(fn):
+    """A plan damage: fn(plan dict) changes the parsed plan.json, which is written back."""
+    def damage(uri, plan):
+        fn(plan)
+        write_json(os.path.join(uri, artifacts.PLAN_FILE), plan)
+    return damage
+
+
+def _write_text(name, text):
+    def damage(uri, plan):
+        with open(os.path.join(uri, name), "w") as f:
+            f.write(text)
+    return damage
+
+
+def _corrupt_saved_model_pb(uri, plan):
+    path = os.path.join(uri, artifacts.DERIVED_MODEL_DIR, "saved_model.pb")
+    with open(path, "r+b") as f:
+        f.seek(40)
+        f.write(b"\xff" * 16)
+
+
+def _empty_parity_sample(uri, plan):
+    open(os.path.join(uri, artifacts.PARITY_FILE), "wb").close()
+
+
+def _short_parity_sample(uri, plan):
+    """The sample cut to 10 records and its recorded sha256 updated: only the count can tell."""
+    import hashlib
+    path = os.path.join(uri, artifacts.PARITY_FILE)
+    write_records(path, list(__import__("tensorflow").data.TFRecordDataset(path).as_numpy_iterator())[:10])
+    with open(path, "rb") as f:
+        plan["parity"]["sha256"] = hashlib.sha256(f.read()).hexdigest()
     write_json(os.path.join(uri, artifacts.PLAN_FILE), plan)
 
 
@@ -361,6 +549,17 @@ def _alter_calibration(uri, plan):
         arrays = {k: data[k].copy() for k in data.files}
     arrays["image"][0, 0] += 1.0
     np.savez(path, **arrays)
+
+
+def e_model_changed(env):
+    """The plan was made for a model directory whose files then changed (same path, other bytes)."""
+    other = copy_artifact(env.model, os.path.join(env.tmp, "other_model"))
+    plan = plan_copy(env)
+    path = os.path.join(plan.uri, artifacts.PLAN_FILE)
+    write_json(path, {**read_json(path), "source_model": os.path.join(other.uri, "Format-Serving")})
+    with open(os.path.join(other.uri, "Format-Serving", "saved_model.pb"), "ab") as f:
+        f.write(b"\0")
+    return ExportRun(other, plan, os.path.join(env.tmp, "out"))
 
 
 def e_other_model(env):
@@ -387,7 +586,7 @@ def e_retry_int8_then_dynamic_range(env):
         files = sorted(os.listdir(os.path.join(root, "tflite_model")))
         assert files == ["Format-Serving", artifacts.EXPORT_REPORT_FILE], files
         report = read_json(os.path.join(root, "tflite_model", artifacts.EXPORT_REPORT_FILE))
-        assert report["mode"] == "dynamic_range" and report["layer_report"] is None
+        assert report["plan"]["config"]["mode"] == "dynamic_range" and report["layer_report"] is None
     return ExportRun(env.model, env.dynamic_plan, out, after)
 
 
@@ -400,14 +599,55 @@ def e_retry_int8_then_error(env):
     return run
 
 
+PLAN = r"plan '.*/plan/plan\.json'"
+RERUN_Q = r"connect the Quantizer's outputs\['plan'\] \(or re-run the Quantizer with this tfx-edge\)"
+
 EXPORTER_CASES = [
-    ("plan_json_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.PLAN_FILE)), FileNotFoundError,
-     r"plan '.*/plan/plan\.json' is missing; connect the Quantizer's outputs\['plan'\]"),
-    ("plan_json_truncated", damaged_plan(_truncate_plan), ValueError,
-     r"plan '.*/plan/plan\.json' is not readable JSON \(.*\); connect the Quantizer's outputs\['plan'\]"),
-    ("plan_older_format", damaged_plan(_older_format), ValueError,
-     r"plan '.*/plan/plan\.json' has format None, this TFLiteExporter reads format 2; connect the Quantizer's "
-     r"outputs\['plan'\] \(or re-run the Quantizer"),
+    ("plan_json_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.PLAN_FILE)), RecordError,
+     PLAN + r" is missing; connect the Quantizer's outputs\['plan'\]"),
+    ("plan_json_truncated", damaged_plan(_truncate_plan), RecordError,
+     PLAN + r" is not readable JSON \(.*\); connect the Quantizer's outputs\['plan'\]"),
+    ("plan_older_format", damaged_plan(_older_format), RecordError,
+     PLAN + r" is a None record, not 'tfx_edge\.QuantizationPlan' \(or written by a tfx-edge before records had "
+     r"kinds\); " + RERUN_Q),
+    ("plan_other_version", damaged_plan(_plan_edit(lambda p: p.update(version=2))), RecordError,
+     PLAN + r" is tfx_edge\.QuantizationPlan version 2; this tfx-edge reads version 3; " + RERUN_Q),
+    ("plan_other_kind", damaged_plan(_plan_edit(lambda p: p.update(kind="tfx_edge.ExportReport"))), RecordError,
+     PLAN + r" is a 'tfx_edge\.ExportReport' record, not 'tfx_edge\.QuantizationPlan'"),
+    ("plan_not_an_object", damaged_plan(_write_text(artifacts.PLAN_FILE, "[1, 2]")), RecordError,
+     PLAN + r" holds a JSON list, not a tfx_edge\.QuantizationPlan record; " + RERUN_Q),
+    ("plan_without_config", damaged_plan(_plan_edit(lambda p: p.pop("config"))), RecordError,
+     PLAN + r": QuantizationPlan needs option\(s\) config, which is missing; set it.*; " + RERUN_Q),
+    ("plan_calibration_without_sha256", damaged_plan(_plan_edit(lambda p: p["calibration"].pop("sha256"))),
+     RecordError, PLAN + r": CalibrationRecord needs option\(s\) calibration\.sha256, which is missing"),
+    ("plan_unknown_field", damaged_plan(_plan_edit(lambda p: p.update(calibraton=None))), RecordError,
+     PLAN + r": unknown option\(s\) calibraton for QuantizationPlan; allowed: .*calibration"),
+    ("plan_nan_literal", damaged_plan(_write_text(artifacts.PLAN_FILE, '{"kind": NaN}')), RecordError,
+     PLAN + r" is not readable JSON \(NaN is not JSON"),
+    ("plan_mode_unknown", damaged_plan(_plan_edit(lambda p: p["config"].update(mode="int3"))), RecordError,
+     PLAN + r": config\.mode='int3' is not a known value; use one of 'dynamic_range', 'int8'"),
+    ("plan_calibration_used_string", damaged_plan(_plan_edit(lambda p: p["calibration"].update(used="64"))),
+     RecordError, PLAN + r": calibration\.used='64' is invalid: expected int \(a number\), got a string"),
+    ("plan_derivation_placement_unknown",
+     damaged_plan(_plan_edit(lambda p: p["derivation"].update(placement="sideways"))), RecordError,
+     PLAN + r": derivation\.placement='sideways' is not a known value; use one of 'embedded', 'transformed'"),
+    ("plan_input_mapping_not_strings",
+     damaged_plan(_plan_edit(lambda p: p.update(input_mapping={"image": 3}))), RecordError,
+     PLAN + r": input_mapping\['image'\]=3 is invalid: expected str, got int"),
+    ("plan_source_model_changed", e_model_changed, ValueError,
+     r"the model at '.*other_model/Format-Serving' is not the one plan '.*/plan' was made for \(its files' "
+     r"sha256 differ from the plan's source_sha256.*re-run the Quantizer on it"),
+    ("calibration_npz_not_a_zip", damaged_plan(_write_text(artifacts.CALIBRATION_FILE, "not a zip")), ValueError,
+     r"calibration data '.*/plan/calibration\.npz' is unreadable \(\w+: .*\); connect the Quantizer's"),
+    ("derived_saved_model_pb_corrupt", damaged_plan(_corrupt_saved_model_pb), ValueError,
+     r"the plan's derived model '.*/plan/derived_model' is not what the Quantizer wrote \(its files' sha256 "
+     r"differ from the plan's derived_sha256\); re-run the Quantizer"),
+    ("parity_sample_emptied", damaged_plan(_empty_parity_sample), ValueError,
+     r"parity sample '.*/plan/parity_sample\.tfrecord' \(recorded in the plan: 64 examples\) is not what the "
+     r"Quantizer wrote \(sha256 differs\); " + RERUN_Q),
+    ("parity_sample_short", damaged_plan(_short_parity_sample), ValueError,
+     r"parity sample '.*/plan/parity_sample\.tfrecord' \(recorded in the plan: 64 examples\) holds 10 "
+     r"examples; " + RERUN_Q),
     ("plan_for_another_model", e_other_model, ValueError,
      r"plan '.*/plan' was made for the model at '.*trainer_model.*/Format-Serving', not the TFLiteExporter's "
      r"model at '.*other_model/Format-Serving': give the Quantizer and the TFLiteExporter the same model"),
@@ -420,9 +660,10 @@ EXPORTER_CASES = [
     ("derived_model_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.DERIVED_MODEL_DIR)),
      FileNotFoundError, r"the plan's derived model '.*/plan/derived_model' is missing; re-run the Quantizer"),
     ("parity_sample_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.PARITY_FILE)), FileNotFoundError,
-     r"parity sample '.*/plan/parity_sample\.tfrecord' recorded in the plan is missing; connect the Quantizer's"),
+     r"parity sample '.*/plan/parity_sample\.tfrecord' \(recorded in the plan: 64 examples\) is missing; "
+     + RERUN_Q),
     ("retry_int8_then_dynamic_range", e_retry_int8_then_dynamic_range, OK, None),
-    ("retry_int8_then_error", e_retry_int8_then_error, FileNotFoundError,
+    ("retry_int8_then_error", e_retry_int8_then_error, RecordError,
      r"plan '.*/plan/plan\.json' is missing; connect the Quantizer's outputs\['plan'\]"),
 ]
 
@@ -454,6 +695,7 @@ class EdgeRun:
     float_blessing: Any = None
     before: Callable[[str], None] | None = None      # (out root) -> None: a first attempt into the same URIs
     after: Callable[[Any, Any, dict], None] | None = None   # (blessing, evaluation, metrics) for outcomes
+    beam_args: tuple[str, ...] = ()                   # the EdgeEvaluator's beam_pipeline_args
 
 
 def edge_outputs(out_root: str):
@@ -471,7 +713,9 @@ def run_edge(run: EdgeRun, blessing, evaluation, config=None) -> None:
               specs.FLOAT_MODEL_KEY: [run.float_model]}
     if run.float_blessing is not None:
         inputs[specs.FLOAT_BLESSING_KEY] = [run.float_blessing]
-    executor.Executor().Do(inputs, {specs.BLESSING_KEY: [blessing], specs.EVALUATION_KEY: [evaluation]},
+    from tfx.dsl.components.base import base_beam_executor
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(run.beam_args))
+    executor.Executor(context).Do(inputs, {specs.BLESSING_KEY: [blessing], specs.EVALUATION_KEY: [evaluation]},
                            {specs.CONFIG_KEY: (config or run.config).to_json()})
 
 
@@ -503,137 +747,130 @@ def _truncate(path, report):
 
 
 def _other_format(path, report):
-    write_json(path, {**report, artifacts.FORMAT_KEY: 1})
+    """An export report as tfx-edge 0.2.0 wrote it: no kind, format 2."""
+    write_json(path, {**{k: v for k, v in report.items() if k not in ("kind", "version")}, "tfx_edge_format": 2})
 
 
 def _lacking_keys(path, report):
-    write_json(path, {k: v for k, v in report.items() if k not in ("auto", "signature_key")})
+    write_json(path, {k: v for k, v in report.items() if k != "plan"})
+
+
+AUTO_NOT_MET = {
+    "met": False, "selected": None, "best": "int8", "planned": "int8", "metric": "accuracy",
+    "tolerance": {"max_absolute_drop": 0.001, "max_relative_drop": None},
+    "budgets": {"max_model_bytes": None, "max_latency_p50_us": None},
+    "validation": {"split": "train", "examples": 287, "examples_seen": 1437, "fraction": 0.2, "seed": 0,
+                   "sha256": "0" * 64},
+    "requested": {"mode": "auto", "auto": {"max_absolute_drop": 0.001}},
+    "trials": [], "stopped": None, "seconds": 1.0}
+
+
+def _with_auto(auto):
+    """A report damage: the embedded plan's auto-search record replaced by `auto`."""
+    def damage(path, report):
+        report["plan"]["auto"] = auto
+        write_json(path, report)
+    return damage
 
 
 def _auto_not_met(path, report):
     """What the TFLiteExporter records when the Quantizer's search found no candidate within tolerance."""
-    write_json(path, {**report, "auto": {
-        "met": False, "selected": None, "best": "int8", "planned": "int8", "metric": "accuracy",
-        "tolerance": {"max_absolute_drop": 0.001, "max_relative_drop": None},
-        "budgets": {"max_model_bytes": None, "max_latency_p50_us": None},
-        "validation": {"split": "train", "examples": 287, "sha256": "0" * 64},
-        "trials": [], "stopped": None, "seconds": 1.0}})
+    _with_auto(AUTO_NOT_MET)(path, report)
 
 
-def _auto_not_met_then_lost(path, report):
-    _auto_not_met(path, report)
-    os.remove(path)
+def _report_edit(fn):
+    def damage(path, report):
+        fn(report)
+        write_json(path, report)
+    return damage
 
 
-def ev_tflite_missing(env):
+def ev_candidate_is_the_float_file(env):
+    """The candidate's file replaced by the export's own float32 reference (sizes, inputs, classes match)."""
     model = tflite_copy(env)
-    os.remove(os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE))
+    shutil.copy(os.path.join(env.export["float"].uri, "Format-Serving", artifacts.TFLITE_FILE),
+                os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE))
     return plain(env, tflite=model)
 
 
-def ev_float_five_classes(env):
-    import tensorflow as tf
-    from tfx.types import standard_artifacts
-    module = tf.Module()
-    module.fn = tf.function(lambda image: {"probabilities": tf.nn.softmax(image[:, :5])},
-                            input_signature=[tf.TensorSpec([None, 64], tf.float32, name="image")])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.fn.get_concrete_function()], module)
-    model = make_artifact(standard_artifacts.Model, os.path.join(env.tmp, "five"))
-    os.makedirs(os.path.join(model.uri, "Format-Serving"))
-    with open(os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE), "wb") as f:
-        f.write(converter.convert())
-    return plain(env, float_model=model)
+def ev_candidate_from_another_export(env):
+    """Another model's .tflite under this export's report."""
+    model = tflite_copy(env)
+    other = ev_float_five_classes(env).float_model
+    shutil.copy(os.path.join(other.uri, "Format-Serving", artifacts.TFLITE_FILE),
+                os.path.join(model.uri, "Format-Serving", artifacts.TFLITE_FILE))
+    return plain(env, tflite=model)
 
 
-def eval_split(env, files: dict[str, Any]):
-    return new_examples(os.path.join(env.tmp, "ex"), {"eval": files})
-
-
-def ev_string_labels(env):
-    def to_string(example):
-        value = example.features.feature["label"].int64_list.value[0]
-        del example.features.feature["label"]
-        example.features.feature["label"].bytes_list.value.append(str(value).encode())
-    records = [edit(r, to_string) for r in split_records(env.examples.uri, "eval")]
-    return plain(env, examples=eval_split(env, {SPLIT_FILE: records}))
-
-
-def ev_empty_shard_first(env):
-    examples = eval_split(env, {"_SUCCESS": b"", "data_tfrecord-00000-of-00002": b"",
-                                "data_tfrecord-00001-of-00002": list(split_records(env.examples.uri, "eval"))})
-
-    def after(blessing, evaluation, result):
-        assert result["examples"] == result["slices"][""]["examples"] == 360
-        assert blessing.get_int_custom_property("blessed") == 1
-        assert os.listdir(blessing.uri) == [artifacts.BLESSED_FILE]
-    return plain(env, examples=examples, after=after)
-
-
-def ev_only_empty_shard(env):
-    return plain(env, examples=eval_split(env, {SPLIT_FILE: b""}))
-
-
-def ev_corrupt_record_file(env):
-    """The first file is fine (planning reads it); the second is truncated (read by the Beam job)."""
-    examples = eval_split(env, {"data_tfrecord-00000-of-00002": list(split_records(env.examples.uri, "eval")),
-                                "data_tfrecord-00001-of-00002": truncated_file(env, "eval")})
-    return plain(env, examples=examples)
-
-
-def ev_float_not_blessed(env):
-    from tfx.types import standard_artifacts
-    float_blessing = make_artifact(standard_artifacts.ModelBlessing, os.path.join(env.tmp, "float_blessing"))
-    float_blessing.set_int_custom_property("blessed", 0)
-    open(os.path.join(float_blessing.uri, artifacts.NOT_BLESSED_FILE), "w").close()
-    return plain(env, float_blessing=float_blessing)
-
-
-def first_attempt_blessed(out_root_run: EdgeRun):
-    """Runs a blessing evaluation into the run's URIs first (what an earlier attempt left)."""
-    def before(out_root):
-        blessing, evaluation = edge_outputs(out_root)
-        run_edge(out_root_run, blessing, evaluation, config=gate())
-        assert os.listdir(blessing.uri) == [artifacts.BLESSED_FILE]
-    return before
-
-
-def ev_retry_blessed_then_error(env):
-    run = plain(env, gate(label_feature="digit"))
-    run.before = first_attempt_blessed(run)
-    return run
-
-
-def ev_retry_blessed_then_not_blessed(env):
-    run = plain(env, gate({"accuracy": MetricThreshold(lower_bound=0.999)}))
-    run.before = first_attempt_blessed(run)
-
-    def after(blessing, evaluation, result):
-        assert os.listdir(blessing.uri) == [artifacts.NOT_BLESSED_FILE]
-        assert sorted(os.listdir(evaluation.uri)) == ["metrics.json", "report.html", "report.txt"]
-    run.after = after
+def ev_reference_forged_in_report(env):
+    """A report rewritten to record another model as the float32 reference: the class count still differs."""
+    from helpers import write_export_report
+    run = ev_float_five_classes(env)
+    model = tflite_copy(env)
+    write_export_report(model.uri, env.export["tflite"].uri, reference_uri=run.float_model.uri)
+    run.tflite = model
     return run
 
 
 REPORT = r"the TFLiteExporter's report '.*tflite_model/export_report\.json'"
-FIX = r"connect the TFLiteExporter's outputs\['tflite_model'\] \(or re-run it\)"
+FIX = r"connect the TFLiteExporter's outputs\['tflite_model'\] \(or re-run it with this tfx-edge\)"
+WIRE = (r"wire EdgeEvaluator\(model=exporter\.outputs\['tflite_model'\], float_model=exporter\.outputs"
+        r"\['float_model'\]\) from one TFLiteExporter")
 
 EDGE_CASES = [
-    ("export_report_missing", damaged_report(lambda path, report: os.remove(path)), FileNotFoundError,
+    ("export_report_missing", damaged_report(lambda path, report: os.remove(path)), RecordError,
      REPORT + " is missing; " + FIX),
-    ("export_report_truncated", damaged_report(_truncate), ValueError,
+    ("export_report_truncated", damaged_report(_truncate), RecordError,
      REPORT + r" is not readable JSON \(.*\); " + FIX),
-    ("export_report_other_format", damaged_report(_other_format), ValueError,
-     REPORT + r" has format 1, this EdgeEvaluator reads format 2; re-run the TFLiteExporter with this tfx-edge"),
-    ("export_report_lacking_keys", damaged_report(_lacking_keys), ValueError,
-     REPORT + r" lacks \['auto', 'signature_key'\]; " + FIX),
+    ("export_report_other_format", damaged_report(_other_format), RecordError,
+     REPORT + r" is a None record, not 'tfx_edge\.ExportReport' \(or written by a tfx-edge before records had "
+     r"kinds\); " + FIX),
+    ("export_report_other_version", damaged_report(_report_edit(lambda r: r.update(version=99))), RecordError,
+     REPORT + r" is tfx_edge\.ExportReport version 99; this tfx-edge reads version 3; " + FIX),
+    ("export_report_lacking_plan", damaged_report(_lacking_keys), RecordError,
+     REPORT + r": ExportReport needs option\(s\) plan, which is missing; set it .*; " + FIX),
+    ("export_report_unknown_field", damaged_report(_report_edit(lambda r: r.update(blessed=True))), RecordError,
+     REPORT + r": unknown option\(s\) blessed for ExportReport; allowed: "),
+    ("export_report_sha256_not_a_string",
+     damaged_report(_report_edit(lambda r: r["quantized"].update(sha256=None))), RecordError,
+     REPORT + r": quantized\.sha256=None is invalid: expected str, got NoneType; " + FIX),
     ("auto_search_not_met", damaged_report(_auto_not_met), NOT_BLESSED,
      r"^auto_search_met_tolerance: auto search found no candidate within its tolerance \(best: int8\): FAILED$"),
-    ("auto_search_not_met_without_export_report", damaged_report(_auto_not_met_then_lost), FileNotFoundError,
+    ("auto_met_is_a_string", damaged_report(_with_auto({**AUTO_NOT_MET, "met": "false"})), RecordError,
+     REPORT + r": plan\.auto\.met='false' is invalid: expected true or false, got str; " + FIX),
+    ("auto_is_a_list", damaged_report(_with_auto([])), RecordError,
+     REPORT + r": plan\.auto=\[\] is invalid: expected a mapping for AutoSearch; " + FIX),
+    ("auto_without_planned",
+     damaged_report(_with_auto({k: v for k, v in AUTO_NOT_MET.items() if k != "planned"})), RecordError,
+     REPORT + r": AutoSearch needs option\(s\) plan\.auto\.planned, which is missing"),
+    ("auto_trial_passed_is_a_number",
+     damaged_report(_with_auto({**AUTO_NOT_MET, "trials": [{"name": "int8", "config": {"mode": "int8"},
+                                                              "passed": 1}]})), RecordError,
+     REPORT + r": plan\.auto\.trials\[0\]\.passed=1 is invalid: expected true or false, got int"),
+    ("auto_search_not_met_without_export_report", damaged_report(_auto_not_met_then_lost), RecordError,
      REPORT + " is missing; " + FIX),
+    ("candidate_is_the_float32_reference", ev_candidate_is_the_float_file, WiringError,
+     r"model: .*tflite_model/Format-Serving/tflite \(\d+ bytes, sha256 \w+\) is not the quantized model that "
+     r".*export_report\.json recorded \(sha256 \w+\) \(it is the float32 reference of that export\); " + WIRE),
+    ("candidate_from_another_export", ev_candidate_from_another_export, WiringError,
+     r"model: .*tflite_model/Format-Serving/tflite \(\d+ bytes, sha256 \w+\) is not the quantized model that "
+     r".*export_report\.json recorded \(sha256 \w+\); " + WIRE),
+    ("reference_from_another_export", ev_float_five_classes, WiringError,
+     r"float_model: .*five/Format-Serving/tflite \(\d+ bytes, sha256 \w+\) is not the float32 reference that "
+     r".*export_report\.json recorded \(sha256 \w+\): it comes from another TFLiteExporter run; " + WIRE),
+    ("reference_is_the_candidate", lambda env: plain(env, float_model=env.export["tflite"]), WiringError,
+     r"float_model: .*int8\w*/tflite_model/Format-Serving/tflite .* is not the float32 reference that .* "
+     r"recorded .*: it comes from another TFLiteExporter run; " + WIRE),
+    ("config_parameter_not_json", lambda env: plain(env, RawConfig("{thresholds: accuracy}")), ConfigError,
+     r"EdgeEvaluator parameter config='\{thresholds: accuracy\}' is not JSON \(.*\); give "
+     r"EdgeEvaluator\(config=\.\.\.\) a EvaluationConfig instance or a dict"),
+    ("config_parameter_wrong_type",
+     lambda env: plain(env, RawConfig(json.dumps({**json.loads(gate().to_json()), "batch_size": "100"}))),
+     ConfigError, r"batch_size='100' is invalid: expected int \(a number\), got a string"),
     ("tflite_file_missing", ev_tflite_missing, FileNotFoundError,
      r"model: no TFLite model at .*tflite_model/Format-Serving/tflite; connect the TFLiteExporter's "
      r"outputs\['tflite_model'\] here"),
-    ("float_reference_other_class_count", ev_float_five_classes, ValueError,
+    ("float_reference_other_class_count", ev_reference_forged_in_report, ValueError,
      r"output 'probabilities': the quantized model has shape \[-1, 10\] but the float reference "
      r".*five/Format-Serving/tflite has .*5.*; connect the float_model written by the same TFLiteExporter run"),
     ("top_k_not_below_class_count", lambda env: plain(env, gate(top_k=(10,))), ValueError,
@@ -658,6 +895,9 @@ EDGE_CASES = [
     ("corrupt_record_file_in_eval_split", ev_corrupt_record_file, ExamplesError,
      r"record file '.*Split-eval/data_tfrecord-00001-of-00002' is corrupt or not a TFRecord file \(read as "
      r"uncompressed TFRecords; a GZIP file must be named '\*\.gz'\).*Re-create it"),
+    ("corrupt_record_file_read_by_a_worker_process", ev_corrupt_file_read_in_worker_processes, ExamplesError,
+     r"^record file '.*Split-eval/data_tfrecord-00001-of-00002' is corrupt or not a TFRecord file .*\n"
+     r"\(raised in a Beam worker: \w+; its traceback follows\)"),
     ("float_model_not_blessed", ev_float_not_blessed, NOT_BLESSED,
      r"^float_model_blessed: the float model's Evaluator blessing is NOT_BLESSED: FAILED$"),
     ("retry_blessed_then_error", ev_retry_blessed_then_error, ExamplesError,

@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 
-from tfx_edge.components import artifacts
+from tfx_edge.components import artifacts, record_files
 from tfx_edge.components.core.input_mapping import InputMappingError
-from tfx_edge.schemas import CalibrationConfig, Mode, QuantizationConfig
+from tfx_edge.schemas import CalibrationConfig, Mode, QuantizationConfig, records
 from helpers import run_exporter, run_quantizer
 
 def read_json(path):
@@ -20,34 +20,34 @@ def read_json(path):
 
 def test_quantizer_writes_a_seeded_plan(int8_export):
     plan_uri = int8_export["plan"].uri
-    plan = read_json(os.path.join(plan_uri, artifacts.PLAN_FILE))
-    assert plan["input_mapping"] == {"image": "image"}
-    assert plan["inputs"] == [{"name": "image", "dtype": "float32", "shape": [-1, 64]}]
-    cal = plan["calibration"]
-    assert (cal["used"], cal["seed"], cal["split"], cal["examples_seen"]) == (64, 3, "train", 1437)
+    plan, _ = record_files.read_plan(plan_uri)
+    assert plan.input_mapping == {"image": "image"}
+    assert plan.derivation.inputs == (records.TensorRecord("image", "float32", (-1, 64)),)
+    cal = plan.calibration
+    assert (cal.used, cal.seed, cal.split, cal.examples_seen) == (64, 3, "train", 1437)
     with np.load(os.path.join(plan_uri, artifacts.CALIBRATION_FILE)) as data:
         assert data["image"].shape == (64, 64) and data["image"].max() <= 16.0
 
 
 def test_quantizer_same_config_same_samples(int8_export, trained_model, examples_artifact, tmp_path):
     again = run_quantizer(int8_export["config"], trained_model, examples_artifact, str(tmp_path / "p"))
-    first = read_json(os.path.join(int8_export["plan"].uri, artifacts.PLAN_FILE))["calibration"]
-    second = read_json(os.path.join(again.uri, artifacts.PLAN_FILE))["calibration"]
-    assert first["sha256"] == second["sha256"]
+    first = record_files.read_plan(int8_export["plan"].uri)[0].calibration
+    second = record_files.read_plan(again.uri)[0].calibration
+    assert first.sha256 == second.sha256
 
 
 def test_exporter_writes_pushable_checked_models(int8_export):
     tflite_uri, float_uri = int8_export["tflite"].uri, int8_export["float"].uri
     quant_path = os.path.join(tflite_uri, "Format-Serving", "tflite")
     float_path = os.path.join(float_uri, "Format-Serving", "tflite")
-    report = read_json(os.path.join(tflite_uri, artifacts.EXPORT_REPORT_FILE))
+    report, _ = record_files.read_export_report(tflite_uri)
     assert os.listdir(os.path.join(tflite_uri, "Format-Serving")) == ["tflite"]
-    assert report["quantized"]["bytes"] == os.path.getsize(quant_path)
-    assert report["quantized"]["dynamic_batch"] and report["float"]["dynamic_batch"]
-    assert report["quantized"]["ops"]["integer"] > 0 and report["float"]["ops"]["integer"] == 0
-    assert 0.2 < report["size_ratio"] < 0.35
+    assert report.quantized.bytes == os.path.getsize(quant_path)
+    assert report.quantized.dynamic_batch and report.float_model.dynamic_batch
+    assert report.quantized.ops.integer > 0 and report.float_model.ops.integer == 0
+    assert 0.2 < report.size_ratio < 0.35
     assert "rmse_over_scale" in open(os.path.join(tflite_uri, artifacts.LAYER_REPORT_FILE)).readline()
-    assert int8_export["tflite"].get_int_custom_property(artifacts.SIZE_KEY) == report["quantized"]["bytes"]
+    assert int8_export["tflite"].get_int_custom_property(artifacts.SIZE_KEY) == report.quantized.bytes
     interp = litert.Interpreter(model_path=float_path)
     assert interp.get_signature_runner()(image=np.zeros((3, 64), np.float32))["probabilities"].shape == (3, 10)
 

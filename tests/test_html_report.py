@@ -1,4 +1,4 @@
-"""The EdgeEvaluator's HTML report, rendered from hand-built result dicts.
+"""The EdgeEvaluator's HTML report, rendered from hand-built results (typed by the strict reader).
 
 No TensorFlow here: html_report imports only jinja2, the standard library and
 tfx_edge.schemas. Pages are parsed with lxml.html; the screenshot test needs a
@@ -11,6 +11,7 @@ import ast
 import copy
 import html
 import io
+import json
 import os
 import pathlib
 import shutil
@@ -23,6 +24,9 @@ import pytest
 from PIL import Image
 
 from tfx_edge.components.edge_evaluator import html_report, report_cells, report_charts, report_view
+from tfx_edge.schemas import records
+
+AUTO_CONFIG = {"mode": "auto", "auto": {"max_absolute_drop": 0.01}}
 
 EVIL = "<script>alert(1)</script>"
 CONFUSION_QUANT = [[50, 2, 0], [1, 45, 4], [0, 3, 47]]
@@ -42,7 +46,7 @@ def _class_metrics(precision: list, recall: list) -> dict:
 def _slice(examples: int, quant_acc: float, float_acc: float) -> dict:
     drop = float_acc - quant_acc
     return {
-        "examples": examples,
+        "examples": examples, "nonfinite": {"quantized": 0, "float_tflite": 0},
         "metrics": {
             "quantized": {"accuracy": quant_acc, "top_3_accuracy": 1.0, "loss": 0.1234,
                           "macro_precision": 0.9367, "macro_recall": 0.9333,
@@ -57,8 +61,23 @@ def _slice(examples: int, quant_acc: float, float_acc: float) -> dict:
     }
 
 
+CONFIG = {"thresholds": {"metrics": {"accuracy": {"max_absolute_drop": 0.02}}}, "slice_features": ["digit_group"]}
+PROVENANCE = {"export_report_sha256": "e" * 64, "plan_sha256": "p" * 64, "quantized_sha256": "q" * 64,
+              "float_sha256": "f" * 64}
+
+
+def _latency(p50: float, p95: float, mean: float, low: float, kernel: str) -> dict:
+    return {"p50_us": p50, "p95_us": p95, "mean_us": mean, "min_us": low, "runs": 200, "warmup": 20,
+            "num_threads": 1, "kernel": kernel}
+
+
+def _nonfinite(models) -> dict:
+    return {m: 0 for m in models}
+
+
 def classification_result(blessed: bool = False) -> dict:
     return {
+        "kind": records.EvaluationResult.KIND, "version": records.EvaluationResult.VERSION,
         "blessed": blessed,
         "task": "classification",
         "mode": "int8",
@@ -82,15 +101,12 @@ def classification_result(blessed: bool = False) -> dict:
         "confusion": {"quantized": copy.deepcopy(CONFUSION_QUANT),
                       "float_tflite": copy.deepcopy(CONFUSION_FLOAT)},
         "latency": {
-            "quantized": {"xnnpack": {"p50_us": 9.9, "p95_us": 12.0, "mean_us": 10.1, "min_us": 9.0,
-                                      "runs": 200, "warmup": 20, "num_threads": 1},
-                          "builtin": {"p50_us": 30.5, "p95_us": 35.0, "mean_us": 31.0, "min_us": 29.0,
-                                      "runs": 200, "warmup": 20, "num_threads": 1}},
-            "float_tflite": {"xnnpack": {"p50_us": 14.2, "p95_us": 16.0, "mean_us": 14.5, "min_us": 13.0,
-                                         "runs": 200, "warmup": 20, "num_threads": 1},
-                             "builtin": {"p50_us": 41.0, "p95_us": 47.5, "mean_us": 42.0, "min_us": 40.0,
-                                         "runs": 200, "warmup": 20, "num_threads": 1}},
+            "quantized": {"xnnpack": _latency(9.9, 12.0, 10.1, 9.0, "xnnpack"),
+                          "builtin": _latency(30.5, 35.0, 31.0, 29.0, "builtin")},
+            "float_tflite": {"xnnpack": _latency(14.2, 16.0, 14.5, 13.0, "xnnpack"),
+                             "builtin": _latency(41.0, 47.5, 42.0, 40.0, "builtin")},
         },
+        "latency_host": None,
         "checks": [
             {"name": "accuracy.max_absolute_drop", "slice": "", "reference": "float_tflite",
              "value": 0.0263, "limit": 0.02, "passed": False,
@@ -100,21 +116,22 @@ def classification_result(blessed: bool = False) -> dict:
             {"name": "ops.no_float", "slice": "", "reference": None,
              "value": True, "limit": "required", "passed": True, "detail": "no float ops"},
         ],
-        "config": {"thresholds": {"accuracy": {"max_absolute_drop": 0.02}},
-                   "latency_runs": 200, "slices": ["digit_group"]},
+        "config": copy.deepcopy(CONFIG),
+        "provenance": dict(PROVENANCE),
     }
 
 
 def regression_result() -> dict:
     nan = float("nan")
     return {
-        "blessed": True, "task": "regression", "mode": None, "primary_metric": "rmse",
+        "kind": records.EvaluationResult.KIND, "version": records.EvaluationResult.VERSION,
+        "blessed": True, "task": "regression", "mode": "dynamic_range", "primary_metric": "rmse",
         "examples": 80, "num_classes": None, "label_format": "value", "output_name": "value",
         "input_mapping": {"x": "x"}, "references": ["float_tflite", "saved_model"],
         "models": {"quantized": {"size_bytes": 4096, "path": "/q", "ops": None},
                    "float_tflite": {"size_bytes": 9000, "path": "/f", "ops": None},
                    "saved_model": {"size_bytes": None, "path": "/s/Format-Serving", "ops": None}},
-        "slices": {"": {"examples": 80,
+        "slices": {"": {"examples": 80, "nonfinite": _nonfinite(["quantized", "float_tflite", "saved_model"]),
                         "metrics": {"quantized": {"mae": 0.4321, "rmse": 0.61},
                                     "float_tflite": {"mae": 0.43, "rmse": nan},
                                     "saved_model": {"mae": 0.43, "rmse": 0.6}},
@@ -122,10 +139,12 @@ def regression_result() -> dict:
                         "drops": {"float_tflite": {"rmse": {"absolute": None, "relative": None}},
                                   "saved_model": {"rmse": {"absolute": 0.01, "relative": 0.0167}}}}},
         "confusion": {},
-        "latency": {},
+        "latency": {}, "latency_host": None,
         "checks": [{"name": "rmse.max_absolute_drop", "slice": "", "reference": "float_tflite",
                     "value": None, "limit": 0.05, "passed": True, "detail": "reference rmse is NaN"}],
-        "config": {"thresholds": {}},
+        "config": {"task": "regression", "compare_saved_model": True,
+                   "thresholds": {"metrics": {"rmse": {"max_absolute_drop": 0.05}}}},
+        "provenance": dict(PROVENANCE),
     }
 
 
@@ -150,20 +169,28 @@ def table_rows(table) -> list:
     return [[content(td) for td in find_all(tr, "td")] for tr in find_all(table, "tr") if find_all(tr, "td")]
 
 
+def typed(result: dict) -> records.EvaluationResult:
+    """The hand-built result through the strict reader, as the report gets it."""
+    return records.EvaluationResult.from_dict(result, "a test's result", "fix the test fixture")
+
+
 def render(result: dict) -> tuple:
-    page = html_report.render_html(result)
+    page = html_report.render_html(typed(result))
     return page, lxml.html.document_fromstring(page)
 
 
 # ---- structure --------------------------------------------------------------------
 
 ALLOWED_IMPORTS = {
-    html_report: {"__future__", "functools", "jinja2", "tfx_edge.components.edge_evaluator"},
-    report_view: {"__future__", "json", "tfx_edge.components.edge_evaluator",
+    html_report: {"__future__", "functools", "jinja2", "tfx_edge.components.edge_evaluator",
+                  "tfx_edge.schemas.records"},
+    report_view: {"__future__", "dataclasses", "json", "tfx_edge.components.edge_evaluator",
                   "tfx_edge.components.edge_evaluator.report_cells", "tfx_edge.components.edge_evaluator.report_charts",
-                  "tfx_edge.schemas.names"},
-    report_charts: {"__future__", "tfx_edge.components.edge_evaluator.report_cells", "tfx_edge.schemas.names"},
-    report_cells: {"__future__", "dataclasses", "json", "math", "tfx_edge.schemas.names"},
+                  "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
+    report_charts: {"__future__", "dataclasses", "typing", "tfx_edge.components.edge_evaluator.report_cells",
+                    "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
+    report_cells: {"__future__", "dataclasses", "json", "math", "tfx_edge.schemas.names",
+                   "tfx_edge.schemas.records"},
 }
 
 
@@ -176,8 +203,10 @@ def test_module_imports_only_jinja2_the_standard_library_and_names(module):
 
 
 def test_module_loads_no_tensorflow_tfx_or_beam(tmp_path):
+    (tmp_path / "metrics.json").write_text(json.dumps(classification_result()))
     code = ("import sys; from tfx_edge.components.edge_evaluator import html_report; "
-            "html_report.render_html({'blessed': True}); "
+            "from tfx_edge.schemas import records; "
+            "html_report.render_html(records.EvaluationResult.from_json(open('metrics.json').read(), 'm', 'f')); "
             "print(sorted(m for m in ('tensorflow', 'tfx', 'apache_beam') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           check=False)
@@ -210,13 +239,16 @@ def test_sections_come_in_order():
 def test_auto_search_trials_are_shown_when_present():
     result = classification_result()
     assert 'id="auto"' not in render(result)[0]
-    trial = {"name": "int8", "size_bytes": 2048, "latency_p50_us": 9.5, "metric": 0.5, "reference": 0.9,
+    trial = {"name": "int8", "config": {"mode": "int8"}, "size_bytes": 2048, "latency_p50_us": 9.5, "metric": 0.5, "reference": 0.9,
              "absolute_drop": 0.4, "seconds": 1.2, "cached": False, "passed": False,
              "reasons": ["accuracy absolute drop 0.4 > 0.01"]}
     chosen = {**trial, "name": "int8_selective(2)", "absolute_drop": 0.0, "passed": True, "reasons": []}
-    result["auto"] = {"met": True, "selected": "int8_selective(2)", "best": None, "metric": "accuracy",
-                      "tolerance": {"max_absolute_drop": 0.01}, "seconds": 3.0, "stopped": None,
-                      "validation": {"split": "train", "examples": 296}, "trials": [trial, chosen]}
+    result["auto"] = {"met": True, "selected": "int8_selective(2)", "best": None, "planned": "int8_selective(2)",
+                      "metric": "accuracy", "tolerance": {"max_absolute_drop": 0.01, "max_relative_drop": None},
+                      "budgets": {"max_model_bytes": None, "max_latency_p50_us": None},
+                      "seconds": 3.0, "stopped": None, "requested": AUTO_CONFIG,
+                      "validation": {"split": "train", "examples": 296, "examples_seen": 1437, "fraction": 0.2,
+                                     "seed": 0, "sha256": "v" * 64}, "trials": [trial, chosen]}
     text, doc = render(result)
     rows = table_rows(find_all(doc, "table", "auto")[0])
     assert 'id="auto"' in text and "int8_selective(2) <b>(selected)</b>" in text
@@ -292,7 +324,7 @@ def test_user_strings_are_escaped():
     result["output_name"] = EVIL
     result["checks"][0]["detail"] = EVIL
     result["input_mapping"] = {EVIL: EVIL}
-    result["config"]["note"] = EVIL
+    result["config"]["label_feature"] = EVIL
     text, doc = render(result)
     assert not find_all(doc, "script")
     assert EVIL not in text

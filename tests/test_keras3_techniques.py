@@ -9,14 +9,13 @@ every mode exports, passes the exporter's checks and the float32 parity check; Q
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfx_edge.components import artifacts
+from tfx_edge.components import record_files
 from tfx_edge.components.core import litert
 from tfx_edge.components.core.convert import ConversionError
 from tfx_edge.schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
@@ -61,8 +60,8 @@ def keras3_model(tmp_path_factory):
 def test_every_mode_exports_a_frozen_checked_model(name, keras3_model, examples_artifact, tmp_path):
     plan = run_quantizer(MODES[name], keras3_model, examples_artifact, str(tmp_path / "plan"))
     tflite, float_model = run_exporter(keras3_model, plan, str(tmp_path))
-    report = json.loads(open(os.path.join(tflite.uri, artifacts.EXPORT_REPORT_FILE)).read())
-    assert report["parity"]["passed"] and report["parity"]["worst_relative_diff"] < 1e-5
+    report, _ = record_files.read_export_report(tflite.uri)
+    assert report.parity.passed and report.parity.worst_relative_diff < 1e-5
     for artifact in (tflite, float_model):
         model = open(os.path.join(artifact.uri, "Format-Serving", "tflite"), "rb").read()
         assert not set(litert.op_summary(model)["by_op"]) & VARIABLE_OPS

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfx_edge.components import artifacts
+from tfx_edge.components import record_files
 from tfx_edge.pipelines import penguin, run_local, summary
 
 pytestmark = pytest.mark.e2e
@@ -94,10 +94,10 @@ def test_float_reference_agrees_with_the_savedmodel_signature_on_the_eval_split(
     parsed = tf.io.parse_example(records, {n: tf.io.FixedLenFeature([1], tf.float32) for n in FEATURES})
     got = runner(**{n: parsed[n].numpy() for n in FEATURES})["outputs"]
     assert np.abs(got - expected).max() <= 1e-4
-    report = json.loads(open(os.path.join(by["embedded"]["tflite_uri"], artifacts.EXPORT_REPORT_FILE)).read())
-    assert report["parity"]["passed"] and report["parity"]["source"] == "examples"
-    assert report["derivation"]["signature_kind"] == "examples"
-    assert report["derivation"]["placement"] == "embedded"
+    report, _ = record_files.read_export_report(by["embedded"]["tflite_uri"])
+    assert report.parity.passed and report.parity.source == "examples"
+    assert report.plan.derivation.signature_kind == "examples"
+    assert report.plan.derivation.placement.value == "embedded"
 
 
 def test_gate_accuracy_equals_an_independent_litert_loop_over_the_pushed_file(runs):

@@ -5,14 +5,13 @@ expected size relative to float32 (float16 about half, int8 variants about a
 quarter, int4 weights about a seventh; tolerance +-0.05 of the ratio).
 """
 
-import json
 import os
 
 import numpy as np
 import pytest
 from ai_edge_litert import interpreter as litert
 
-from tfx_edge.components import artifacts
+from tfx_edge.components import artifacts, record_files
 from tfx_edge.components.core import checks, convert
 from tfx_edge.schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 from helpers import run_exporter, run_quantizer
@@ -47,8 +46,7 @@ def technique(request, trained_model, examples_artifact, tmp_path_factory):
     root = str(tmp_path_factory.mktemp(request.param))
     plan = run_quantizer(config, trained_model, examples_artifact, os.path.join(root, "plan"))
     tflite, float_model = run_exporter(trained_model, plan, root)
-    with open(os.path.join(tflite.uri, artifacts.EXPORT_REPORT_FILE)) as f:
-        report = json.load(f)
+    report, _ = record_files.read_export_report(tflite.uri)
     return request.param, config, ratio, io_dtype, tflite, report
 
 
@@ -61,9 +59,9 @@ def test_output_loads_runs_and_has_promised_dtypes(technique):
     assert (np.dtype(inp["dtype"]).name, np.dtype(out["dtype"]).name) == (io_dtype, io_dtype)
     result = runner(image=np.zeros((4, 64), dtype=inp["dtype"]))
     assert next(iter(result.values())).shape == (4, 10)
-    ops = report["quantized"]["ops"]
+    ops = report.quantized.ops
     if config.mode == Mode.INT8_STRICT:
-        assert ops["float"] == 0 and ops["hybrid"] == 0 and ops["integer"] > 0
+        assert ops.float == 0 and ops.hybrid == 0 and ops.integer > 0
         tensors = [t for t in interp.get_tensor_details() if np.dtype(t["dtype"]).name.startswith("float")]
         assert not tensors, f"{name}: float tensors left: {[t['name'] for t in tensors]}"
     if config.mode == Mode.INT16X8:
@@ -71,18 +69,18 @@ def test_output_loads_runs_and_has_promised_dtypes(technique):
     if config.mode == Mode.FLOAT16:
         assert any(np.dtype(t["dtype"]).name == "float16" for t in interp.get_tensor_details())
     if config.mode == Mode.DYNAMIC_RANGE:
-        assert ops["hybrid"] > 0
+        assert ops.hybrid > 0
     if config.mode == Mode.QAT:
-        assert ops["float"] == 0 and ops["hybrid"] == 0 and ops["integer"] > 0
+        assert ops.float == 0 and ops.hybrid == 0 and ops.integer > 0
     if config.mode == Mode.AEQ:
         recipe_file = os.path.join(tflite.uri, artifacts.AEQ_RECIPE_FILE)
-        assert report["aeq_recipe"] == artifacts.AEQ_RECIPE_FILE and os.path.exists(recipe_file)
-        assert report["quantized"]["dynamic_batch"]
+        assert report.aeq_recipe == artifacts.AEQ_RECIPE_FILE and os.path.exists(recipe_file)
+        assert report.quantized.dynamic_batch
 
 
 def test_size_relative_to_float(technique):
     name, _, ratio, _, _, report = technique
-    assert report["size_ratio"] == pytest.approx(ratio, abs=0.05), name
+    assert report.size_ratio == pytest.approx(ratio, abs=0.05), name
 
 
 def test_strict_int8_refuses_an_op_without_int8_kernel(tmp_path):
@@ -122,8 +120,7 @@ def test_selective_quantization_keeps_named_ops_in_float(keep, kind_of, trained_
     config = QuantizationConfig(mode=Mode.INT8, calibration=CAL, **keep)
     plan = run_quantizer(config, trained_model, examples_artifact, str(tmp_path / "plan"))
     tflite, _ = run_exporter(trained_model, plan, str(tmp_path))
-    with open(os.path.join(tflite.uri, artifacts.EXPORT_REPORT_FILE)) as f:
-        by_op = json.load(f)["quantized"]["ops"]["by_op"]
+    by_op = record_files.read_export_report(tflite.uri)[0].quantized.ops.by_op
     for op, kind in kind_of.items():
         assert set(by_op[op]) == {kind}, by_op
     if "keep_float_nodes" in keep:  # exactly one of the two FULLY_CONNECTED ops stays float

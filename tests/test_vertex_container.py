@@ -16,6 +16,7 @@ import os
 
 import pytest
 
+from tfx_edge.components import record_files
 from v2_container import CompiledPipeline
 
 pytestmark = pytest.mark.e2e
@@ -79,7 +80,7 @@ def test_every_step_and_the_stock_pusher_run_through_the_v2_entry_point(pipeline
     root, blessed, strict = pipelines
     _run(blessed, "Quantizer", tmp_path, env)
     plan = blessed.produced[("Quantizer", "plan")]
-    assert json.loads(open(os.path.join(plan["uri"], "plan.json")).read())["config"]["mode"] == "int8"
+    assert record_files.read_plan(plan["uri"])[0].config.mode.value == "int8"
     _run(blessed, "TFLiteExporter", tmp_path, env)
     tflite = blessed.produced[("TFLiteExporter", "tflite_model")]
     assert open(os.path.join(tflite["uri"], "Format-Serving", "tflite"), "rb").read()[4:8] == b"TFL3"
