@@ -551,6 +551,21 @@ def _alter_calibration(uri, plan):
     np.savez(path, **arrays)
 
 
+def _parity_sample_without_image(uri, plan):
+    """The sample's examples renamed 'image' to 'pixels' (sha256 updated): the sample, not the mapping, is off."""
+    import hashlib
+    import tensorflow as tf
+
+    def rename(example):
+        example.features.feature["pixels"].CopyFrom(example.features.feature["image"])
+        del example.features.feature["image"]
+    path = os.path.join(uri, artifacts.PARITY_FILE)
+    write_records(path, [edit(r, rename) for r in tf.data.TFRecordDataset(path).as_numpy_iterator()])
+    with open(path, "rb") as f:
+        plan["parity"]["sha256"] = hashlib.sha256(f.read()).hexdigest()
+    write_json(os.path.join(uri, artifacts.PLAN_FILE), plan)
+
+
 def e_model_changed(env):
     """The plan was made for a model directory whose files then changed (same path, other bytes)."""
     other = copy_artifact(env.model, os.path.join(env.tmp, "other_model"))
@@ -662,6 +677,9 @@ EXPORTER_CASES = [
     ("parity_sample_missing", damaged_plan(lambda uri, plan: _rm(uri, artifacts.PARITY_FILE)), FileNotFoundError,
      r"parity sample '.*/plan/parity_sample\.tfrecord' \(recorded in the plan: 64 examples\) is missing; "
      + RERUN_Q),
+    ("parity_sample_lacks_an_input", damaged_plan(_parity_sample_without_image), InputMappingError,
+     r"the parity sample '.*/plan/parity_sample\.tfrecord' \(64 examples of split 'train', drawn by the "
+     r"Quantizer\) cannot feed the model: .*'image'.*If input_mapping is right, those examples lack the feature"),
     ("retry_int8_then_dynamic_range", e_retry_int8_then_dynamic_range, OK, None),
     ("retry_int8_then_error", e_retry_int8_then_error, RecordError,
      r"plan '.*/plan/plan\.json' is missing; connect the Quantizer's outputs\['plan'\]"),

@@ -13,6 +13,7 @@ from tfx.utils import path_utils
 
 from tfx_edge.components import artifacts, io_utils, record_files, specs
 from tfx_edge.components.core import checks, convert, parity
+from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.components.core import quantize as quantize_lib
 from tfx_edge.schemas import _strict, records
 
@@ -36,9 +37,7 @@ class Executor(base_executor.BaseExecutor):
         derived_dir, derived = record_files.derived_model(plan_uri, plan)
         key = config.signature_key
         float_bytes = convert.convert_float(derived_dir, key)
-        parity_report = parity.check(float_bytes, key, io_utils.serving_dir(trainer_model), derived, derived_dir,
-                                     record_files.parity_records(plan_uri, plan), dict(plan.input_mapping),
-                                     config.parity_tolerance)
+        parity_report = _parity(float_bytes, trainer_model, plan, plan_uri, derived, derived_dir)
         qat_dir = record_files.qat_model(plan_uri, plan)
         result = quantize_lib.quantize(derived_dir, config, record_files.load_calibration(plan_uri, plan),
                                        float_bytes, qat_dir)
@@ -58,6 +57,24 @@ class Executor(base_executor.BaseExecutor):
         _record(out_model, out_float, report)
         logging.info("TFLite %s: %d bytes (float32 %d, ratio %.3f).", config.mode.value,
                      len(result.model), len(float_bytes), report.size_ratio)
+
+
+def _parity(float_bytes: bytes, trainer_model, plan: records.QuantizationPlan, plan_uri: str, derived,
+            derived_dir: str) -> dict:
+    """The float32 TFLite against the Trainer's signature on the plan's parity sample (or probes)."""
+    sample = record_files.parity_records(plan_uri, plan)
+    config = plan.config
+    try:
+        return parity.check(float_bytes, config.signature_key, io_utils.serving_dir(trainer_model), derived,
+                            derived_dir, sample, dict(plan.input_mapping), config.parity_tolerance)
+    except InputMappingError as error:
+        if plan.parity is None:
+            raise
+        where = os.path.join(plan_uri, plan.parity.file)
+        raise InputMappingError(
+            f"the parity sample {where!r} ({plan.parity.examples} examples of split {plan.parity.split!r}, drawn "
+            f"by the Quantizer) cannot feed the model: {error}. If input_mapping is right, those examples lack the "
+            f"feature: fix them, or set calibration.split to a split whose examples have it") from error
 
 
 def _check(model: bytes, float_bytes: bytes, plan: records.QuantizationPlan, plan_sha256: str,
