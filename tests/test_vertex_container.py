@@ -104,6 +104,36 @@ def test_every_step_and_the_stock_pusher_run_through_the_v2_entry_point(pipeline
     assert pushed["pushed"] == 0 and not (root / "serving_strict").exists()
 
 
+@pytest.mark.parametrize("swap, message", [
+    ("candidate_is_the_float_file", r"WiringError: model: .*swapped/Format-Serving/tflite .* is not the quantized "
+                                    r"model that .* recorded .* \(it is the float32 reference of that export\)"),
+    ("reference_is_the_candidate", r"WiringError: float_model: .*swapped/Format-Serving/tflite .* is not the float32 "
+                                   r"reference that .* recorded .*: it comes from another TFLiteExporter run"),
+])
+def test_a_swapped_tflite_file_fails_the_v2_edge_evaluator_naming_the_wiring(swap, message, pipelines, env,
+                                                                              tmp_path):
+    """After the run above: the TFLiteExporter's outputs with one file swapped fail the EdgeEvaluator."""
+    import copy
+    import re
+    import shutil
+    pipeline = copy.copy(pipelines[1])
+    pipeline.produced = dict(pipeline.produced)
+    exported = {key: dict(pipeline.produced[("TFLiteExporter", key)]) for key in ("tflite_model", "float_model")}
+    target, source = (("tflite_model", "float_model") if swap == "candidate_is_the_float_file"
+                      else ("float_model", "tflite_model"))
+    swapped = tmp_path / "swapped"
+    shutil.copytree(exported[target]["uri"], swapped)
+    shutil.copy(os.path.join(exported[source]["uri"], "Format-Serving", "tflite"), swapped / "Format-Serving")
+    exported[target]["uri"] = str(swapped)
+    for key, artifact in exported.items():
+        pipeline.produced[("TFLiteExporter", key)] = artifact
+    pipeline.root = str(tmp_path / "root")
+    proc = pipeline.run("EdgeEvaluator", cwd=str(tmp_path), env=env)
+    assert proc.returncode != 0 and re.search(message, proc.stderr), proc.stderr[-3000:]
+    blessing = tmp_path / "root" / "EdgeEvaluator" / "blessing"
+    assert not blessing.exists() or not os.listdir(blessing)
+
+
 def test_kfp_client_loads_the_pipeline_spec(pipelines):
     from kfp.client import client
     from tfx_edge.pipelines import compile_vertex
