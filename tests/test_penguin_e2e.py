@@ -77,8 +77,8 @@ def test_embedded_is_blessed_and_pushes_an_int8_tflite_over_the_raw_features(run
     interp = litert.Interpreter(model_path=run["pushed"])
     inputs = interp.get_signature_runner("serving_default").get_input_details()
     assert sorted(inputs) == list(FEATURES)
-    assert run["evaluation"]["mode"] == "int8"
-    assert run["evaluation"]["models"]["quantized"]["ops"]["integer"] > 0
+    assert run["evaluation"].mode == "int8"
+    assert run["evaluation"].models["quantized"].ops.integer > 0
 
 
 def test_float_reference_agrees_with_the_savedmodel_signature_on_the_eval_split(runs):
@@ -105,8 +105,8 @@ def test_gate_accuracy_equals_an_independent_litert_loop_over_the_pushed_file(ru
     run = by["embedded"]
     correct, total = _litert_accuracy(run["pushed"], _records(run["store"], "eval"), penguin.LABEL_KEY, FEATURES)
     evaluation = run["evaluation"]
-    assert evaluation["examples"] == total
-    overall = evaluation["slices"][""]["metrics"]["quantized"]
+    assert evaluation.examples == total
+    overall = evaluation.slices[""].metrics["quantized"]
     assert round(overall["accuracy"] * total) == correct
 
 
@@ -117,4 +117,4 @@ def test_transformed_placement_is_blessed_and_takes_transform_outputs(runs):
     from ai_edge_litert import interpreter as litert
     inputs = litert.Interpreter(model_path=run["pushed"]).get_signature_runner("serving_default").get_input_details()
     assert sorted(inputs) == [f + "_xf" for f in FEATURES]
-    assert run["evaluation"]["config"]["label_feature"] == "species_xf"
+    assert run["evaluation"].config.label_feature == "species_xf"

@@ -41,11 +41,11 @@ def local_runs(tmp_path_factory):
 def test_first_run_blesses_and_pushes_the_quantized_tflite(local_runs):
     root, runs, _ = local_runs
     first = runs[0]
-    assert first["evaluation"]["blessed"], first["text"]
+    assert first["evaluation"].blessed, first["text"]
     assert first["push"]["pushed"] and len(first["versions"]) == 1
     pushed = root / "serving" / first["versions"][0]
     assert os.listdir(pushed) == ["tflite"]
-    assert os.path.getsize(pushed / "tflite") == first["evaluation"]["models"]["quantized"]["size_bytes"]
+    assert os.path.getsize(pushed / "tflite") == first["evaluation"].models["quantized"].size_bytes
     assert "BLESSED" in first["text"] and "pushed:" in first["text"]
 
 
@@ -98,11 +98,11 @@ def test_gate_figures_are_custom_properties_in_mlmd(local_runs):
                    key=lambda a: a.id)
     result = runs[2]["evaluation"]
     for props in (evaluation.custom_properties, blessing.custom_properties):
-        assert props["checks"].int_value == len(result["checks"]) and props["failed_checks"].int_value == 1
+        assert props["checks"].int_value == len(result.checks) and props["failed_checks"].int_value == 1
         assert props["first_failure"].string_value.startswith("accuracy.lower_bound: ")
-        assert props["accuracy_quantized"].double_value == pytest.approx(result["primary"]["accuracy_quantized"], rel=1e-5)
+        assert props["accuracy_quantized"].double_value == pytest.approx(result.primary()["accuracy_quantized"], rel=1e-5)
         assert "accuracy_float_tflite" in props and "accuracy_drop" in props
-        assert props["size_bytes_quantized"].int_value == result["models"]["quantized"]["size_bytes"]
+        assert props["size_bytes_quantized"].int_value == result.models["quantized"].size_bytes
         assert 0.2 < props["size_ratio"].double_value < 0.35
         for model in ("quantized", "float_tflite"):
             for kernel in ("xnnpack", "builtin"):
@@ -114,10 +114,10 @@ def test_gate_figures_are_custom_properties_in_mlmd(local_runs):
 def test_impossible_threshold_blocks_the_push(local_runs):
     _, runs, _ = local_runs
     third = runs[2]
-    assert not third["evaluation"]["blessed"]
+    assert not third["evaluation"].blessed
     assert not third["push"]["pushed"]
     assert third["versions"] == runs[1]["versions"]
-    failed = [c["name"] for c in third["evaluation"]["checks"] if not c["passed"]]
+    failed = [c.name for c in third["evaluation"].failed]
     assert failed == ["accuracy.lower_bound"]
     assert third["states"]["Trainer"] == "CACHED" and third["states"]["EdgeEvaluator"] == "COMPLETE"
 

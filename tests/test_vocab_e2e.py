@@ -146,12 +146,11 @@ def _require_pipeline(run) -> None:
 def test_transformed_placement_is_blessed_and_pushed(run):
     _require_pipeline(run)
     evaluation = run["evaluation"]
-    assert evaluation is not None and evaluation["blessed"], evaluation and [
-        c["detail"] for c in evaluation["checks"] if not c["passed"]]
+    assert evaluation is not None and evaluation.blessed, evaluation and [c.detail for c in evaluation.failed]
     assert run["blessed"] == [1]
     assert run["pushed"] and os.path.isfile(run["pushed"])
-    assert evaluation["config"]["label_feature"] == "label_xf"
-    assert evaluation["models"]["quantized"]["ops"]["integer"] > 0
+    assert evaluation.config.label_feature == "label_xf"
+    assert evaluation.models["quantized"].ops.integer > 0
     from ai_edge_litert import interpreter as litert
     inputs = litert.Interpreter(model_path=run["pushed"]).get_signature_runner("serving_default").get_input_details()
     assert sorted(inputs) == ["color_xf", "size_xf", "weight_xf"]
@@ -175,11 +174,11 @@ def test_gate_accuracy_equals_an_independent_litert_loop_over_transformed_eval_e
         logits = _dequantize(outputs[name], out[name])
         correct += int(np.sum(np.argmax(logits, axis=1) == parsed["label_xf"][start:start + 32, 0]))
     evaluation = run["evaluation"]
-    accuracy = evaluation["slices"][""]["metrics"]["quantized"]["accuracy"]
-    float_accuracy = evaluation["slices"][""]["metrics"]["float_tflite"]["accuracy"]
+    accuracy = evaluation.slices[""].metrics["quantized"]["accuracy"]
+    float_accuracy = evaluation.slices[""].metrics["float_tflite"]["accuracy"]
     print(f"\nvocab e2e: {len(records)} eval examples, independent loop {correct} correct "
           f"({correct / len(records):.4f}); gate quantized {accuracy:.4f}, float32 TFLite {float_accuracy:.4f}")
-    assert evaluation["examples"] == len(records)
+    assert evaluation.examples == len(records)
     assert round(accuracy * len(records)) == correct
     assert accuracy >= MIN_ACCURACY
     # the vocabulary is the three common colors; the rare ones hash into the two OOV buckets (ids 3, 4),
