@@ -55,16 +55,16 @@ def config_property(cls: type[C], exec_properties: Mapping[str, Any], component:
 
 # ---- the plan ------------------------------------------------------------------------------
 
-def read_plan(plan_uri: str) -> tuple[records.QuantizationPlan, str]:
+def read_plan(plan_uri: str) -> tuple[records.QuantizationPlanRecord, str]:
     """plan.json and the sha256 of its bytes (the export report records it)."""
     path = os.path.join(plan_uri, artifacts.PLAN_FILE)
     if not tf.io.gfile.exists(path):
         raise records.RecordError(f"plan {path!r} is missing; {RERUN_QUANTIZER}")
     data = io_utils.read_bytes(path)
-    return records.QuantizationPlan.from_json(data, f"plan {path!r}", RERUN_QUANTIZER), records.sha256(data)
+    return records.QuantizationPlanRecord.from_json(data, f"plan {path!r}", RERUN_QUANTIZER), records.sha256(data)
 
 
-def check_source(plan_uri: str, plan: records.QuantizationPlan, model_dir: str) -> None:
+def check_source(plan_uri: str, plan: records.QuantizationPlanRecord, model_dir: str) -> None:
     """The plan must have been made for the model being exported (same path, same bytes)."""
     fix = ("give the Quantizer and the TFLiteExporter the same model channel (trainer.outputs['model'])")
     if plan.source_model != model_dir:
@@ -76,7 +76,7 @@ def check_source(plan_uri: str, plan: records.QuantizationPlan, model_dir: str) 
                          f"ran); re-run the Quantizer on it, and {fix}")
 
 
-def load_calibration(plan_uri: str, plan: records.QuantizationPlan) -> dict[str, np.ndarray] | None:
+def load_calibration(plan_uri: str, plan: records.QuantizationPlanRecord) -> dict[str, np.ndarray] | None:
     """The calibration arrays the plan records (None when it records none); a recorded file that
     is missing, unreadable or not the recorded data (sha256) is an error."""
     record = plan.calibration
@@ -97,7 +97,7 @@ def load_calibration(plan_uri: str, plan: records.QuantizationPlan) -> dict[str,
     return arrays
 
 
-def derived_model(plan_uri: str, plan: records.QuantizationPlan) -> tuple[str, derive.Derived]:
+def derived_model(plan_uri: str, plan: records.QuantizationPlanRecord) -> tuple[str, derive.Derived]:
     """The plan's derived SavedModel directory (verified against its fingerprint) and what it takes."""
     path = os.path.join(plan_uri, plan.derived_model)
     if not tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
@@ -108,7 +108,7 @@ def derived_model(plan_uri: str, plan: records.QuantizationPlan) -> tuple[str, d
     return path, derive.Derived.from_record(plan.derivation)
 
 
-def qat_model(plan_uri: str, plan: records.QuantizationPlan) -> str | None:
+def qat_model(plan_uri: str, plan: records.QuantizationPlanRecord) -> str | None:
     """The QAT fine-tuned SavedModel the plan records, verified against its fingerprint."""
     if plan.qat is None:
         return None
@@ -119,7 +119,7 @@ def qat_model(plan_uri: str, plan: records.QuantizationPlan) -> str | None:
     return path
 
 
-def parity_records(plan_uri: str, plan: records.QuantizationPlan) -> list[bytes] | None:
+def parity_records(plan_uri: str, plan: records.QuantizationPlanRecord) -> list[bytes] | None:
     """The serialized examples of the plan's parity sample, or None when the plan recorded none
     (then the exporter probes). A recorded sample that is missing, unreadable, short or not the
     recorded bytes fails: the parity check is never weakened without a word."""

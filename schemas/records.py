@@ -230,7 +230,7 @@ class AutoSearch:
 # ---- plan.json -----------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
-class QuantizationPlan(Record):
+class QuantizationPlanRecord(Record):
     """plan.json: the concrete config the TFLiteExporter applies and everything it applies it to.
     `source_sha256` fingerprints the Trainer's SavedModel, `derived_sha256` the derived model."""
 
@@ -317,7 +317,7 @@ class ExportReport(Record):
     VERSION: ClassVar[int] = 3
 
     plan_sha256: str
-    plan: QuantizationPlan
+    plan: QuantizationPlanRecord
     quantized: ModelDescription
     float_model: ModelDescription
     size_ratio: float
@@ -459,4 +459,4 @@ class EvaluationResult(Record):
                 f"{name}_drop": drop.absolute if drop else None}
 
 
-RECORDS: tuple[type[Record], ...] = (QuantizationPlan, ExportReport, EvaluationResult)
+RECORDS: tuple[type[Record], ...] = (QuantizationPlanRecord, ExportReport, EvaluationResult)

@@ -4,6 +4,7 @@ fuzz test of the strict readers on real records written by the session's int8 ex
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 import json
 import os
@@ -19,25 +20,30 @@ from tfx_edge.schemas.quantization import QuantizationConfig
 # Adding, removing, renaming or retyping a field changes a record's schema: bump its VERSION (readers
 # refuse other versions, so old files are re-made rather than misread) and update the line here.
 SCHEMAS = {
-    "tfx_edge.QuantizationPlan": (3, "8084782dd49d"),
-    "tfx_edge.ExportReport": (3, "1586fc7ebe40"),
-    "tfx_edge.EdgeEvaluation": (1, "725a0df436e5"),
+    "tfx_edge.QuantizationPlan": (3, "b0860cfc2493"),
+    "tfx_edge.ExportReport": (3, "4c064f782268"),
+    "tfx_edge.EdgeEvaluation": (1, "8c7bc1ce9c02"),
 }
 
 
-def schema_of(cls, seen=None) -> str:
-    """Every field path and type of a record, nested dataclasses expanded (configs by name only)."""
-    seen = seen or set()
-    hints = typing.get_type_hints(cls)
-    lines = []
-    for field in dataclasses.fields(cls):
-        hint = hints[field.name]
-        lines.append(f"{cls.__name__}.{field.name}: {hint}")
-        for inner in _dataclasses_in(hint):
-            if inner not in seen and inner not in (QuantizationConfig, EvaluationConfig):
-                seen.add(inner)
-                lines.append(schema_of(inner, seen))
-    return "\n".join(lines)
+def schema_of(hint) -> str:
+    """A record's structure as JSON sees it: field names and value types, nested records expanded,
+    enums by their values; class names do not count (renaming a class changes no file). The configs
+    count by name only (they are read by their own strict reader, with defaults for new options)."""
+    if hint in (QuantizationConfig, EvaluationConfig):
+        return f"config:{hint.__name__}"
+    if dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        return "{" + ", ".join(f"{f.name}: {schema_of(hints[f.name])}" for f in dataclasses.fields(hint)) + "}"
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "enum(" + ",".join(sorted(str(m.value) for m in hint)) + ")"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return "literal(" + ",".join(map(repr, args)) + ")"
+    if origin is not None:
+        inner = ",".join("..." if a is Ellipsis else schema_of(a) for a in args)
+        return f"{getattr(origin, '__name__', 'union')}[{inner}]"
+    return "None" if hint is type(None) else hint.__name__
 
 
 def _dataclasses_in(hint) -> list:
@@ -83,7 +89,7 @@ def written(int8_export, examples_artifact, tmp_path_factory):
                               latency=LatencyConfig(runs=5, warmup=1))
     _, evaluation = run_edge_evaluator(config, examples_artifact, int8_export["tflite"], int8_export["float"],
                                        str(tmp_path_factory.mktemp("records")))
-    paths = {records.QuantizationPlan: os.path.join(int8_export["plan"].uri, "plan.json"),
+    paths = {records.QuantizationPlanRecord: os.path.join(int8_export["plan"].uri, "plan.json"),
              records.ExportReport: os.path.join(int8_export["tflite"].uri, "export_report.json"),
              records.EvaluationResult: os.path.join(evaluation.uri, "metrics.json")}
     return {cls: open(path, "rb").read() for cls, path in paths.items()}

@@ -41,10 +41,10 @@ class Executor(base_executor.BaseExecutor):
 
 
 def _plan(config: QuantizationConfig, source: str, derived: derive.Derived, derived_dir: str,
-          parts: dict[str, Any]) -> records.QuantizationPlan:
+          parts: dict[str, Any]) -> records.QuantizationPlanRecord:
     """The plan record: the source and derived models by path and fingerprint, and the parts."""
     fields: dict[str, Any] = {"config": config, "input_mapping": dict(config.input_mapping), **parts}
-    return records.QuantizationPlan(
+    return records.QuantizationPlanRecord(
         source_model=source, source_sha256=auto_eval.fingerprint(source),
         derived_model=artifacts.DERIVED_MODEL_DIR, derived_sha256=auto_eval.fingerprint(derived_dir),
         derivation=derived.record(), **fields)

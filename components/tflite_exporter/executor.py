@@ -59,7 +59,7 @@ class Executor(base_executor.BaseExecutor):
                      len(result.model), len(float_bytes), report.size_ratio)
 
 
-def _parity(float_bytes: bytes, trainer_model, plan: records.QuantizationPlan, plan_uri: str, derived,
+def _parity(float_bytes: bytes, trainer_model, plan: records.QuantizationPlanRecord, plan_uri: str, derived,
             derived_dir: str) -> dict:
     """The float32 TFLite against the Trainer's signature on the plan's parity sample (or probes)."""
     sample = record_files.parity_records(plan_uri, plan)
@@ -77,7 +77,7 @@ def _parity(float_bytes: bytes, trainer_model, plan: records.QuantizationPlan, p
             f"feature: fix them, or set calibration.split to a split whose examples have it") from error
 
 
-def _check(model: bytes, float_bytes: bytes, plan: records.QuantizationPlan, plan_sha256: str,
+def _check(model: bytes, float_bytes: bytes, plan: records.QuantizationPlanRecord, plan_sha256: str,
            parity_report: dict, extra: dict[str, Any]) -> records.ExportReport:
     config = plan.config
     key = config.signature_key
