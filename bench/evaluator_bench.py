@@ -2,7 +2,7 @@
 vs a plain loop, on DirectRunner and on a real distributed engine (Dask), one run.
 
     .venv/bin/python -m bench.evaluator_bench [--examples 1000000] [--tfma-examples 200000]
-                                              [--shards 4] [--rounds 1]
+                                              [--shards 4] [--rounds 1] [--quick] [--out DIR]
 
 The eval digits are repeated to --examples records in --shards plain files (as ExampleGen
 shards a split; counts are rounded up to whole copies of the 360 eval digits so that every
@@ -19,6 +19,7 @@ Then 1 worker vs 2 workers (1 LiteRT thread each) on both runners, the fixed cos
 runner (a job over 360 records), and each worker's start-up, peak RSS and work. Worker
 start-up is inside every timing (DirectRunner starts its workers per job; each Dask round
 gets a fresh cluster, started before the clock). All jobs must give identical statistics.
+--quick: 1,440 records for every scorer (TFMA included), a model trained 50 steps.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -59,14 +61,14 @@ def write_records(path: str, records: list[bytes], count: int) -> None:
             writer.write(records[i % len(records)])
 
 
-def prepare(root: str, count: int, tfma_count: int, shards: int) -> dict:
+def prepare(root: str, count: int, tfma_count: int, shards: int, steps: int) -> dict:
     from tfx_edge.components.core import convert  # pylint: disable=g-import-not-at-top
     from tfx_edge.pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
     paths = demo_data.write(os.path.join(root, "data"))
     serving = os.path.join(root, "model")
-    digits_model.train(paths["train"], paths["eval"], serving, steps=300)
+    digits_model.train(paths["train"], paths["eval"], serving, steps=steps)
     records = list(examples.iter_records([paths["eval"]]))
-    out = {"files": [], "tfma": []}
+    out: dict[str, Any] = {"files": [], "tfma": []}
     for name, total in (("files", count), ("tfma", tfma_count)):
         folder = os.path.join(root, name)
         os.makedirs(folder)
@@ -161,18 +163,25 @@ def run_tfma(files: list[str], quant: str, ref: str, root: str) -> tuple[float, 
     return seconds, candidate.slicing_metrics[0][1][""][""]["sparse_categorical_accuracy"]["doubleValue"]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=1_000_000)
-    parser.add_argument("--tfma-examples", type=int, default=200_000)
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = common.parser(__doc__)
+    parser.add_argument("--examples", type=int, help="records for our jobs and the loop (default 1,000,000)")
+    parser.add_argument("--tfma-examples", type=int, help="records for TFMA (default 200,000)")
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1, help="median of this many interleaved runs (TFMA: 1)")
     args = parser.parse_args(argv)
+    args.examples = args.examples or (1 if args.quick else 1_000_000)   # rounded up to whole copies
+    args.tfma_examples = args.tfma_examples or (1 if args.quick else 200_000)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     whole = DIGITS * args.shards
     count = -(-args.examples // whole) * whole
     tfma_count = -(-args.tfma_examples // whole) * whole
     with tempfile.TemporaryDirectory(prefix="tfx-edge-evalbench-") as root:
-        data = prepare(root, count, tfma_count, args.shards)
+        data = prepare(root, count, tfma_count, args.shards, 50 if args.quick else 300)
         quant, ref, files = data["int8"], data["float"], data["files"]
         one, two = job_of(quant, ref, 1), job_of(quant, ref, 2)
 
@@ -193,7 +202,7 @@ def main(argv=None) -> int:
             "direct_1": lambda: run_ours(files, one, out("direct_1"), direct_workers(1)),
             "dask_1": dask(1),
         }
-        runs = {name: [] for name in scorers}
+        runs: dict[str, list[tuple[float, Any]]] = {name: [] for name in scorers}
         for _ in range(args.rounds):         # interleaved rounds: the machine may be shared
             for name, scorer in scorers.items():
                 runs[name].append(scorer())
@@ -203,7 +212,7 @@ def main(argv=None) -> int:
                  "DirectRunner 2 workers": run_ours(tiny, one, out("t1"), direct_workers(2))[0],
                  "DaskRunner 2 workers (fresh cluster)": dask(2, tiny, "t2")()[0]}
         tfma = run_tfma(data["tfma"], quant, ref, root)
-    return report(runs, tfma, fixed, count, tfma_count)
+    return report(runs, tfma, fixed, count, tfma_count, args)
 
 
 LABELS = {
@@ -216,7 +225,7 @@ LABELS = {
 }
 
 
-def report(runs: dict, tfma: tuple[float, float], fixed: dict, n: int, tfma_n: int) -> int:
+def report(runs: dict, tfma: tuple[float, float], fixed: dict, n: int, tfma_n: int, args: argparse.Namespace) -> int:
     seconds = {name: statistics.median(s for s, _ in r) for name, r in runs.items()}
     rate = {name: n / s for name, s in seconds.items()}
     tfma_rate = tfma_n / tfma[0]
@@ -267,7 +276,7 @@ def report(runs: dict, tfma: tuple[float, float], fixed: dict, n: int, tfma_n: i
         "scaling": [{"runner": r[0], "one_worker": r[1], "two_workers": r[2], "speedup": r[3]} for r in scale],
         "workers": {name: summaries[name]["workers"] for name in summaries},
         "fixed_cost_s": fixed, "best_vs_tfma": best / tfma_rate, "identical_statistics": identical,
-        "all_runs_s": {name: [s for s, _ in r] for name, r in runs.items()}}))
+        "all_runs_s": {name: [s for s, _ in r] for name, r in runs.items()}}, args))
     return 0 if identical else 1
 
 

@@ -1,17 +1,17 @@
 """Every quantization technique on the demo model, side by side in one process.
 
-    .venv/bin/python -m bench.techniques_bench [--runs 300] [--rounds 5]
+    .venv/bin/python -m bench.techniques_bench [--runs 300] [--rounds 5] [--quick] [--out DIR]
 
 For each technique: size, size ratio to float32, accuracy on the 360 eval
 digits and drop vs the float32 TFLite, and single-example latency (LiteRT,
 1 thread, with and without XNNPACK): the median over `rounds` interleaved
 rounds of the per-round median of `runs` invokes, so machine noise hits all
 models alike. Results: a table on stdout and bench/results/techniques.json.
+--quick: a model trained 50 steps, three techniques (both converters), 20 runs, 1 round.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from bench import common
+from bench.executors import make_artifact, run_exporter, run_quantizer
 from tfx_edge.components.core import examples, input_mapping, latency, litert
 from tfx_edge.schemas import AeqConfig, CalibrationConfig, Mode, QatConfig, QuantizationConfig
 
@@ -39,11 +40,11 @@ TECHNIQUES = {
     "aeq static_wi8_ai8": QuantizationConfig(mode=Mode.AEQ, calibration=CAL, aeq=AeqConfig(recipe="static_wi8_ai8")),
     "aeq static_wi8_ai16": QuantizationConfig(mode=Mode.AEQ, calibration=CAL, aeq=AeqConfig(recipe="static_wi8_ai16")),
 }
+QUICK = ("dynamic_range", "int8 (float fallback)", "aeq dynamic_wi8_afp32")
 
 
-def build_models(root: str) -> dict[str, bytes | str]:
+def build_models(root: str, techniques: dict[str, QuantizationConfig], steps: int) -> dict[str, bytes | str]:
     """Trains the demo model once, then runs Quantizer + TFLiteExporter per technique."""
-    from tests.conftest import make_artifact, run_exporter, run_quantizer  # pylint: disable=g-import-not-at-top
     from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=g-import-not-at-top
     from tfx_edge.pipelines import demo_data, digits_model  # pylint: disable=g-import-not-at-top
     data = os.path.join(root, "data")
@@ -55,9 +56,9 @@ def build_models(root: str) -> dict[str, bytes | str]:
     model = make_artifact(standard_artifacts.Model, os.path.join(root, "trainer"))
     digits_model.train(os.path.join(data, "Split-train", "digits.tfrecord"),
                        os.path.join(data, "Split-eval", "digits.tfrecord"),
-                       os.path.join(model.uri, "Format-Serving"), steps=400)
+                       os.path.join(model.uri, "Format-Serving"), steps=steps)
     built: dict[str, bytes | str] = {}
-    for name, config in TECHNIQUES.items():
+    for name, config in techniques.items():
         out = os.path.join(root, name.replace(" ", "_").replace(",", "").replace("/", ""))
         try:
             plan = run_quantizer(config, model, examples_artifact, os.path.join(out, "plan"))
@@ -98,41 +99,54 @@ def timings(models: dict[str, bytes], first: dict, runs: int, rounds: int) -> di
                    "no_xnnpack_us": statistics.median(per_round[(name, False)])} for name in models}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
+def main(argv: list[str] | None = None) -> int:
+    parser = common.parser(__doc__)
+    parser.add_argument("--runs", type=int, help="invokes per round (default 300; --quick: 20)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; --quick: 1)")
     args = parser.parse_args(argv)
+    args.runs = args.runs or (20 if args.quick else 300)
+    args.rounds = args.rounds or (1 if args.quick else 5)
+    techniques = {k: v for k, v in TECHNIQUES.items() if not args.quick or k in QUICK}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tfx-edge-techniques-") as root:
-        built = build_models(root)
-        records = list(examples.iter_records([built.pop("_eval_records")]))
+        built = build_models(root, techniques, 50 if args.quick else 400)
+        records = list(examples.iter_records([str(built.pop("_eval_records"))]))
     features = examples.Decoder().decode(records)
     labels = features["label"].reshape(-1)
-    first = {k: v[:1] for k, v in features.items()}
     models = {k: v for k, v in built.items() if isinstance(v, bytes)}
-    times = timings(models, first, args.runs, args.rounds)
-    float_acc = accuracy(models["float32"], features, labels)
-    rows, results = [], {}
-    for name in ["float32"] + list(TECHNIQUES):
-        if not isinstance(built.get(name), bytes):
-            rows.append([name, built.get(name, "missing")] + [""] * 6)
-            results[name] = {"error": built.get(name)}
-            continue
-        model, acc = built[name], accuracy(built[name], features, labels)
-        t = times[name]
-        results[name] = {"bytes": len(model), "ratio": len(model) / len(models["float32"]),
-                         "accuracy": acc, "drop": float_acc - acc, **t,
-                         "speedup_xnnpack": times["float32"]["xnnpack_us"] / t["xnnpack_us"]}
-        r = results[name]
-        rows.append([name, f"{len(model) / 1024:.0f} KiB", r["ratio"], f"{100 * acc:.2f}%",
-                     f"{100 * r['drop']:+.2f}", r["xnnpack_us"], r["no_xnnpack_us"], r["speedup_xnnpack"]])
+    times = timings(models, {k: v[:1] for k, v in features.items()}, args.runs, args.rounds)
+    rows, results = tabulate(["float32", *techniques], built, times, features, labels)
     print(common.table(["technique", "size", "ratio", "accuracy", "drop pts", "us XNNPACK",
                         "us no XNNPACK", "x float (XNNPACK)"], rows))
     print("wrote", common.write("techniques", {"results": results, "runs": args.runs, "rounds": args.rounds,
                                                "eval_examples": int(labels.size),
-                                               "wall_s": time.perf_counter() - start}))
-    return 0
+                                               "wall_s": time.perf_counter() - start}, args))
+    return 0 if all(isinstance(built.get(name), bytes) for name in techniques) else 1   # a failure is in the table
+
+
+def tabulate(names: list[str], built: dict[str, bytes | str], times: dict[str, dict], features: dict,
+             labels: np.ndarray) -> tuple[list[list], dict[str, dict]]:
+    """The table's rows and the JSON's results, one per technique (a failed one says why)."""
+    float_model = built.get("float32")
+    if not isinstance(float_model, bytes):   # no export succeeded: the table shows why
+        return [[name, built.get(name, "missing")] + [""] * 6 for name in names], {
+            name: {"error": built.get(name)} for name in names}
+    float_acc = accuracy(float_model, features, labels)
+    rows: list[list] = []
+    results: dict[str, dict] = {}
+    for name in names:
+        model = built.get(name)
+        if not isinstance(model, bytes):
+            rows.append([name, model or "missing"] + [""] * 6)
+            results[name] = {"error": model}
+            continue
+        acc, t = accuracy(model, features, labels), times[name]
+        r = results[name] = {"bytes": len(model), "ratio": len(model) / len(float_model), "accuracy": acc,
+                             "drop": float_acc - acc, **t,
+                             "speedup_xnnpack": times["float32"]["xnnpack_us"] / t["xnnpack_us"]}
+        rows.append([name, f"{len(model) / 1024:.0f} KiB", r["ratio"], f"{100 * acc:.2f}%",
+                     f"{100 * r['drop']:+.2f}", r["xnnpack_us"], r["no_xnnpack_us"], r["speedup_xnnpack"]])
+    return rows, results
 
 
 if __name__ == "__main__":

@@ -42,16 +42,6 @@ def clean_dir(uri: str) -> None:
     tf.io.gfile.makedirs(uri)
 
 
-def read_required_json(path: str, what: str, fix: str) -> Any:
-    """A JSON file the gate depends on: missing or unreadable is an error naming it and the fix."""
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{what} {path!r} is missing; {fix}")
-    try:
-        return read_json(path)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{what} {path!r} is not readable JSON ({error}); {fix}") from error
-
-
 def split_files(examples: artifact.Artifact | None, split: str, field: str) -> list[str]:
     """The record files of `split`; errors name the config field that chose it."""
     from tfx_edge.components.core import examples as examples_lib  # pylint: disable=g-import-not-at-top
@@ -87,11 +77,6 @@ def _default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def read_json(path: str) -> Any:
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return json.loads(f.read())
 
 
 def read_bytes(path: str) -> bytes:

@@ -3,10 +3,12 @@
     tfx-edge demo [--example penguin] [--mode int8] ...   # LocalDagRunner, SQLite, bundled data
     tfx-edge vertex --image ... --pipeline-root gs://...   # PipelineJob JSON + KFP PipelineSpec YAML
     tfx-edge report <EdgeEvaluation artifact uri>         # the summary of an existing evaluation
+    tfx-edge --version
 
-Importing this module and `--help` load no TensorFlow. The demo prints one line per component
-as it finishes and the summary; TFX's, TensorFlow's and the converter's logs (C++ included) go
-to <work-dir>/logs/<run>.log unless --verbose.
+Importing this module, `--help`, `--version`, `report` and every argument error load no
+TensorFlow. The demo prints one line per component as it finishes and the summary; TFX's,
+TensorFlow's and the converter's logs (C++ included) go to <work-dir>/logs/<run>.log unless
+--verbose.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ import os
 import sys
 import threading
 import time
+from typing import Iterator, TextIO
 
+import tfx_edge
 from tfx_edge.pipelines import compile_vertex, run_local
+from tfx_edge.schemas import names, records
+
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tfx-edge", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"tfx-edge {tfx_edge.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     run_local.add_demo_args(sub.add_parser("demo", help="run the demo pipeline locally",
                                            formatter_class=argparse.ArgumentDefaultsHelpFormatter))
@@ -34,10 +41,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
     if args.command == "report":
         return _report(args.uri)
+    run_local.check_args(p, args)   # every argument error comes before TensorFlow is imported
     if args.command == "vertex":
         job = compile_vertex.compile_pipeline(args)
         print(f"wrote {job}\nwrote {compile_vertex.spec_path(job)}")
@@ -46,17 +55,15 @@ def main(argv=None) -> int:
 
 
 def _report(uri: str) -> int:
-    import json  # pylint: disable=g-import-not-at-top
-    from tfx_edge.pipelines import summary  # pylint: disable=g-import-not-at-top
-    path = os.path.join(uri, "metrics.json")
-    if not os.path.exists(path):
-        print(f"tfx-edge report: {path} does not exist; give an EdgeEvaluation artifact's directory",
-              file=sys.stderr)
+    from tfx_edge.pipelines import evaluation_text  # pylint: disable=g-import-not-at-top  (TF-free)
+    path = os.path.join(uri, names.METRICS_FILE)
+    try:
+        evaluation = evaluation_text.read_evaluation(path)
+    except records.RecordError as error:
+        print(f"tfx-edge report: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
-    with open(path) as f:
-        evaluation = json.load(f)
-    print(summary.render({}, evaluation, None, os.path.join(uri, "report.html")))
-    return 0 if evaluation.get("blessed") else 1
+    print(evaluation_text.render({}, evaluation, None, os.path.join(uri, names.HTML_REPORT_FILE)))
+    return 0 if evaluation.blessed else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -82,7 +89,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _quiet(log: str, progress: "Progress"):
+def _quiet(log: str, progress: Progress) -> Iterator[None]:
     """Sends file descriptors 1 and 2 (Python and C++ output) to the log; progress lines keep the
     terminal through a duplicate of the original stdout."""
     from absl import logging  # pylint: disable=g-import-not-at-top
@@ -109,10 +116,10 @@ def _quiet(log: str, progress: "Progress"):
 class Progress:
     """Polls ML Metadata for the run's executions and prints one line per finished component."""
 
-    def __init__(self):
-        self.out = sys.stdout
+    def __init__(self) -> None:
+        self.out: TextIO = sys.stdout
         self._stop = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._printed: set[str] = set()
 
     def start(self, run_id: str, metadata_path: str) -> None:

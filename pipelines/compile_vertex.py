@@ -38,10 +38,10 @@ def add_vertex_args(p: argparse.ArgumentParser) -> None:
     run_local.add_gate_args(p)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_vertex_args(p)
-    return p.parse_args(argv)
+    return run_local.check_args(p, p.parse_args(argv))
 
 
 def check_placeholders(args: argparse.Namespace) -> None:
@@ -55,11 +55,11 @@ def check_placeholders(args: argparse.Namespace) -> None:
 
 def compile_pipeline(args: argparse.Namespace) -> str:
     """Writes the PipelineJob JSON and the PipelineSpec YAML; returns the JSON's path."""
+    check_placeholders(args)   # before the imports below (seconds)
     from tfx_edge import extras  # pylint: disable=g-import-not-at-top
     extras.require("kfp", "tfx-edge vertex (KubeflowV2DagRunner)")
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
     from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation  # pylint: disable=g-import-not-at-top
-    check_placeholders(args)
     pipeline = create_pipeline(
         pipeline_name=run_local.PIPELINE_NAME, pipeline_root=args.pipeline_root, data_root=args.data_root,
         serving_dir=args.serving_dir, quantization=run_local.quantization_config(args),
@@ -88,7 +88,7 @@ def write_pipeline_spec(job_path: str, path: str) -> None:
         yaml.safe_dump(spec, f, sort_keys=True)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     from tfx_edge.pipelines import cli  # pylint: disable=g-import-not-at-top
     return cli.main(["vertex"] + list(argv if argv is not None else sys.argv[1:]))
 

@@ -14,9 +14,9 @@ import tensorflow as tf
 
 from tfx_edge import extras
 
-tf_keras = extras.require("tf_keras", "the digits demo model (Keras 2)")
-
 from tfx_edge.pipelines.demo_data import IMAGE_KEY, LABEL_KEY
+
+tf_keras = extras.require("tf_keras", "the digits demo model (Keras 2)")
 
 NUM_PIXELS = 64
 NUM_CLASSES = 10
@@ -54,7 +54,7 @@ def add_outlier_channel(model: tf_keras.Model, images, factor: float = 1000.0) -
     int8 activations then crush every other unit to zero. Returns the unit's index.
     It exists to show what mode 'auto' does when full-integer int8 misses a tolerance.
     """
-    hidden = [l for l in model.layers if isinstance(l, tf_keras.layers.Dense)][-2]
+    hidden = [layer for layer in model.layers if isinstance(layer, tf_keras.layers.Dense)][-2]
     head = model.get_layer(OUTPUT_KEY)
     activations = tf_keras.Model(model.inputs, hidden.output)(images, training=False).numpy()
     unit = int(activations.mean(axis=0).argmax())

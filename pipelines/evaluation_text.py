@@ -6,12 +6,17 @@ primary metric, as the HTML report's gate table states drops.
 
 from __future__ import annotations
 
+import os
+
 from tfx_edge.schemas import names, records
 
 
 def read_evaluation(path: str) -> records.EvaluationResult:
     """metrics.json, strictly (records.RecordError names the file, field and fix); no TensorFlow."""
     fix = "give an EdgeEvaluation artifact's directory written by this tfx-edge (or re-run the EdgeEvaluator)"
+    if not os.path.isfile(path):
+        what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
+        raise records.RecordError(f"the EdgeEvaluator's result {path!r} {what}; {fix}")
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -10,21 +10,69 @@ import datetime
 import os
 import sys
 import uuid
+from typing import Any, Callable
 
-from tfx_edge.schemas import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode, Placement, QatConfig,
-                              QuantizationConfig)
+from tfx_edge.schemas import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, ConfigError, MetricThreshold,
+                              Mode, Placement, QatConfig, QuantizationConfig)
 
 # Importing this module is light (argument parsing for `tfx-edge --help`); TFX, TensorFlow and
-# ML Metadata are imported when a pipeline is built or run.
+# ML Metadata are imported when a pipeline is built or run. Every argument is checked while
+# parsing (the `type=` functions below and check_args), before any of them is imported.
 
 PIPELINE_NAME = "tfx-edge-digits"
-RUN_FNS = {"digits": "tfx_edge.pipelines.digits_model.run_fn", "outlier": "tfx_edge.pipelines.digits_model.run_fn_outlier"}
+RUN_FNS = {"digits": "tfx_edge.pipelines.digits_model.run_fn",
+           "outlier": "tfx_edge.pipelines.digits_model.run_fn_outlier"}
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer; give 1 or more")
+    return value
+
+
+def checked(kind: Callable[[str], Any], check: Callable[[Any], object]) -> Callable[[str], Any]:
+    """argparse type: `kind(text)`, refused with the config's own message when `check(value)`
+    (building or validating a config piece from schemas/) raises ConfigError."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        try:
+            check(value)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return value
+    return parse
+
+
+def _accuracy(**limits: float) -> None:
+    MetricThreshold(**limits).validate("accuracy", "accuracy")
+
+
+ACCURACY_DROP = checked(float, lambda v: _accuracy(max_absolute_drop=v))
+ACCURACY_FLOOR = checked(float, lambda v: _accuracy(lower_bound=v))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_demo_args(p)
-    return p.parse_args(argv)
+    return check_args(p, p.parse_args(argv))
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """What no single argument shows: the configs they build together (p.error: exit 2)."""
+    try:
+        quantization_config(args)
+        _accuracy(max_absolute_drop=args.max_drop, lower_bound=args.min_accuracy)
+    except ConfigError as error:
+        p.error(str(error))
+    return args
 
 
 def add_demo_args(p: argparse.ArgumentParser) -> None:
@@ -35,7 +83,7 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
                    help="'penguin': TFX's own penguin example (CSV, Transform, Keras 3) through tfx-edge")
     add_quantization_args(p)
     add_gate_args(p)
-    p.add_argument("--train-steps", type=int, default=400)
+    p.add_argument("--train-steps", type=positive_int, default=400)
     p.add_argument("--pipeline-name", default=PIPELINE_NAME)
     p.add_argument("--verbose", action="store_true", help="show TFX's and TensorFlow's logs instead of "
                    "writing them to <work-dir>/logs/")
@@ -43,10 +91,11 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
 
 def add_quantization_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.INT8.value)
-    p.add_argument("--calibration-samples", type=int, default=200)
-    p.add_argument("--qat-epochs", type=int, default=1, help="with --mode qat")
+    p.add_argument("--calibration-samples", type=checked(int, lambda v: CalibrationConfig(num_samples=v)),
+                   default=200)
+    p.add_argument("--qat-epochs", type=checked(int, lambda v: QatConfig(epochs=v)), default=1, help="with --mode qat")
     p.add_argument("--aeq-recipe", default="static_wi8_ai8", choices=AEQ_PRESETS, help="with --mode aeq")
-    p.add_argument("--auto-max-drop", type=float, default=0.01,
+    p.add_argument("--auto-max-drop", type=checked(float, lambda v: AutoConfig(max_absolute_drop=v)), default=0.01,
                    help="with --mode auto: tolerated accuracy drop on the validation subset")
     p.add_argument("--model", choices=sorted(RUN_FNS), default="digits",
                    help="'outlier': the same CNN with one outlier activation unit, where int8 fails")
@@ -55,9 +104,9 @@ def add_quantization_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_gate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-drop", type=float, default=0.02, help="max absolute accuracy drop")
-    p.add_argument("--min-accuracy", type=float, default=0.9)
-    p.add_argument("--max-slice-drop", type=float, default=0.1,
+    p.add_argument("--max-drop", type=ACCURACY_DROP, default=0.02, help="max absolute accuracy drop")
+    p.add_argument("--min-accuracy", type=ACCURACY_FLOOR, default=0.9)
+    p.add_argument("--max-slice-drop", type=ACCURACY_DROP, default=0.1,
                    help="max accuracy drop within each label's slice")
 
 
@@ -136,7 +185,7 @@ def run_with_id(runner, pipeline, before=None) -> str:
     return run_id
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     from tfx_edge.pipelines import cli  # pylint: disable=g-import-not-at-top
     return cli.main(["demo"] + list(argv if argv is not None else sys.argv[1:]))
 

@@ -308,5 +308,5 @@ def _values(**facts) -> list[str]:
     return [repr(m.value) for m in modes_where(**facts)]
 
 
-__all__ = ["Placement", "AUTO_CANDIDATES", "AeqConfig", "AutoConfig", "CalibrationConfig", "ConfigError", "MODES", "Mode",
-           "QatConfig", "QuantizationConfig", "AEQ_PRESETS"]
+__all__ = ["Placement", "AUTO_CANDIDATES", "AeqConfig", "AutoConfig", "CalibrationConfig", "ConfigError", "MODES",
+           "Mode", "QatConfig", "QuantizationConfig", "AEQ_PRESETS"]

@@ -19,6 +19,14 @@ if [ -z "$py" ]; then
   exit 1
 fi
 
+# build/typecheck/tfx_edge/: the package as its import path sees it (symlinks to tfx_edge/'s files and
+# to components/, schemas/, pipelines/), for mypy (pyproject.toml: [tool.mypy] mypy_path), which cannot
+# follow setuptools' package-dir mapping. Rebuilt on every run: new modules appear through the folders.
+view=build/typecheck/tfx_edge
+rm -rf "$view" && mkdir -p "$view"
+ln -s "$PWD"/tfx_edge/* "$view"/
+for folder in components schemas pipelines; do ln -s "$PWD/$folder" "$view/$folder"; done
+
 stamp=.venv/.tfx-edge-installed
 want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

@@ -4,43 +4,28 @@ from __future__ import annotations
 
 import os
 
-
-def make_artifact(cls, uri: str):
-    artifact = cls()
-    artifact.uri = uri
-    os.makedirs(uri, exist_ok=True)
-    return artifact
+from bench.executors import make_artifact, run_exporter, run_quantizer  # noqa: F401 (re-exported)
 
 
-def write_export_report(model_uri: str, **fields) -> None:
-    """The minimal export_report.json a TFLiteExporter writes, for TFLite models built in a test."""
-    import json
-    from tfx_edge.components import artifacts
-    report = {artifacts.FORMAT_KEY: artifacts.FORMAT, "mode": "float32", "signature_key": "serving_default",
-              "input_mapping": {}, "auto": None, **fields}
-    with open(os.path.join(model_uri, artifacts.EXPORT_REPORT_FILE), "w") as f:
-        json.dump(report, f)
-
-
-def run_quantizer(config, model, examples, out_uri):
-    from tfx_edge.components import specs
-    from tfx_edge.components.artifacts import QuantizationPlan
-    from tfx_edge.components.quantizer import executor
-    plan = make_artifact(QuantizationPlan, out_uri)
-    executor.Executor().Do({specs.MODEL_KEY: [model], specs.EXAMPLES_KEY: [examples] if examples else []},
-                           {specs.PLAN_KEY: [plan]}, {specs.CONFIG_KEY: config.to_json()})
-    return plan
-
-
-def run_exporter(model, plan, out_root):
-    from tfx.types import standard_artifacts
-    from tfx_edge.components import specs
-    from tfx_edge.components.tflite_exporter import executor
-    tflite = make_artifact(standard_artifacts.Model, os.path.join(out_root, "tflite_model"))
-    float_model = make_artifact(standard_artifacts.Model, os.path.join(out_root, "float_model"))
-    executor.Executor().Do({specs.MODEL_KEY: [model], specs.PLAN_KEY: [plan]},
-                           {specs.TFLITE_MODEL_KEY: [tflite], specs.FLOAT_MODEL_KEY: [float_model]}, {})
-    return tflite, float_model
+def write_export_report(model_uri: str, like_uri: str, reference_uri: str | None = None) -> None:
+    """export_report.json for a TFLite model built in a test: the record of the real export at
+    `like_uri`, with this model's bytes as its candidate (as if that export had written it), so the
+    EdgeEvaluator's chain of custody holds for it and that export's float32 reference (or, with
+    reference_uri, the TFLite model there as the reference)."""
+    import dataclasses
+    from tfx_edge.components import artifacts, record_files
+    from tfx_edge.schemas import records
+    report, _ = record_files.read_export_report(like_uri)
+    with open(os.path.join(model_uri, "Format-Serving", artifacts.TFLITE_FILE), "rb") as f:
+        data = f.read()
+    quantized = dataclasses.replace(report.quantized, bytes=len(data), sha256=records.sha256(data))
+    reference = report.float_model
+    if reference_uri is not None:
+        with open(os.path.join(reference_uri, "Format-Serving", artifacts.TFLITE_FILE), "rb") as f:
+            ref = f.read()
+        reference = dataclasses.replace(reference, bytes=len(ref), sha256=records.sha256(ref))
+    record_files.write_record(os.path.join(model_uri, artifacts.EXPORT_REPORT_FILE),
+                              dataclasses.replace(report, quantized=quantized, float_model=reference))
 
 
 def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None,

@@ -73,7 +73,7 @@ class Evaluator:
     """evaluate(name, config) -> Trial, and rank_layers() for int8_selective."""
 
     def __init__(self, source_dir: str, auto: AutoConfig, calibration: Mapping[str, np.ndarray],
-                 float_model: bytes, validation: Validation, cache: "Cache",
+                 float_model: bytes, validation: Validation, cache: Cache,
                  qat_dir: Callable[[], str] | None = None):
         self._source, self._auto, self._calibration = source_dir, auto, calibration
         self._float, self._validation, self._cache, self._qat_dir = float_model, validation, cache, qat_dir

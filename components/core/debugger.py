@@ -83,7 +83,7 @@ def layer_report(debugger) -> str:
 
 
 def _sorted_csv(text: str) -> str:
-    lines = [l for l in text.splitlines() if l.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) < 2:
         return text
     header = lines[0].split(",")
@@ -99,7 +99,7 @@ def _sorted_csv(text: str) -> str:
             return float("-inf")
     body = sorted(lines[1:], key=rmse_over_scale, reverse=True)
     return "\n".join([lines[0] + ",rmse_over_scale"] +
-                     [f"{l},{rmse_over_scale(l):.6g}" for l in body]) + "\n"
+                     [f"{line},{rmse_over_scale(line):.6g}" for line in body]) + "\n"
 
 
 def layer_report_of(source_dir: str, config: QuantizationConfig,

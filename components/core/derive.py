@@ -58,7 +58,7 @@ class Derived:
                                   specs(self.inputs), specs(self.raw_features))
 
     @classmethod
-    def from_record(cls, record: records.Derivation) -> "Derived":
+    def from_record(cls, record: records.Derivation) -> Derived:
         def specs(items):
             return tuple(TensorSpec(t.name, t.dtype, tuple(-1 if d is None else d for d in t.shape))
                          for t in items)

@@ -22,7 +22,7 @@ def select(records: Iterable[bytes], fraction: float, max_examples: int, seed: i
     """(subset in key order, records seen)."""
     heap: list[tuple[float, bytes]] = []   # max-heap on key via negation
     seen = 0
-    for seen, record in enumerate(records, start=1):
+    for seen, record in enumerate(records, start=1):  # noqa: B007 (seen is returned: the count)
         key = _key(record, seed)
         if key >= fraction:
             continue

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import Any, Mapping
 
-from tfx_edge.components.core import latency, litert, slicing
+from tfx_edge.components.core import latency, litert
 from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import _strict, names, records
 
