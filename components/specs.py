@@ -36,7 +36,7 @@ class QuantizerSpec(component_spec.ComponentSpec):
 
 
 class TFLiteExporterSpec(component_spec.ComponentSpec):
-    PARAMETERS = {}
+    PARAMETERS: dict[str, component_spec.ExecutionParameter] = {}
     INPUTS = {
         MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan),

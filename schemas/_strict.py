@@ -83,22 +83,25 @@ def check_fields(instance: Any, prefix: str = "") -> None:
         _coerce(hints[field.name], getattr(instance, field.name), f"{name}.{field.name}")
 
 
+J = TypeVar("J", bound="JsonConfig")
+
+
 class JsonConfig:
     """Mixin for the config dataclasses: strict dict/JSON round trips."""
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]):
+    def from_dict(cls: type[J], data: Mapping[str, Any]) -> J:
         return from_dict(cls, data)
 
     @classmethod
-    def from_json(cls, text: str):
+    def from_json(cls: type[J], text: str) -> J:
         return cls.from_dict(json.loads(text))
 
     def to_json(self) -> str:
         return to_json(self)
 
     @classmethod
-    def coerce(cls, config: Any):
+    def coerce(cls: type[J], config: Any) -> J:
         """An instance of cls from an instance or a dict (what components accept)."""
         if isinstance(config, cls):
             return config
@@ -191,4 +194,12 @@ def _coerce_scalar(hint: Any, value: Any, path: str) -> Any:
         fail(path, value, f"expected {hint.__name__} (a number), got a string; write it without quotes")
     if isinstance(hint, type) and not isinstance(value, hint):
         fail(path, value, f"expected {hint.__name__}, got {type(value).__name__}")
+    return value
+
+
+def need(value: T | None, field: str) -> T:
+    """`value` where the config guarantees it is set (validated on construction): a None here is
+    a programming error, named by field, never an AttributeError deep in the code."""
+    if value is None:
+        raise ConfigError(f"{field} is not set, but this step needs it; set {field}=...")
     return value

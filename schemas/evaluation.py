@@ -48,6 +48,9 @@ class MetricThreshold:
     lower_bound: float | None = None
     upper_bound: float | None = None
 
+    def __post_init__(self) -> None:
+        _strict.check_fields(self)
+
     def validate(self, path: str, metric: str) -> None:
         values = dataclasses.asdict(self)
         if all(v is None for v in values.values()):
@@ -66,7 +69,8 @@ class MetricThreshold:
 
     def _check_range(self, path: str, metric: str) -> None:
         """Refuses limits that can never pass or always pass, given the metric's range [0, upper]."""
-        upper = metric_table.get(metric).upper if metric_table.get(metric) else None
+        entry = metric_table.get(metric)
+        upper = entry.upper if entry else None
         lo, hi = self.lower_bound, self.upper_bound
         if lo is not None and hi is not None and lo > hi:
             fail(f"{path}.lower_bound", lo, f"it is above upper_bound={hi}: no value can pass; swap or fix them")
@@ -86,6 +90,11 @@ class MetricThreshold:
         if drop is not None and upper is not None and drop >= upper:
             fail(f"{path}.max_absolute_drop", drop, f"{metric!r} is at most {upper:g}, so a drop of "
                  f"{drop:g} always passes; a fraction is written as e.g. 0.01 (one point)")
+        relative = self.max_relative_drop
+        if relative is not None and upper is not None and metric_direction(metric) == HIGHER and relative >= 1:
+            fail(f"{path}.max_relative_drop", relative, f"{metric!r} lies in [0, {upper:g}], so it cannot fall "
+                 f"by more than 100% of its reference and a relative drop of {relative:g} always passes; "
+                 f"a fraction is written as e.g. 0.02 (2%)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +109,9 @@ class SliceThreshold:
     value: str | None = None
     min_examples: int = 1
 
+    def __post_init__(self) -> None:
+        _strict.check_fields(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class Budgets:
@@ -111,6 +123,9 @@ class Budgets:
     max_latency_p95_us: float | None = None
     max_latency_ratio: float | None = None   # quantized p50 / float32 TFLite p50
     max_float_ops: int | None = None         # ops computing in float (float + hybrid)
+
+    def __post_init__(self) -> None:
+        _strict.check_fields(self)
 
     def validate(self) -> None:
         for name, value in dataclasses.asdict(self).items():
@@ -138,6 +153,7 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slices", tuple(self.slices))
+        _strict.check_fields(self)
         if not self.metrics:
             fail("thresholds.metrics", self.metrics, "set at least one metric threshold, e.g. "
                  "{'accuracy': MetricThreshold(max_absolute_drop=0.01)}; a gate without one "
@@ -153,6 +169,9 @@ class LatencyConfig:
     warmup: int = 20
     num_threads: int = 1
     budget_kernel: Kernel = Kernel.XNNPACK
+
+    def __post_init__(self) -> None:
+        _strict.check_fields(self)
 
     def validate(self) -> None:
         object.__setattr__(self, "budget_kernel",
@@ -176,7 +195,10 @@ class EvaluationConfig(_strict.JsonConfig):
     slice_features: features whose values slice the metrics (one value per example).
     compare_saved_model: also run the float SavedModel (the EdgeEvaluator's
       `saved_model` input) and check drops against it too.
-    shards_per_file: work units per record file (more parallelism for few big files).
+    shards_per_file: work units per record file. None (default): chosen from the split's
+      size (plain files: byte ranges of 1-64 MiB, about 32 per split; GZIP files: interleaved
+      shards, at least 4 per split). n: exactly n byte ranges per plain file (1 reads each
+      file whole, from its first byte) and n interleaved shards per GZIP file.
     """
 
     thresholds: Thresholds
@@ -192,7 +214,7 @@ class EvaluationConfig(_strict.JsonConfig):
     num_threads: int = 1
     latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
     compare_saved_model: bool = False
-    shards_per_file: int = 1
+    shards_per_file: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _strict._coerce_enum(Task, self.task, "task"))
@@ -201,6 +223,7 @@ class EvaluationConfig(_strict.JsonConfig):
                                _strict._coerce_enum(OutputKind, self.output_kind, "output_kind"))
         object.__setattr__(self, "top_k", tuple(self.top_k))
         object.__setattr__(self, "slice_features", tuple(self.slice_features))
+        _strict.check_fields(self)
         self._check_numbers()
         self.latency.validate()
         if self.thresholds.budgets.needs_latency and self.latency.runs < 1:
@@ -215,8 +238,9 @@ class EvaluationConfig(_strict.JsonConfig):
             fail("batch_size", self.batch_size, "use a batch size >= 1")
         if self.num_threads < 1:
             fail("num_threads", self.num_threads, "use at least 1 thread")
-        if self.shards_per_file < 1:
-            fail("shards_per_file", self.shards_per_file, "use 1 or more")
+        if self.shards_per_file is not None and self.shards_per_file < 1:
+            fail("shards_per_file", self.shards_per_file,
+                 "use 1 or more, or None (chosen from the split's size)")
         if not self.label_feature:
             fail("label_feature", self.label_feature, "name the Example feature holding the label")
         if any(k < 1 for k in self.top_k):

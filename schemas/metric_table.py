@@ -65,6 +65,8 @@ class Metric:
 
     def expand(self, n: int) -> str:
         """A family's name for k or class index n."""
+        if self.placeholder is None:
+            raise ValueError(f"metric {self.name!r} is not a family (no placeholder to expand)")
         return self.name.replace(self.placeholder, str(n))
 
 
@@ -139,7 +141,8 @@ def per_class_families(task) -> tuple[str, ...]:
 
 def per_class(task, name: str) -> bool:
     """Whether name is a member of one of the task's per-class families."""
-    return any(METRICS[f].pattern.match(name) for f in per_class_families(task))
+    return any((pattern := METRICS[f].pattern) is not None and pattern.match(name)
+               for f in per_class_families(task))
 
 
 __all__ = ["HIGHER", "LOWER", "METRICS", "METRIC_DIRECTIONS", "Metric", "PAIR_METRICS", "Task", "auto_metrics",

@@ -138,8 +138,10 @@ def auto_candidates(default_only: bool = False) -> tuple[str, ...]:
     names: list[str] = []
     for _, mode in ranked:
         names.append(mode.value)
-        if MODES[mode].auto.refined_by:
-            names.append(MODES[mode].auto.refined_by)
+        candidate = MODES[mode].auto
+        refined_by = candidate.refined_by if candidate is not None else None
+        if refined_by:
+            names.append(refined_by)
     return tuple(names)
 
 

@@ -165,7 +165,8 @@ class AutoConfig:
                 fail(f"auto.{name}", value, "use a drop >= 0")
         if self.metric not in AUTO_METRICS:
             fail("auto.metric", self.metric, f"use one of {', '.join(AUTO_METRICS)}")
-        if metric_table.get(self.metric).needs_output_kind and self.output_kind not in ("probabilities", "logits"):
+        needs_kind = _strict.need(metric_table.get(self.metric), "auto.metric").needs_output_kind
+        if needs_kind and self.output_kind not in ("probabilities", "logits"):
             fail("auto.output_kind", self.output_kind, f"metric {self.metric!r} needs 'probabilities' or 'logits'")
         self._check_candidates()
         self._check_numbers()
@@ -283,7 +284,7 @@ class QuantizationConfig(_strict.JsonConfig):
     def _check_search(self) -> None:
         if self.io_dtype != "float32":
             fail("io_dtype", self.io_dtype, "mode='auto' compares float32-I/O candidates; keep float32")
-        if self.auto.uses_qat != (self.qat is not None):
+        if _strict.need(self.auto, "auto").uses_qat != (self.qat is not None):
             fail("qat", self.qat, "with mode='auto', set qat=QatConfig(...) exactly when "
                  "'qat' is one of auto.candidates")
         if self.aeq is not None or self.keep_float_ops or self.keep_float_nodes:
@@ -295,7 +296,7 @@ class QuantizationConfig(_strict.JsonConfig):
     def needs_calibration(self) -> bool:
         calibration = MODES[self.mode].calibration
         if calibration == Calibration.BY_RECIPE:
-            return self.aeq.needs_calibration
+            return _strict.need(self.aeq, "aeq").needs_calibration
         return calibration == Calibration.ALWAYS
 
     @property

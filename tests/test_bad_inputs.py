@@ -182,6 +182,18 @@ def ev_corrupt_file_read_in_worker_processes(env):
     return run
 
 
+def ev_huge_frame_header(env):
+    """A 2.7 MB eval file (cut into byte ranges) whose last frame claims 1 TiB."""
+    records = list(split_records(env.examples.uri, "eval")) * 24
+    path = os.path.join(env.tmp, "big.tfrecord")
+    write_records(path, records)
+    with open(path, "ab") as f:
+        f.write(frame_claiming_1_tib())
+    with open(path, "rb") as f:
+        content = f.read()
+    return plain(env, examples=eval_split(env, {SPLIT_FILE: content}))
+
+
 def ev_float_not_blessed(env):
     from tfx.types import standard_artifacts
     float_blessing = make_artifact(standard_artifacts.ModelBlessing, os.path.join(env.tmp, "float_blessing"))
@@ -366,6 +378,21 @@ def truncated_file(env, split: str) -> bytes:
         return f.read()[:1000]
 
 
+def frame_claiming_1_tib() -> bytes:
+    """A TFRecord frame header with a valid length checksum whose length is 1 TiB, then a few bytes."""
+    import struct
+    from tfx_edge.components.core import tfrecord
+    length = struct.pack("<Q", 1 << 40)
+    return length + struct.pack("<I", tfrecord.masked_crc(length)) + b"\0" * 64
+
+
+def q_huge_frame_header(env):
+    good = list(split_records(env.examples.uri, "train")[:100])
+    examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {
+        "data_tfrecord-00000-of-00002": good, "data_tfrecord-00001-of-00002": frame_claiming_1_tib()}})
+    return QuantizerRun(INT8, examples, os.path.join(env.tmp, "plan"))
+
+
 def q_corrupt_file(env):
     examples = new_examples(os.path.join(env.tmp, "ex"), {"train": {
         "data_tfrecord-00000-of-00002": list(split_records(env.examples.uri, "train")[:100]),
@@ -435,6 +462,9 @@ QUANTIZER_CASES = [
     ("corrupt_record_file", q_corrupt_file, ExamplesError,
      r"record file '.*Split-train/data_tfrecord-00001-of-00002' is corrupt or not a TFRecord file \(read as "
      r"uncompressed TFRecords; a GZIP file must be named '\*\.gz'\).*Re-create it"),
+    ("frame_header_claiming_1_tib", q_huge_frame_header, ExamplesError,
+     r"record file '.*Split-train/data_tfrecord-00001-of-00002' is corrupt or not a TFRecord file .*: truncated "
+     r"or corrupt record at offset 0: its header claims 1099511627776 bytes of data but only 76 bytes remain"),
     ("gz_named_plain_file", q_gz_named_plain_file, ExamplesError,
      r"record file '.*Split-train/data_tfrecord-00000-of-00001\.gz' is corrupt or not a TFRecord file \(read as "
      r"GZIP because its name ends in '\.gz'\).*name it by its compression"),
@@ -636,7 +666,7 @@ EXPORTER_CASES = [
     ("plan_calibration_without_sha256", damaged_plan(_plan_edit(lambda p: p["calibration"].pop("sha256"))),
      RecordError, PLAN + r": CalibrationRecord needs option\(s\) calibration\.sha256, which is missing"),
     ("plan_unknown_field", damaged_plan(_plan_edit(lambda p: p.update(calibraton=None))), RecordError,
-     PLAN + r": unknown option\(s\) calibraton for QuantizationPlan; allowed: .*calibration"),
+     PLAN + r": unknown option\(s\) calibraton for QuantizationPlanRecord; allowed: .*calibration"),
     ("plan_nan_literal", damaged_plan(_write_text(artifacts.PLAN_FILE, '{"kind": NaN}')), RecordError,
      PLAN + r" is not readable JSON \(NaN is not JSON"),
     ("plan_mode_unknown", damaged_plan(_plan_edit(lambda p: p["config"].update(mode="int3"))), RecordError,
@@ -916,6 +946,9 @@ EDGE_CASES = [
     ("corrupt_record_file_read_by_a_worker_process", ev_corrupt_file_read_in_worker_processes, ExamplesError,
      r"^record file '.*Split-eval/data_tfrecord-00001-of-00002' is corrupt or not a TFRecord file .*\n"
      r"\(raised in a Beam worker: \w+; its traceback follows\)"),
+    ("frame_header_claiming_1_tib_in_a_byte_range", ev_huge_frame_header, ExamplesError,
+     r"record file '.*Split-eval/" + SPLIT_FILE + r"' is corrupt or not a TFRecord file .*: truncated or corrupt "
+     r"record at offset \d+: its header claims 1099511627776 bytes of data but only 76 bytes remain"),
     ("float_model_not_blessed", ev_float_not_blessed, NOT_BLESSED,
      r"^float_model_blessed: the float model's Evaluator blessing is NOT_BLESSED: FAILED$"),
     ("retry_blessed_then_error", ev_retry_blessed_then_error, ExamplesError,

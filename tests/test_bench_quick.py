@@ -21,6 +21,7 @@ KEYS = {
     "derive_bench": {"rows", "rounds"},
     "evaluator_bench": {"rows", "scaling", "workers", "fixed_cost_s", "identical_statistics"},
     "pipeline_bench": {"runs", "target_total_s"},
+    "reader_bench": {"rows", "rounds", "records", "ranges"},
     "techniques_bench": {"results", "runs", "rounds", "eval_examples", "wall_s"},
 }
 SLOW: set[str] = set()   # over ~60 s in --quick mode: marked e2e

@@ -70,7 +70,7 @@ ALLOWED_IMPORTS = {
                   "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
     report_charts: {"__future__", "dataclasses", "typing", "tfx_edge.components.edge_evaluator.report_cells",
                     "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
-    report_cells: {"__future__", "dataclasses", "json", "math", "tfx_edge.schemas.names",
+    report_cells: {"__future__", "dataclasses", "json", "math", "typing", "tfx_edge.schemas.names",
                    "tfx_edge.schemas.records"},
 }
 

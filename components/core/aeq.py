@@ -59,6 +59,7 @@ import numpy as np
 from tfx_edge import extras
 from tfx_edge.components.core.calibration import as_samples
 from tfx_edge.components.core.convert import ConversionError
+from tfx_edge.schemas import _strict
 from tfx_edge.schemas.quantization import AEQ_CALIBRATED_PRESETS, QuantizationConfig
 
 NO_QUANTIZE = "no_quantize"
@@ -113,15 +114,16 @@ def quantize_with_recipe(float_model: bytes, config: QuantizationConfig,
 def build_recipe(float_model: bytes, config: QuantizationConfig) -> list[dict]:
     """The AEQ recipe quantize() applies: the preset (+ float I/O for static presets) and the
     float_scopes' NO_QUANTIZE entries, or the recipe file's entries. JSON-serializable."""
-    aeq = config.aeq
-    recipe = _preset(aeq.recipe) if aeq.recipe is not None else _read_recipe_file(aeq.recipe_file)
+    aeq = _strict.need(config.aeq, "aeq")
+    recipe = (_preset(aeq.recipe) if aeq.recipe is not None
+              else _read_recipe_file(_strict.need(aeq.recipe_file, "aeq.recipe_file")))
     if aeq.float_scopes:
         recipe += _float_scopes(float_model, aeq.float_scopes, _what(config))
     return recipe
 
 
 def _what(config: QuantizationConfig) -> str:
-    aeq = config.aeq
+    aeq = _strict.need(config.aeq, "aeq")
     return (f"ai-edge-quantizer recipe {aeq.recipe!r}" if aeq.recipe is not None
             else f"ai-edge-quantizer recipe file {aeq.recipe_file!r}")
 

@@ -24,6 +24,7 @@ import tensorflow as tf
 from tfx_edge.components.core import (auto_search, calibration, checks, examples, holdout, input_mapping, latency,
                                       litert, metrics)
 from tfx_edge.components.core import quantize as quantize_lib
+from tfx_edge.schemas import _strict
 from tfx_edge.schemas import metric_table
 from tfx_edge.schemas.modes import MODES, Technique
 from tfx_edge.schemas.quantization import AutoConfig, QuantizationConfig
@@ -40,7 +41,7 @@ class Validation:
 
 def validation_subset(records, tensors, config: QuantizationConfig) -> tuple[list[bytes], Validation, dict]:
     """(held-out records, Validation, its record for the plan) from a split's records."""
-    auto = config.auto
+    auto = _strict.need(config.auto, "auto")
     subset, seen = holdout.select(records, auto.validation_fraction, auto.max_validation_examples, auto.seed)
     if not subset:
         raise examples.ExamplesError(
@@ -77,7 +78,7 @@ class Evaluator:
                  qat_dir: Callable[[], str] | None = None):
         self._source, self._auto, self._calibration = source_dir, auto, calibration
         self._float, self._validation, self._cache, self._qat_dir = float_model, validation, cache, qat_dir
-        self._reference = None
+        self._reference: float | None = None
 
     def _score(self, model: bytes, key: str) -> tuple[float, list]:
         """(metric on the validation subset, the model's input specs)."""
@@ -107,7 +108,8 @@ class Evaluator:
         start = time.monotonic()
         trial = auto_search.Trial(name=name, config=json.loads(config.to_json()))
         try:
-            qat_dir = self._qat_dir() if MODES[config.mode].technique == Technique.QAT else None
+            qat = MODES[config.mode].technique == Technique.QAT
+            qat_dir = _strict.need(self._qat_dir, "the QAT fine-tuning step")() if qat else None
             model = quantize_lib.quantize(self._source, config, self._calibration, self._float, qat_dir).model
             found = checks.problems(checks.describe(model, config.signature_key), config)
             if found:
@@ -170,12 +172,12 @@ def score(values: np.ndarray, label: np.ndarray, auto: AutoConfig, output: str) 
     """The auto metric of one model's outputs on the validation subset (its task from
     schemas/metric_table.py)."""
     n = len(values)
-    if metric_table.Task.CLASSIFICATION not in metric_table.get(auto.metric).tasks:
+    if metric_table.Task.CLASSIFICATION not in _strict.need(metric_table.get(auto.metric), "auto.metric").tasks:
         out = np.asarray(values).reshape(n, -1)
         stats = metrics.regression_stats(metrics.targets_of(label, out.shape[1], auto.label_feature), out)
         return metrics.regression_metrics(stats)[auto.metric]
     spec = metrics.Spec("classification", metrics.num_classes(values.shape), auto.output_kind, ())
-    truth, _ = metrics.labels_of(label, spec.num_classes, auto.label_feature)
+    truth, _ = metrics.labels_of(label, spec.classes, auto.label_feature)
     stats = metrics.classification_stats(truth, metrics.class_scores(values, spec, output), spec)
     return metrics.classification_metrics(stats, spec)[auto.metric]
 
@@ -197,7 +199,7 @@ class Cache:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _path(self, key: str) -> str:
-        return os.path.join(self._dir, f"{key}.json")
+        return os.path.join(_strict.need(self._dir, "auto.cache_dir"), f"{key}.json")
 
     def get(self, key: str) -> dict | None:
         if self._dir is None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable
+from typing import Callable, TypeGuard
 
-from tfx_edge.schemas import records
+from tfx_edge.schemas import _strict, records
 from tfx_edge.schemas.modes import AEQ_PREFIX, MODES, SELECTIVE, Technique, candidate_mode, refined_mode
 from tfx_edge.schemas.quantization import AeqConfig, AutoConfig, QuantizationConfig
 
@@ -77,7 +77,7 @@ def judge(trial: Trial, auto: AutoConfig) -> Trial:
     return trial
 
 
-def _finite(value) -> bool:
+def _finite(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -118,7 +118,7 @@ class Search:
 
     def __init__(self, base: QuantizationConfig, evaluate: Callable[[str, QuantizationConfig], Trial],
                  rank_layers: Callable[[], list[str]], clock: Callable[[], float] = time.monotonic):
-        self._base, self._auto = base, base.auto
+        self._base, self._auto = base, _strict.need(base.auto, "auto")
         self._evaluate, self._rank_layers, self._clock = evaluate, rank_layers, clock
         self.trials: list[Trial] = []
         self._start = clock()
@@ -149,7 +149,7 @@ class Search:
         return trial if trial.passed else None
 
     def _selective(self) -> Trial | None:
-        refined = refined_mode(SELECTIVE).value   # int8, per the registry
+        refined = _strict.need(refined_mode(SELECTIVE), "the registry's refined mode").value   # int8
         int8 = next((t for t in self.trials if t.name == refined), None)
         if int8 is None or int8.error or not _tolerance_reasons(int8, self._auto):
             return None   # only refines an int8 that converted but lost too much accuracy
@@ -164,7 +164,7 @@ class Search:
 def best_of(trials: list[Trial]) -> Trial | None:
     """The measured trial with the smallest drop (earliest, i.e. most compressed, on ties)."""
     measured = [t for t in trials if not t.error and _finite(t.absolute_drop)]
-    return min(measured, key=lambda t: t.absolute_drop) if measured else None
+    return min(measured, key=lambda t: float(t.absolute_drop or 0.0)) if measured else None
 
 
 def explain(summary: records.AutoSearch) -> str:

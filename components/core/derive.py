@@ -81,16 +81,17 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement) -
     graph = graph_cut.Graph(frozen.graph.as_graph_def(), key, _tables(signature))
     outputs = _outputs(signature, frozen)
     parse = graph.parse_node()
+    raw: list[graph_cut.Feed] = []
     if parse is None:
         feeds = graph_cut.placeholder_feeds(frozen, signature, key)
-        kind, used_placement, raw = DENSE, Placement.EMBEDDED, ()
+        kind, used_placement = DENSE, Placement.EMBEDDED
     elif placement == Placement.TRANSFORMED:
-        raw = tuple(graph.dense_features(parse))
+        raw = graph.dense_features(parse)
         feeds = graph.transform_outputs(parse, loaded, key)
         kind, used_placement = EXAMPLES, placement
     else:
         feeds = graph.dense_features(parse)
-        kind, used_placement, raw = EXAMPLES, placement, ()
+        kind, used_placement = EXAMPLES, placement
     graph.check_reachable(feeds, outputs, parse)
     signatures = {key: graph_cut.function(graph.graph_def, feeds, outputs, graph.resources)}
     if raw:

@@ -73,13 +73,16 @@ def read_batches(path: str, shard: int, num_shards: int, batch_size: int) -> Ite
 def read_unit(path: str, unit: tuple, batch_size: int, spans: list | None = None,
               size: int | None = None) -> Iterator[list[bytes]]:
     """Batches of one work unit of a file: ("range", start, end) for the records whose frames
-    start in that byte range (plain files; the range's tfrecord.Span is appended to `spans`), or
-    ("batches", shard, num_shards) for every num_shards-th batch (GZIP files). `size`: the file's
-    size if known. Errors name the file."""
+    start in that byte range (plain files; the range's tfrecord.Span is appended to `spans`),
+    ("from", offset, end) for the same read from `offset`, a known record boundary, without
+    scanning (see tfrecord.resolve), or ("batches", shard, num_shards) for every num_shards-th
+    batch (GZIP files). `size`: the file's size if known. Errors name the file."""
     kind, a, b = unit
     with _naming(path):
         if kind == "range":
             yield from tfrecord.read_range(path, a, b, batch_size, spans, size)
+        elif kind == "from":
+            yield from tfrecord.read_range(path, a, b, batch_size, spans, size, at=a)
         else:
             yield from tfrecord.read_interleaved(path, a, b, batch_size, by_batch=True)
 

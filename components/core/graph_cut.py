@@ -119,7 +119,9 @@ class Graph:
         """Everything the outputs need is computable from the feeds with builtin ops (function
         bodies included); a lookup table beyond the cut is refused."""
         fed = {f.tensor for f in feeds} | {f.tensor.removesuffix(":0") for f in feeds}
-        seen, stack, unsupported, tables = set(), [graph_scan.node_of(t) for t in outputs.values()], {}, []
+        seen, stack = set(), [graph_scan.node_of(t) for t in outputs.values()]
+        unsupported: dict[str, set] = {}
+        tables: list[str] = []
         while stack:
             name = stack.pop()
             if name in seen:
@@ -231,7 +233,8 @@ def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: d
     keys = sorted(fetches)
     nodes = {n.name: n for n in graph_def.node}
     needed = graph_scan.needed_nodes(nodes, [f.tensor for f in feeds], fetches.values())
-    tables = sorted(n for n in (resources or {}) if n in needed)
+    resources = resources or {}
+    tables = sorted(n for n in resources if n in needed)
     pruned = wrapped.prune([wrapped.graph.get_tensor_by_name(f.tensor) for f in feeds]
                            + [wrapped.graph.get_tensor_by_name(n + ":0") for n in tables],
                            [wrapped.graph.get_tensor_by_name(fetches[k]) for k in keys])

@@ -45,6 +45,14 @@ class Spec:
     def classification(self) -> bool:
         return self.task == "classification"
 
+    @property
+    def classes(self) -> int:
+        """The number of classes of a classification output (set by planning before scoring)."""
+        if self.num_classes is None:
+            raise OutputError("the number of classes of the classification output is not known; "
+                              "planning sets it from the model's output shape")
+        return self.num_classes
+
 
 def merge(a: Mapping, b: Mapping) -> dict:
     """Sum of two statistics dicts (nested dicts merge key by key)."""
@@ -139,7 +147,7 @@ def _check_probabilities(flat: np.ndarray, name: str) -> None:
 # --- per-batch statistics -----------------------------------------------------------------
 
 def classification_stats(labels: np.ndarray, scores: np.ndarray, spec: Spec) -> dict:
-    classes = spec.num_classes
+    classes = spec.classes
     finite = np.isfinite(scores).all(axis=1)
     pred = np.argmax(np.where(np.isfinite(scores), scores, -np.inf), axis=1)
     # A non-finite row counts as a miss: predicted as the next class after its label.

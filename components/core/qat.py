@@ -41,6 +41,7 @@ from tfx_edge import extras
 from tfx_edge.components.core import examples, qat_data
 from tfx_edge.components.core.convert import ConversionError
 from tfx_edge.components.core.input_mapping import TensorSpec
+from tfx_edge.schemas import _strict
 from tfx_edge.schemas.quantization import QuantizationConfig
 
 _WAY_OUT = "; use mode='int8' (post-training full-integer quantization) instead of mode='qat'"
@@ -79,7 +80,7 @@ def fine_tune(source_dir: str, config: QuantizationConfig, tensors: list[TensorS
 def _train(qmodel, config: QuantizationConfig, files, tensors, keras_inputs, x0, y0, count: int) -> dict:
     """Compiles and fits the QAT model with the config's seed; returns the training figures."""
     import tf_keras  # pylint: disable=g-import-not-at-top
-    qat = config.qat
+    qat = _strict.need(config.qat, "qat")
     tf_keras.utils.set_random_seed(qat.seed)
     qmodel.compile(optimizer=tf_keras.optimizers.Adam(qat.learning_rate), loss=qat.loss,
                    metrics=["accuracy"])
@@ -96,7 +97,7 @@ def _train(qmodel, config: QuantizationConfig, files, tensors, keras_inputs, x0,
 
 def _record(config: QuantizationConfig, split_uri: str, files, count: int, fitted: dict,
             float_layers: list[str], out_dir: str) -> dict[str, Any]:
-    qat = config.qat
+    qat = _strict.need(config.qat, "qat")
     steps = fitted["steps_per_epoch"]
     used = qat.epochs * count if qat.steps_per_epoch is None else qat.epochs * steps * qat.batch_size
     return {

@@ -5,6 +5,7 @@ The technique of a mode is its registry entry's (schemas/modes.py)."""
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Mapping
 
 import numpy as np
@@ -39,5 +40,6 @@ def quantize(source_dir: str, config: QuantizationConfig,
                                       f"quantize the chosen candidate's config")
     if config.keep_float_ops or config.keep_float_nodes or config.wants_layer_report:
         from tfx_edge.components.core import debugger  # pylint: disable=g-import-not-at-top
-        return Result(*debugger.quantize_with_debugger(source_dir, config, calibration, float_model))
+        arrays = typing.cast(Mapping[str, np.ndarray], calibration)   # the debugger's modes are calibrated
+        return Result(*debugger.quantize_with_debugger(source_dir, config, arrays, float_model))
     return Result(convert.convert(source_dir, config, calibration))

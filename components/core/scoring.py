@@ -52,7 +52,7 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
 def _prepare(label: np.ndarray, outputs: Mapping[str, np.ndarray], spec: ScoreSpec, n: int):
     m = spec.metrics
     if m.classification:
-        truth, fmt = metrics.labels_of(label, m.num_classes, spec.label_feature)
+        truth, fmt = metrics.labels_of(label, m.classes, spec.label_feature)
         preds = {name: metrics.class_scores(outputs[name], m, f"{name}:{spec.output_name}")
                  for name in spec.models}
         return preds, truth, fmt

@@ -6,8 +6,12 @@ there are many more units than workers, see `units`), or every n-th batch of a G
 process loads its models once per job (LiteRT interpreters, or a SavedModel), reads its
 unit without TensorFlow (core/tfrecord.py), decodes with tfx-bsl on a helper thread while
 LiteRT runs the previous batch, runs every model on the same batch and sums statistics
-locally; Beam only combines one small dict per unit. The summed statistics are summarized
-and written as JSON, after checking that the byte ranges of every file met exactly.
+locally; Beam only combines one small dict per unit. A byte range that does not start at 0
+finds its first record by scanning and can sync onto frames inside a record's data (a bytes
+feature that holds a TFRecord file): such a range, or one that failed, is read again from the
+true record boundary before the units are summed (`ResolveUnits`, tfrecord.resolve), so a
+valid file is never refused. The summed statistics are summarized and written as JSON, after
+checking that the byte ranges of every file met exactly.
 
 TensorFlow is imported in a worker only for a SAVED_MODEL model (compare_saved_model). Each
 worker records its start-up (import and set-up seconds), peak RSS and work in the summary
@@ -26,6 +30,7 @@ _BEAM_LOADED = time.perf_counter()
 # pylint: disable=g-import-not-at-top,wrong-import-position,g-bad-import-order
 import concurrent.futures
 import dataclasses
+import functools
 import gc
 import json
 import logging
@@ -35,7 +40,7 @@ import resource
 import socket
 import threading
 import uuid
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from tfx_edge.components.core import examples, input_mapping, metrics, scoring, tfrecord
 
@@ -64,7 +69,7 @@ class Job:
     score: scoring.ScoreSpec
     batch_size: int
     num_threads: int = 1
-    shards_per_file: int = 1                # at least this many units per file
+    shards_per_file: int | None = None      # units per file: None chooses (see units)
 
 
 def _read(path: str) -> bytes:
@@ -83,7 +88,7 @@ def make_runner(kind: str, path: str, key: str, num_threads: int):
 
 _LOCK = threading.Lock()
 _IDLE: dict[str, list] = {}      # job token -> idle (runners, decoder) sets
-_PROCESS = {"import_s": None}    # import seconds of this process's scoring modules (first set-up)
+_PROCESS: dict[str, Any] = {"import_s": None}    # import seconds of this process's scoring modules (first set-up)
 _FACTS: dict[str, dict] = {}     # job token -> this process's facts for that job
 
 
@@ -162,22 +167,23 @@ def _peak_rss_mb() -> float:
 class ScoreUnit(beam.DoFn):
     """One work unit -> the summed statistics of its examples, its span, this worker's facts."""
 
-    def __init__(self, job: Job):
+    def __init__(self, job: Job, token: str | None = None):
         self._job = job
-        self._token = uuid.uuid4().hex   # this job: a warm worker process does not reuse old models
+        # This job: a warm worker process does not reuse old models (ResolveUnits's scorer shares it).
+        self.token = token or uuid.uuid4().hex
 
     def setup(self):
         uptime = _process_uptime()
         import_s = _first_imports()
         _freeze_gc_in_sdk_worker()
         start = time.perf_counter()
-        self._resources, fresh = _acquire(self._token, self._job)
+        self._resources, fresh = _acquire(self.token, self._job)
         self._runners, self._decoder = self._resources
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         with _LOCK:
-            facts = _FACTS.get(self._token)
+            facts = _FACTS.get(self.token)
             if facts is None:
-                facts = _FACTS[self._token] = {
+                facts = _FACTS[self.token] = {
                     "worker": f"{socket.gethostname()}:{os.getpid()}", "process_uptime_s": round(uptime, 3),
                     "import_s": round(import_s, 3), "setup_s": 0.0, "units": 0, "examples": 0, "busy_s": 0.0}
             if fresh:
@@ -192,35 +198,117 @@ class ScoreUnit(beam.DoFn):
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
-            _release(self._token, self._resources)
-            self._pool = None
+            _release(self.token, self._resources)
+            del self._pool
 
     def process(self, unit: tuple) -> Iterable[dict]:
         path, size, part = unit
-        job, total, spans, count = self._job, {}, [], 0
-        start = time.perf_counter()
-        for features, feeds, n in _prefetched(self._pool, self._decode,
-                                              examples.read_unit(path, part, job.batch_size, spans, size)):
-            outputs = {name: runner(feeds[name])[job.score.output_name]
-                       for name, runner in self._runners.items()}
-            total = metrics.merge(total, scoring.batch_stats(features, outputs, job.score))
-            count += n
-        with _LOCK:
-            facts = self._facts
-            facts["units"] += 1
-            facts["examples"] += count
-            facts["busy_s"] = round(facts["busy_s"] + time.perf_counter() - start, 3)
-            facts["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-            facts["tensorflow_imported"] = "tensorflow" in sys.modules
-            snapshot = dict(facts)
-        yield {"stats": {(path,) + tuple(part): total}, "sizes": {path: size},
+        try:
+            total, spans = self.score(path, size, part)
+        except Exception as error:  # pylint: disable=broad-except
+            if not _entered_by_scanning(part):
+                raise
+            # It may have synced onto frames inside a record: ResolveUnits reads it again from
+            # the true record boundary, where a real error is raised again.
+            _log.info("EdgeEvaluator: byte range [%d, %d) of %s failed after a scan (%s: %s); it is "
+                      "read again from where the previous range's records end", part[1], part[2], path,
+                      type(error).__name__, (str(error).splitlines() or [""])[0][:200])
+            failed = tfrecord.Span(part[1], part[2], None, None, 0, f"{type(error).__name__}: {error}"[:500])
+            total, spans = None, [failed]
+        snapshot = self.snapshot()
+        yield {"stats": {} if total is None else {(path,) + tuple(part): total}, "sizes": {path: size},
                "spans": {path: [dataclasses.astuple(s) for s in spans]},
                "workers": {snapshot["worker"]: snapshot}}
+
+    def score(self, path: str, size: int, part: tuple) -> tuple[dict, list[tfrecord.Span]]:
+        """The summed statistics of one unit and its spans; this worker's facts count the work."""
+        job, count = self._job, 0
+        total: dict = {}
+        spans: list[tfrecord.Span] = []
+        start = time.perf_counter()
+        try:
+            for features, feeds, n in _prefetched(self._pool, self._decode,
+                                                  examples.read_unit(path, part, job.batch_size, spans, size)):
+                outputs = {name: runner(feeds[name])[job.score.output_name]
+                           for name, runner in self._runners.items()}
+                total = metrics.merge(total, scoring.batch_stats(features, outputs, job.score))
+                count += n
+        finally:
+            with _LOCK:
+                facts = self._facts
+                facts["units"] += 1
+                facts["examples"] += count
+                facts["busy_s"] = round(facts["busy_s"] + time.perf_counter() - start, 3)
+        return total, spans
+
+    def snapshot(self) -> dict:
+        """This worker's facts as they are now."""
+        with _LOCK:
+            facts = self._facts
+            facts["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+            facts["tensorflow_imported"] = "tensorflow" in sys.modules
+            return dict(facts)
 
     def _decode(self, records: list[bytes]):
         features = self._decoder.decode(records)
         return features, {name: input_mapping.feed(features, runner.inputs, self._job.mapping)
                           for name, runner in self._runners.items()}, len(records)
+
+
+def _entered_by_scanning(part: tuple) -> bool:
+    return part[0] == "range" and part[1] > 0
+
+
+class ResolveUnits(beam.DoFn):
+    """The combined units -> the same with every plain file's byte ranges resolved (see
+    tfrecord.resolve): a range whose records did not begin where the previous range's records
+    ended, or that failed, is scored again from that record boundary (unit ("from", offset,
+    end)) by a ScoreUnit of the same job, and its statistics replace the range's; then the
+    statistics are summed in unit order. Models are loaded only if a range is read again. A
+    failure there is the file's own (a corrupt file is an ExamplesError naming it)."""
+
+    def __init__(self, job: Job, token: str):
+        self._scorer = ScoreUnit(job, token)
+        self._ready = False
+
+    def setup(self):
+        self._ready = False
+
+    def teardown(self):
+        if self._ready:
+            self._scorer.teardown()
+            self._ready = False
+
+    def process(self, acc: dict) -> Iterable[dict]:
+        acc = {key: dict(value) for key, value in acc.items()}   # Beam's input stays unchanged
+        for path in sorted(acc["spans"]):
+            spans = [tfrecord.Span(*s) for s in acc["spans"][path]]
+            resolved = tfrecord.resolve(spans, functools.partial(self._again, acc, path))
+            acc["spans"][path] = [dataclasses.astuple(s) for s in resolved]
+        yield {**acc, "stats": _sum_in_unit_order(acc["stats"])}
+
+    def _again(self, acc: dict, path: str, span: tfrecord.Span, at: int) -> tfrecord.Span:
+        if not self._ready:
+            self._scorer.setup()
+            self._ready = True
+        _log.info("EdgeEvaluator: byte range [%d, %d) of %s is read again from the record boundary at %d "
+                  "(its scan began at %s%s)", span.start, span.end, path, at, span.first,
+                  f"; it failed: {span.error[:200]}" if span.error else "")
+        total, spans = self._scorer.score(path, acc["sizes"][path], ("from", at, span.end))
+        acc["stats"][(path, "range", span.start, span.end)] = total
+        snapshot = self._scorer.snapshot()
+        known = acc["workers"].get(snapshot["worker"])
+        if known is None or known["units"] < snapshot["units"]:
+            acc["workers"][snapshot["worker"]] = snapshot
+        return spans[0]
+
+
+def _sum_in_unit_order(stats: dict) -> dict:
+    """Statistics summed in sorted unit-key order: bit-identical whatever order a runner combined in."""
+    total: dict = {}
+    for key in sorted(stats):
+        total = metrics.merge(total, stats[key])
+    return total
 
 
 def _prefetched(pool: concurrent.futures.Executor, fn, items: Iterator):
@@ -241,9 +329,8 @@ def _prefetched(pool: concurrent.futures.Executor, fn, items: Iterator):
 
 
 class MergeUnits(beam.CombineFn):
-    """Collects every unit's statistics (summed in unit order at the end, so that float sums are
-    bit-identical whatever order a runner combines in), byte-range spans, file sizes and the
-    latest facts per worker."""
+    """Collects every unit's statistics (by unit key; ResolveUnits sums them in unit order),
+    byte-range spans, file sizes and the latest facts per worker."""
 
     def create_accumulator(self):
         return {"stats": {}, "sizes": {}, "spans": {}, "workers": {}}
@@ -265,14 +352,12 @@ class MergeUnits(beam.CombineFn):
         return total
 
     def extract_output(self, acc):
-        total = {}
-        for key in sorted(acc["stats"]):
-            total = metrics.merge(total, acc["stats"][key])
-        return {**acc, "stats": total}
+        return acc
 
 
 def summarize(acc: dict, score: scoring.ScoreSpec) -> dict:
-    """The scoring summary (scoring.summarize) plus "workers"; byte ranges must tile each file."""
+    """The scoring summary (scoring.summarize) of resolved, summed units (ResolveUnits) plus
+    "workers"; the byte ranges must tile each file (the final proof, tfrecord.check_spans)."""
     for path, spans in sorted(acc["spans"].items()):
         if not spans:
             continue
@@ -285,21 +370,27 @@ def summarize(acc: dict, score: scoring.ScoreSpec) -> dict:
     return summary
 
 
-def units(files: list[str], shards_per_file: int = 1) -> list[tuple[str, int, tuple]]:
+def units(files: list[str], shards_per_file: int | None = None) -> list[tuple[str, int, tuple]]:
     """(path, size, part) work units; part is ("range", start, end) for a plain file or
-    ("batches", shard, num_shards) for a GZIP file. Sizes come from file metadata only."""
+    ("batches", shard, num_shards) for a GZIP file. Sizes come from file metadata only.
+    shards_per_file None: plain files in byte ranges of about total / TARGET_UNITS bytes
+    (within MIN_UNIT_BYTES..MAX_UNIT_BYTES), GZIP files in enough interleaved shards for
+    GZIP_TARGET_UNITS units; n: exactly n byte ranges per plain file (1: each file read whole,
+    from its first byte, never by scanning) and n interleaved shards per GZIP file."""
     sizes = {f: tfrecord.size_of(f) for f in sorted(files)}
     plain = [f for f in sizes if not tfrecord.is_gzip(f)]
     zipped = [f for f in sizes if tfrecord.is_gzip(f)]
-    total = sum(sizes[f] for f in plain)
-    unit_bytes = min(MAX_UNIT_BYTES, max(MIN_UNIT_BYTES, math.ceil(total / TARGET_UNITS)))
-    gzip_shards = max(shards_per_file, math.ceil(GZIP_TARGET_UNITS / len(zipped))) if zipped else 1
+    unit_bytes = min(MAX_UNIT_BYTES, max(MIN_UNIT_BYTES, math.ceil(sum(sizes[f] for f in plain) / TARGET_UNITS)))
+    if shards_per_file is None:
+        gzip_shards = math.ceil(GZIP_TARGET_UNITS / len(zipped)) if zipped else 1
+    else:
+        gzip_shards = shards_per_file
     out = []
     for path, size in sizes.items():
         if path in zipped:
             out += [(path, size, ("batches", s, gzip_shards)) for s in range(gzip_shards)]
             continue
-        n = max(1, shards_per_file, math.ceil(size / unit_bytes))
+        n = max(1, math.ceil(size / unit_bytes)) if shards_per_file is None else shards_per_file
         out += [(path, size, ("range", size * i // n, size * (i + 1) // n)) for i in range(n)]
     return out
 
@@ -310,12 +401,13 @@ def build(pipeline: beam.Pipeline, files: list[str], job: Job, out_path: str) ->
     if not work:
         raise ValueError("the scoring job needs at least one record file")
     _one_partition_per_unit_on_dask(pipeline, len(work))
-    score = job.score
+    score, scorer = job.score, ScoreUnit(job)
     _ = (pipeline
          | "Units" >> beam.Create(work)
          | "Spread" >> beam.Reshuffle()
-         | "Score" >> beam.ParDo(ScoreUnit(job))
-         | "Sum" >> beam.CombineGlobally(MergeUnits()).without_defaults()
+         | "Score" >> beam.ParDo(scorer)
+         | "Combine" >> beam.CombineGlobally(MergeUnits()).without_defaults()
+         | "Resolve" >> beam.ParDo(ResolveUnits(job, scorer.token))
          | "Summarize" >> beam.Map(lambda acc: json.dumps(summarize(acc, score)))
          | "Write" >> beam.Map(_write, out_path))
 

@@ -140,8 +140,9 @@ def _latency(config: EvaluationConfig, key: str, models, plan: planning.Plan) ->
         return {}
     lat, timing = config.latency, {}
     one = {name: values[:1] for name, values in plan.first.items()}
+    mapping = plan.job.mapping if plan.job else {}
     for name, model in models.items():
-        feeds = input_mapping.feed(one, model.inputs, plan.job.mapping)
+        feeds = input_mapping.feed(one, model.inputs, mapping)
         timing[name] = {
             kernel: latency.measure(model.data, key, feeds, lat.runs, lat.num_threads, kernel, lat.warmup)
             for kernel in latency.KERNELS}

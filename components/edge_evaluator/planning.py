@@ -91,9 +91,9 @@ def _classes(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, out
     """The classes of the output; the reference must have the same, and top_k must fit."""
     if config.task != Task.CLASSIFICATION:
         return None
-    shapes = {m.name: next((o.shape for o in m.outputs if o.name == output), None) for m in (quant, ref)}
-    if shapes[ref.name] is None or metrics.num_classes(shapes[ref.name]) != metrics.num_classes(shapes[quant.name]):
-        ref_shape = None if shapes[ref.name] is None else list(shapes[ref.name])
+    shapes = {m.name: next((o.shape for o in m.outputs if o.name == output), ()) for m in (quant, ref)}
+    if not shapes[ref.name] or metrics.num_classes(shapes[ref.name]) != metrics.num_classes(shapes[quant.name]):
+        ref_shape = list(shapes[ref.name]) if shapes[ref.name] else None
         raise ValueError(f"output {output!r}: the quantized model has shape {list(shapes[quant.name])} but the "
                          f"float reference {ref.path} has {ref_shape}; connect the float_model written "
                          f"by the same TFLiteExporter run as the model")

@@ -14,7 +14,7 @@ from tfx_edge.components.core import latency, litert
 from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import _strict, names, records
 
-EMPTY_SUMMARY = {"examples": 0, "label_format": None, "slices": {}, "confusion": {}}
+EMPTY_SUMMARY: dict[str, Any] = {"examples": 0, "label_format": None, "slices": {}, "confusion": {}}
 
 
 def model_facts(quant, ref, saved_model_dir: str | None) -> dict:

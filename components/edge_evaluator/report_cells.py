@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from typing import TypeGuard
 
 from tfx_edge.schemas.names import OVERALL, QUANTIZED
 from tfx_edge.schemas.records import EvaluationResult, SliceSummary
 
-frozen = dataclasses.dataclass(frozen=True)
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Cell:
     """A value as text; `span` wraps it in <span class=...> (na, pass, fail); `bold` follows in <b>."""
     text: str = ""
@@ -27,13 +27,13 @@ class Cell:
     bold: str = ""
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Row:
     cells: tuple
     cls: str = ""
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Table:
     cls: str
     headers: tuple
@@ -46,7 +46,7 @@ def missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not missing(value)
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Mapping
 
 from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, first_reference,
-                                                              frozen, is_number, kib, metric, model_names, na,
+                                                              is_number, kib, metric, model_names, na,
                                                               slice_of, text)
 from tfx_edge.schemas.names import FLOAT_TFLITE, QUANTIZED
 from tfx_edge.schemas.records import EvaluationResult, LatencyStats, SliceSummary
@@ -21,7 +21,7 @@ SLOWER = "slower than float"
 _LABEL_W, _BAR_W, _CHART_W, _ROW_H = 170, 460, 1000, 24   # bar chart geometry (px)
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class ConfusionCell:
     text: str
     na: bool = False
@@ -30,20 +30,20 @@ class ConfusionCell:
     title: str | None = None    # the reference's count
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Matrix:
     name: str
     width: int
     rows: tuple                 # of tuples of ConfusionCell
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Confusion:
     matrices: tuple
     reference: str | None       # set when the quantized matrix is compared with it
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Bar:
     x: int
     y: int
@@ -52,7 +52,7 @@ class Bar:
     fill: str
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class BarRow:
     name: str
     label_x: int
@@ -62,7 +62,7 @@ class BarRow:
     note_x: float
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class BarChart:
     label: str
     width: int
@@ -70,7 +70,7 @@ class BarChart:
     rows: tuple
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class KernelChart:
     kernel: str
     slower: bool

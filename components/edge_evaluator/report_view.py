@@ -13,7 +13,7 @@ import dataclasses
 import json
 
 from tfx_edge.components.edge_evaluator import report_charts
-from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, frozen, is_number,
+from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, is_number,
                                                               kib, metric, model_names, na, reference_names,
                                                               slice_of)
 from tfx_edge.components.edge_evaluator.report_charts import BarChart, Confusion
@@ -21,7 +21,7 @@ from tfx_edge.schemas.names import OVERALL, QUANTIZED
 from tfx_edge.schemas.records import Derivation, Drop, EvaluationResult, ParityRecord, SliceSummary, Trial
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Auto:
     trials: int
     seconds: Cell
@@ -36,7 +36,7 @@ class Auto:
     table: Table
 
 
-@frozen
+@dataclasses.dataclass(frozen=True)
 class Report:
     blessed: bool
     facts: tuple                # of (name, Cell)

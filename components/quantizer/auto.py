@@ -28,7 +28,7 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
            examples_artifact, plan_uri: str) -> dict:
     """Runs the search on the derived model (source: the Trainer's SavedModel, for QAT and the cache)."""
     start = time.monotonic()
-    auto = config.auto
+    auto = _strict.need(config.auto, "auto")
     tensors = list(derived.inputs)
     subset, validation, record = _validation(config, tensors, examples_artifact)
     exclude = holdout.digests(subset) if config.calibration.split == auto.validation_split else frozenset()
@@ -55,7 +55,8 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
 
 
 def _validation(config: QuantizationConfig, tensors, examples_artifact):
-    files = io_utils.split_files(examples_artifact, config.auto.validation_split, "auto.validation_split")
+    auto = _strict.need(config.auto, "auto")
+    files = io_utils.split_files(examples_artifact, auto.validation_split, "auto.validation_split")
     return auto_eval.validation_subset(examples.iter_records(files), tensors, config)
 
 
@@ -83,8 +84,8 @@ def _fine_tune(config, source, tensors, examples_artifact, plan_uri, state: dict
 
 def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validation: dict,
              seconds: float) -> records.AutoSearch:
-    auto = config.auto
-    chosen = outcome.chosen
+    auto = _strict.need(config.auto, "auto")
+    chosen = _strict.need(outcome.chosen, "the search's chosen candidate")
     return _strict.from_dict(records.AutoSearch, {
         "met": outcome.selected is not None,
         "selected": outcome.selected.name if outcome.selected else None,

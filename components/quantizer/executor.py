@@ -75,7 +75,8 @@ def fine_tune(source: str, config: QuantizationConfig, tensors, examples_artifac
     """QAT fine-tuning into out_dir: (its record, with the saved model's fingerprint; input mapping)."""
     from tfx_edge.components.core import qat  # pylint: disable=g-import-not-at-top  (imports tfmot)
     record, mapping = qat.fine_tune(source, config, tensors,
-                                    io_utils.split_uri(examples_artifact, config.qat.split, "qat.split"), out_dir)
+                                    io_utils.split_uri(examples_artifact, _strict.need(config.qat, "qat").split,
+                                                       "qat.split"), out_dir)
     record = {**record, "model_sha256": auto_eval.fingerprint(out_dir)}
     return _strict.from_dict(records.QatRecord, record), mapping
 
