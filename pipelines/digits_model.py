@@ -9,6 +9,8 @@ tf.Examples (what the stock Evaluator / TFMA feeds).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 import tensorflow as tf
 
@@ -29,7 +31,7 @@ FEATURE_SPEC = {
 }
 
 
-def build_model() -> tf_keras.Model:
+def build_model() -> Any:
     """151k parameters: two 3x3 convolutions, a max-pool and two dense layers."""
     inputs = tf_keras.Input(shape=(NUM_PIXELS,), name=IMAGE_KEY)
     x = tf_keras.layers.Rescaling(1.0 / 16.0)(inputs)
@@ -46,7 +48,7 @@ def build_model() -> tf_keras.Model:
     return model
 
 
-def add_outlier_channel(model: tf_keras.Model, images, factor: float = 1000.0) -> int:
+def add_outlier_channel(model: Any, images, factor: float = 1000.0) -> int:
     """Makes one hidden unit's activation `factor` times larger and divides its outgoing
     weights by the same factor: the float function is unchanged (ReLU is positively
     homogeneous), but that unit now dominates the layer's activation range. This is the
@@ -84,7 +86,7 @@ def dataset(patterns, batch_size: int = BATCH_SIZE, repeat: bool = True, seed: i
     return ds.batch(batch_size)
 
 
-def export(model: tf_keras.Model, serving_dir: str) -> None:
+def export(model: Any, serving_dir: str) -> None:
     @tf.function(input_signature=[tf.TensorSpec([None, NUM_PIXELS], tf.float32, name=IMAGE_KEY)])
     def serve_dense(image):
         return {OUTPUT_KEY: model(image, training=False)}
