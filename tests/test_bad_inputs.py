@@ -662,7 +662,7 @@ EXPORTER_CASES = [
     ("plan_not_an_object", damaged_plan(_write_text(artifacts.PLAN_FILE, "[1, 2]")), RecordError,
      PLAN + r" holds a JSON list, not a tfx_edge\.QuantizationPlan record; " + RERUN_Q),
     ("plan_without_config", damaged_plan(_plan_edit(lambda p: p.pop("config"))), RecordError,
-     PLAN + r": QuantizationPlan needs option\(s\) config, which is missing; set it.*; " + RERUN_Q),
+     PLAN + r": QuantizationPlanRecord needs option\(s\) config, which is missing; set it.*; " + RERUN_Q),
     ("plan_calibration_without_sha256", damaged_plan(_plan_edit(lambda p: p["calibration"].pop("sha256"))),
      RecordError, PLAN + r": CalibrationRecord needs option\(s\) calibration\.sha256, which is missing"),
     ("plan_unknown_field", damaged_plan(_plan_edit(lambda p: p.update(calibraton=None))), RecordError,
