@@ -1,13 +1,13 @@
 """Typed, validated configurations of the tfx-edge components."""
 
 from tfx_edge.schemas._strict import ConfigError
-from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Kernel, LatencyConfig, MetricThreshold,
+from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Guards, Kernel, LatencyConfig, MetricThreshold,
                                          OutputKind, SliceThreshold, Task, Thresholds)
 from tfx_edge.schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
                                            Placement, QatConfig, QuantizationConfig)
 
 __all__ = [
     "AEQ_PRESETS", "AeqConfig", "AutoConfig", "Budgets", "CalibrationConfig", "ConfigError",
-    "EvaluationConfig", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputKind",
+    "EvaluationConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputKind",
     "Placement", "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
 ]

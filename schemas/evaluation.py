@@ -162,6 +162,35 @@ class Thresholds:
 
 
 @dataclasses.dataclass(frozen=True)
+class Guards:
+    """Checks that are on by default and catch a collapsed or broken model whatever metric the
+    thresholds name; each one's detail says which field switches it off.
+
+    class_collapse: fail when the reference predicts a class for at least max(5, 1%) of the
+      examples and the quantized model never predicts it.
+    positive_rate_collapse: for a binary output, fail when the quantized model's positive rate is
+      0 or 1 while the reference's is not.
+    other_outputs: compare every model output the metrics do not read with its reference: top-1
+      agreement >= min_agreement (outputs of more than one unit) and relative RMS difference
+      RMS(quantized - reference) / RMS(reference) <= max_relative_difference (single-unit outputs).
+    """
+
+    class_collapse: bool = True
+    positive_rate_collapse: bool = True
+    other_outputs: bool = True
+    min_agreement: float = 0.95
+    max_relative_difference: float = 0.1
+
+    def __post_init__(self) -> None:
+        _strict.check_fields(self, "guards")
+        if not 0 < self.min_agreement <= 1:
+            fail("guards.min_agreement", self.min_agreement, "use a fraction in (0, 1], e.g. 0.95")
+        if not (math.isfinite(self.max_relative_difference) and self.max_relative_difference > 0):
+            fail("guards.max_relative_difference", self.max_relative_difference,
+                 "use a positive fraction, e.g. 0.1 (10% of the reference's RMS)")
+
+
+@dataclasses.dataclass(frozen=True)
 class LatencyConfig:
     """Batch-1 latency measurement: warm-up invokes, then `runs` timed invokes."""
 
@@ -214,6 +243,7 @@ class EvaluationConfig(_strict.JsonConfig):
     num_threads: int = 1
     latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
     compare_saved_model: bool = False
+    guards: Guards = dataclasses.field(default_factory=Guards)
     shards_per_file: int | None = None
 
     def __post_init__(self) -> None:
@@ -288,6 +318,6 @@ class EvaluationConfig(_strict.JsonConfig):
         return "accuracy" if self.task == Task.CLASSIFICATION else "rmse"
 
 
-__all__ = ["Budgets", "EvaluationConfig", "Kernel", "LatencyConfig", "MetricThreshold",
+__all__ = ["Budgets", "EvaluationConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold",
            "OutputKind", "SliceThreshold", "Task", "Thresholds", "metric_direction",
            "HIGHER", "LOWER", "METRIC_DIRECTIONS", "PAIR_METRICS"]

@@ -359,6 +359,17 @@ class SliceSummary:
 
 
 @dataclasses.dataclass(frozen=True)
+class OutputComparison:
+    """An output the metrics do not read, compared with one reference (core/output_guard)."""
+
+    examples: int
+    nonfinite: int
+    agreement: float | None               # top-1 agreement, outputs of more than one unit
+    relative_rms_difference: float | None  # RMS(candidate - reference) / RMS(reference)
+    max_abs_difference: float | None
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelFacts:
     size_bytes: int | None
     path: str
@@ -418,7 +429,7 @@ class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
     KIND: ClassVar[str] = "tfx_edge.EdgeEvaluation"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
 
     blessed: bool
     task: str
@@ -433,6 +444,7 @@ class EvaluationResult(Record):
     models: dict[str, ModelFacts]
     slices: dict[str, SliceSummary]
     confusion: dict[str, tuple[tuple[int, ...], ...]]
+    other_outputs: dict[str, dict[str, OutputComparison]]   # output -> reference -> comparison
     latency: dict[str, dict[str, LatencyStats]]
     latency_host: Host | None
     checks: tuple[CheckRecord, ...]

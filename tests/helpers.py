@@ -28,6 +28,22 @@ def write_export_report(model_uri: str, like_uri: str, reference_uri: str | None
                               dataclasses.replace(report, quantized=quantized, float_model=reference))
 
 
+def write_model(root: str, name: str, module_fn, like_uri: str, reference_uri: str | None = None):
+    """A TFLite Model artifact converted from a tf.function over `image` [-1, 64], with an export
+    report (write_export_report) that records it as the candidate of the export at like_uri."""
+    import tensorflow as tf
+    from tfx.types import standard_artifacts
+    module = tf.Module()
+    module.fn = tf.function(module_fn, input_signature=[tf.TensorSpec([None, 64], tf.float32, name="image")])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.fn.get_concrete_function()], module)
+    model = make_artifact(standard_artifacts.Model, os.path.join(root, name))
+    os.makedirs(os.path.join(model.uri, "Format-Serving"))
+    with open(os.path.join(model.uri, "Format-Serving", "tflite"), "wb") as f:
+        f.write(converter.convert())
+    write_export_report(model.uri, like_uri, reference_uri)
+    return model
+
+
 def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None,
                        saved_model=None):
     from tfx.types import standard_artifacts

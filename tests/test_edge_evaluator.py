@@ -18,7 +18,7 @@ from tfx_edge.components.core import examples as examples_lib
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.schemas import (Budgets, EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, SliceThreshold,
                               Task, Thresholds)
-from helpers import make_artifact, run_edge_evaluator, write_export_report
+from helpers import make_artifact, run_edge_evaluator, write_export_report, write_model
 
 ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.2, lower_bound=0.5)}
 FAST = LatencyConfig(runs=20, warmup=2)
@@ -171,20 +171,6 @@ def test_saved_model_comparison_when_asked(int8_export, trained_model, examples_
 
 
 # --- fail closed ---------------------------------------------------------------------------
-
-def write_model(root, name, module_fn, like_uri):
-    """A TFLite Model artifact converted from a tf.function over `image` [-1, 64]."""
-    from tfx.types import standard_artifacts
-    module = tf.Module()
-    module.fn = tf.function(module_fn, input_signature=[tf.TensorSpec([None, 64], tf.float32, name="image")])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.fn.get_concrete_function()], module)
-    model = make_artifact(standard_artifacts.Model, os.path.join(root, name))
-    os.makedirs(os.path.join(model.uri, "Format-Serving"))
-    with open(tflite_path(model), "wb") as f:
-        f.write(converter.convert())
-    write_export_report(model.uri, like_uri)
-    return model
-
 
 def nan_model(image):
     probs = tf.nn.softmax(image[:, :10])

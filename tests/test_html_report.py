@@ -8,7 +8,6 @@ headless Chromium (scripts/install_chromium.sh) and reads its PNG with Pillow.
 from __future__ import annotations
 
 import ast
-import copy
 import html
 import io
 import json
@@ -120,8 +119,8 @@ def test_sections_come_in_order():
 def test_auto_search_trials_are_shown_when_present():
     result = classification_result()
     assert 'id="auto"' not in render(result)[0]
-    trial = {"name": "int8", "config": {"mode": "int8"}, "size_bytes": 2048, "latency_p50_us": 9.5, "metric": 0.5, "reference": 0.9,
-             "absolute_drop": 0.4, "seconds": 1.2, "cached": False, "passed": False,
+    trial = {"name": "int8", "config": {"mode": "int8"}, "size_bytes": 2048, "latency_p50_us": 9.5, "metric": 0.5,
+             "reference": 0.9, "absolute_drop": 0.4, "seconds": 1.2, "cached": False, "passed": False,
              "reasons": ["accuracy absolute drop 0.4 > 0.01"]}
     chosen = {**trial, "name": "int8_selective(2)", "absolute_drop": 0.0, "passed": True, "reasons": []}
     result["auto"] = {"met": True, "selected": "int8_selective(2)", "best": None, "planned": "int8_selective(2)",
@@ -302,3 +301,13 @@ def test_screenshot_is_not_blank(tmp_path):
     assert non_white > 5000
     assert len(colours) >= 3
     assert badge_pixels > 1000, "the red NOT BLESSED badge is not visible at the top"
+
+
+def test_outputs_the_thresholds_do_not_read_get_their_own_table():
+    result = classification_result()
+    result["other_outputs"] = {"value": {"float_tflite": {"examples": 152, "nonfinite": 0, "agreement": None,
+                                                          "relative_rms_difference": 5.5, "max_abs_difference": 3.25}}}
+    text, doc = render(result)
+    (table,) = find_all(doc, "table", "other-outputs")
+    assert table_rows(table) == [["value", "float_tflite", "152", "n/a", "5.5", "3.25"]]
+    assert 'id="other-outputs"' in text and 'id="other-outputs"' not in render(classification_result())[0]

@@ -11,20 +11,12 @@ import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
-from tfx_edge.components.core import slicing
-from tfx_edge.schemas.evaluation import PAIR_METRICS, MetricThreshold, SliceThreshold, Thresholds
+from tfx_edge.components.core import guards, slicing
+from tfx_edge.schemas.evaluation import PAIR_METRICS, Guards, MetricThreshold, SliceThreshold, Thresholds
 from tfx_edge.schemas import names, records
 
 
-@dataclasses.dataclass(frozen=True)
-class Check:
-    name: str
-    value: Any
-    limit: Any
-    passed: bool
-    detail: str
-    slice: str = slicing.OVERALL
-    reference: str | None = None
+Check = records.CheckRecord   # one check: name, value, limit, passed, detail, slice, reference
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +32,9 @@ class Evidence:
     float_blessed: bool | None = None
     auto: records.AutoSearch | None = None  # the Quantizer's auto-search record, if mode was 'auto'
     split: str = "eval"                    # the split the gate evaluated
+    confusion: Mapping[str, Sequence[Sequence[int]]] = dataclasses.field(default_factory=dict)  # overall
+    other_outputs: Mapping[str, Mapping[str, Mapping]] = dataclasses.field(default_factory=dict)
+    guards: Guards = dataclasses.field(default_factory=Guards)
 
 
 def _finite(value: Any) -> bool:
@@ -63,6 +58,8 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> tuple[bool, list[Check
     for st in thresholds.slices:
         checks += _slice_checks(evidence, st)
     checks += _budget_checks(evidence, thresholds)
+    checks += guards.checks(evidence.guards, evidence.confusion, names.QUANTIZED, evidence.references,
+                            evidence.other_outputs)
     return all(c.passed for c in checks), checks
 
 

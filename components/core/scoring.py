@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from tfx_edge.components.core import metrics, slicing
+from tfx_edge.components.core import metrics, output_guard, slicing
 from tfx_edge.schemas import names
 
 
@@ -24,6 +24,7 @@ class ScoreSpec:
     slice_features: tuple[str, ...] = ()
     candidate: str = names.QUANTIZED
     references: tuple[str, ...] = (names.FLOAT_TFLITE,)
+    other_outputs: tuple[str, ...] = ()    # outputs the metrics do not read: compared (core/output_guard)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -49,6 +50,16 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
     return {"label_format": {fmt: n}, "slices": slices}
 
 
+def all_outputs_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, Mapping[str, np.ndarray]],
+                      spec: ScoreSpec) -> dict:
+    """batch_stats of the scored output plus the comparison statistics of every other output
+    (outputs: model -> {output name: array}, as the runners return them)."""
+    stats = batch_stats(features, {m: o[spec.output_name] for m, o in outputs.items()}, spec)
+    if spec.other_outputs:
+        stats["other_outputs"] = output_guard.batch(outputs, spec.other_outputs, spec.candidate, spec.references)
+    return stats
+
+
 def _prepare(label: np.ndarray, outputs: Mapping[str, np.ndarray], spec: ScoreSpec, n: int):
     m = spec.metrics
     if m.classification:
@@ -68,15 +79,18 @@ def _model_stats(truth: np.ndarray, pred: np.ndarray, spec: metrics.Spec) -> dic
 
 
 def summarize(stats: Mapping, spec: ScoreSpec) -> dict:
-    """{"examples", "label_format", "slices": {key: {...}}, "confusion": {model: matrix}}."""
+    """{"examples", "label_format", "slices": {key: {...}}, "confusion": {model: matrix},
+    "other_outputs": {output: {reference: output_guard.compare(...)}}}."""
     slices = {key: _summarize_slice(s, spec) for key, s in sorted(stats.get("slices", {}).items())}
     overall = stats.get("slices", {}).get(slicing.OVERALL)
     confusion = ({m: np.asarray(overall["models"][m]["confusion"]).tolist() for m in spec.models}
                  if overall and spec.metrics.classification else {})
     formats = sorted(stats.get("label_format", {}))
+    others = {name: {ref: output_guard.compare(summed) for ref, summed in sorted(by_ref.items())}
+              for name, by_ref in sorted(stats.get("other_outputs", {}).items())}
     return {"examples": slices.get(slicing.OVERALL, {}).get("examples", 0),
             "label_format": "+".join(formats) if formats else None,
-            "slices": slices, "confusion": confusion}
+            "slices": slices, "confusion": confusion, "other_outputs": others}
 
 
 def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:

@@ -229,9 +229,8 @@ class ScoreUnit(beam.DoFn):
         try:
             for features, feeds, n in _prefetched(self._pool, self._decode,
                                                   examples.read_unit(path, part, job.batch_size, spans, size)):
-                outputs = {name: runner(feeds[name])[job.score.output_name]
-                           for name, runner in self._runners.items()}
-                total = metrics.merge(total, scoring.batch_stats(features, outputs, job.score))
+                outputs = {name: runner(feeds[name]) for name, runner in self._runners.items()}
+                total = metrics.merge(total, scoring.all_outputs_stats(features, outputs, job.score))
                 count += n
         finally:
             with _LOCK:

@@ -75,7 +75,8 @@ def _evidence(config: EvaluationConfig, summary: dict, facts: dict, timing: dict
         model_bytes=len(quant.data), float_ops=report.float_ops(facts[names.QUANTIZED]["ops"]),
         latency=timing, budget_kernel=config.latency.budget_kernel.value,
         float_blessed=model_utils.is_model_blessed(float_blessing) if float_blessing is not None else None,
-        auto=export.plan.auto, split=config.split)
+        auto=export.plan.auto, split=config.split, confusion=summary["confusion"],
+        other_outputs=summary["other_outputs"], guards=config.guards)
 
 
 def _log(timing: dict, blessed: bool, checks) -> None:

@@ -55,11 +55,12 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
     mapping = input_mapping.resolve(quant.inputs, list(first), explicit_mapping or {})
     _check_label(config, first)
     classes = _classes(config, quant, ref, output)
+    others = tuple(o.name for o in quant.outputs if o.name != output) if config.guards.other_outputs else ()
     spec = scoring.ScoreSpec(
         metrics.Spec(config.task.value, classes,
                      config.output_kind.value if config.output_kind else None, tuple(config.top_k)),
         config.label_feature, output, tuple(config.slice_features),
-        references=tuple(config.references))
+        references=tuple(config.references), other_outputs=others)
     models = {names.QUANTIZED: (beam_job.TFLITE, quant.path), names.FLOAT_TFLITE: (beam_job.TFLITE, ref.path)}
     if saved_model_dir is not None:
         models[names.SAVED_MODEL] = (beam_job.SAVED_MODEL, saved_model_dir)

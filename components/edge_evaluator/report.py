@@ -14,7 +14,8 @@ from tfx_edge.components.core import latency, litert
 from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import _strict, names, records
 
-EMPTY_SUMMARY: dict[str, Any] = {"examples": 0, "label_format": None, "slices": {}, "confusion": {}}
+EMPTY_SUMMARY: dict[str, Any] = {"examples": 0, "label_format": None, "slices": {}, "confusion": {},
+                                 "other_outputs": {}}
 
 
 def model_facts(quant, ref, saved_model_dir: str | None) -> dict:
@@ -49,7 +50,7 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "output_name": job.score.output_name if job else None,
         "input_mapping": dict(job.mapping) if job else {},
         "references": config.references, "models": facts, "slices": summary["slices"],
-        "confusion": summary["confusion"], "latency": timing,
+        "confusion": summary["confusion"], "other_outputs": summary["other_outputs"], "latency": timing,
         "latency_host": latency.host() if timing else None,
         "checks": [dataclasses.asdict(c) for c in checks],
         "config": json.loads(config.to_json()), "provenance": dataclasses.asdict(provenance),

@@ -43,6 +43,7 @@ class Report:
     gate: Table | None
     auto: Auto | None
     metrics: Table | None
+    other_outputs: Table | None
     pairs: tuple                # of (reference, agreement Cell, max output difference Cell)
     per_class: Table | None
     confusion: Confusion | None
@@ -146,6 +147,15 @@ def _metrics(result: EvaluationResult) -> Table | None:
     return Table("metrics", tuple(headers), tuple(_metric_row(result, slice_, n) for n in names))
 
 
+def _other_outputs(result: EvaluationResult) -> Table | None:
+    """A row per output the thresholds do not read and reference: agreement, relative RMS difference."""
+    rows = tuple(Row((Cell(name, ""), Cell(ref, ""), cell(c.examples), cell(c.agreement),
+                      cell(c.relative_rms_difference), cell(c.max_abs_difference)))
+                 for name, by_ref in result.other_outputs.items() for ref, c in by_ref.items())
+    headers = ("Output", "Reference", "Examples", "Top-1 agreement", "Relative RMS difference", "Max |difference|")
+    return Table("other-outputs", headers, rows) if rows else None
+
+
 def _pairs(result: EvaluationResult) -> tuple:
     slice_ = slice_of(result)
     return tuple((str(ref), cell(p.get("agreement")), cell(p.get("max_output_diff")))
@@ -200,7 +210,8 @@ def build_view(result: EvaluationResult) -> Report:
     """The report's view-model: every figure of the typed result as text and numbers."""
     return Report(
         blessed=result.blessed, facts=_facts(result), gate=_gate(result), auto=_auto(result),
-        metrics=_metrics(result), pairs=_pairs(result), per_class=report_charts.per_class_table(result),
+        metrics=_metrics(result), other_outputs=_other_outputs(result), pairs=_pairs(result),
+        per_class=report_charts.per_class_table(result),
         confusion=report_charts.confusion_matrices(result), size_chart=report_charts.size_chart(result),
         models=report_charts.models_table(result), kernels=report_charts.kernel_charts(result),
         slices=_slices(result),
