@@ -65,6 +65,9 @@ class MetricThreshold:
             if values[name] is not None and metric in PAIR_METRICS:
                 fail(f"{path}.{name}", values[name], f"{metric!r} compares the quantized model "
                      "with its reference already; use lower_bound / upper_bound")
+            if values[name] is not None and metric not in PAIR_METRICS and metric_direction(metric) is None:
+                fail(f"{path}.{name}", values[name], f"{metric!r} has no better side, so a drop means "
+                     "nothing; bound its value with lower_bound / upper_bound")
         self._check_range(path, metric)
 
     def _check_range(self, path: str, metric: str) -> None:
@@ -244,6 +247,8 @@ class EvaluationConfig(_strict.JsonConfig):
     latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
     compare_saved_model: bool = False
     guards: Guards = dataclasses.field(default_factory=Guards)
+    binary_thresholds: tuple[float, ...] = ()
+    example_weight_key: str | None = None
     shards_per_file: int | None = None
 
     def __post_init__(self) -> None:
@@ -253,6 +258,7 @@ class EvaluationConfig(_strict.JsonConfig):
                                _strict._coerce_enum(OutputKind, self.output_kind, "output_kind"))
         object.__setattr__(self, "top_k", tuple(self.top_k))
         object.__setattr__(self, "slice_features", tuple(self.slice_features))
+        object.__setattr__(self, "binary_thresholds", tuple(self.binary_thresholds))
         _strict.check_fields(self)
         self._check_numbers()
         self.latency.validate()
@@ -277,6 +283,12 @@ class EvaluationConfig(_strict.JsonConfig):
             fail("top_k", self.top_k, "use k >= 1")
         if self.task == Task.REGRESSION and (self.top_k or self.output_kind):
             fail("task", self.task.value, "top_k and output_kind are for classification")
+        bad = [t for t in self.binary_thresholds if not 0.0 <= t <= 1.0 or t == 0.5]
+        if bad or len(set(self.binary_thresholds)) != len(self.binary_thresholds):
+            fail("binary_thresholds", self.binary_thresholds, "use distinct thresholds in [0, 1] besides 0.5 "
+                 "(the plain names, e.g. 'precision', are at 0.5; 'precision@0.3' at 0.3)")
+        if self.example_weight_key is not None and not self.example_weight_key:
+            fail("example_weight_key", self.example_weight_key, "name the Example feature holding the weight, or None")
 
     def _check_metric(self, path: str, name: str, threshold: MetricThreshold) -> None:
         entry = metric_table.get(name)
@@ -288,6 +300,10 @@ class EvaluationConfig(_strict.JsonConfig):
             families = " / ".join(metric_table.per_class_families(self.task))
             fail(path, name, f"not a {self.task.value} metric; use one of {sorted(self.metric_names())}"
                  + (f" or {families}" if families else ""))
+        if self.example_weight_key is not None and entry is not None and not (entry.binary or entry.pair):
+            fail(path, name, f"{name!r} is computed unweighted, but example_weight_key="
+                 f"{self.example_weight_key!r} asks for weighted metrics; gate on a weighted one (the binary "
+                 f"metrics: binary_accuracy, auc, precision, ...) or remove example_weight_key")
         threshold.validate(path, name)
 
     def _metric_known(self, name: str) -> bool:
@@ -296,7 +312,7 @@ class EvaluationConfig(_strict.JsonConfig):
     def metric_names(self) -> set[str]:
         """The plain metric names this config computes (per-class names aside)."""
         output_kind = self.output_kind if self.task == Task.CLASSIFICATION else None
-        return metric_table.task_names(self.task, self.top_k, output_kind)
+        return metric_table.task_names(self.task, self.top_k, output_kind, self.binary_thresholds)
 
     def _check_slice(self, path: str, st: SliceThreshold) -> None:
         if st.feature not in self.slice_features:

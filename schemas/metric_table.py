@@ -24,7 +24,8 @@ class Task(str, enum.Enum):
 
 HIGHER = "higher"
 LOWER = "lower"
-_PLACEHOLDERS = ("<k>", "<i>")   # <k>: one name per EvaluationConfig.top_k; <i>: per class index
+# <k>: one name per EvaluationConfig.top_k; <i>: per class index; <t>: per binary_thresholds value
+_PLACEHOLDERS = {"<k>": r"(\d+)", "<i>": r"(\d+)", "<t>": r"(\d+(?:\.\d+)?)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +34,8 @@ class Metric:
 
     name: e.g. "accuracy"; "top_<k>_accuracy" (one per configured k) or "precision_class_<i>"
       (any class index).
-    direction: HIGHER or LOWER is better.
+    direction: HIGHER or LOWER is better; None for a metric with no better side (calibration, a
+      count): bounds apply to it, drops do not.
     tasks: the tasks that compute it.
     pair: compares the quantized model with its reference (agreement, largest output
       difference): a value of its own, so bounds apply and drops do not.
@@ -41,15 +43,18 @@ class Metric:
     needs_output_kind: computed only when the classification output kind is known (the loss).
     upper: the largest value the metric can take (1.0 for fractions, None: unbounded); every
       metric is >= 0. Thresholds that can never pass or always pass are refused with it.
+    binary: computed for a binary output only (two classes: one unit, or two), from TFMA's
+      statistics (components/core/binary_scoring.py); weighted with example_weight_key.
     """
 
     name: str
-    direction: str
+    direction: str | None
     tasks: frozenset
     pair: bool = False
     auto: bool = False
     needs_output_kind: bool = False
     upper: float | None = 1.0
+    binary: bool = False
 
     @property
     def placeholder(self) -> str | None:
@@ -61,13 +66,13 @@ class Metric:
         if self.placeholder is None:
             return None
         before, after = self.name.split(self.placeholder)
-        return re.compile(re.escape(before) + r"(\d+)" + re.escape(after) + "$")
+        return re.compile(re.escape(before) + _PLACEHOLDERS[self.placeholder] + re.escape(after) + "$")
 
-    def expand(self, n: int) -> str:
-        """A family's name for k or class index n."""
+    def expand(self, n: float) -> str:
+        """A family's name for k, class index or threshold n."""
         if self.placeholder is None:
             raise ValueError(f"metric {self.name!r} is not a family (no placeholder to expand)")
-        return self.name.replace(self.placeholder, str(n))
+        return self.name.replace(self.placeholder, format(n, "g"))
 
 
 _C, _R = Task.CLASSIFICATION, Task.REGRESSION
@@ -83,6 +88,16 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("loss", LOWER, frozenset({_C}), auto=True, needs_output_kind=True, upper=None),
     Metric("mae", LOWER, frozenset({_R}), auto=True, upper=None),
     Metric("rmse", LOWER, frozenset({_R}), auto=True, upper=None),
+    # A binary output's metrics, as TFMA names them (its default threshold 0.5; <t>: binary_thresholds).
+    *(Metric(name, HIGHER, frozenset({_C}), needs_output_kind=True, binary=True) for name in (
+        "auc", "auc_precision_recall", "binary_accuracy", "precision", "recall", "f1_score",
+        "binary_accuracy@<t>", "precision@<t>", "recall@<t>", "f1_score@<t>")),
+    Metric("mean_squared_error", LOWER, frozenset({_C}), needs_output_kind=True, binary=True),   # Brier score
+    Metric("calibration", None, frozenset({_C}), needs_output_kind=True, upper=None, binary=True),
+    Metric("mean_prediction", None, frozenset({_C}), needs_output_kind=True, binary=True),
+    Metric("mean_label", None, frozenset({_C}), needs_output_kind=True, binary=True),
+    Metric("example_count", None, frozenset({_C}), needs_output_kind=True, upper=None, binary=True),
+    Metric("weighted_example_count", None, frozenset({_C}), needs_output_kind=True, upper=None, binary=True),
     Metric("agreement", HIGHER, frozenset({_C}), pair=True),       # quantized vs a reference (no drop)
     Metric("max_output_diff", LOWER, _BOTH, pair=True, upper=None),
 )}
@@ -93,6 +108,7 @@ RECALL_CLASS = "recall_class_<i>"
 
 # Plain views of the table.
 METRIC_DIRECTIONS = {n: m.direction for n, m in METRICS.items() if m.placeholder is None}
+BINARY_METRICS = frozenset(n for n, m in METRICS.items() if m.binary)
 PAIR_METRICS = frozenset(n for n, m in METRICS.items() if m.pair)
 
 
@@ -119,18 +135,25 @@ def auto_metrics() -> tuple[str, ...]:
     return tuple(n for n, m in METRICS.items() if m.auto)
 
 
-def task_names(task, top_k=(), output_kind=None) -> set[str]:
-    """The plain metric names a task computes: top-k names for the configured k; without an
-    output kind, no metric that needs one. Per-class families are matched by `per_class`."""
+def at_threshold(name: str, threshold: float) -> str:
+    """The name of a binary metric at a threshold other than 0.5, e.g. 'precision@0.3'."""
+    return METRICS[f"{name}@<t>"].expand(threshold)
+
+
+def task_names(task, top_k=(), output_kind=None, binary_thresholds=()) -> set[str]:
+    """The plain metric names a task computes: top-k names for the configured k, binary metrics
+    at each binary threshold; without an output kind, no metric that needs one. Per-class families
+    are matched by `per_class`."""
     task = Task(task)
     names = set()
+    counts = {"<k>": top_k, "<t>": binary_thresholds}
     for name, m in METRICS.items():
         if task not in m.tasks or (m.needs_output_kind and output_kind is None):
             continue
         if m.placeholder is None:
             names.add(name)
-        elif m.placeholder == "<k>":
-            names |= {m.expand(k) for k in top_k}
+        elif m.placeholder in counts:
+            names |= {m.expand(n) for n in counts[m.placeholder]}
     return names
 
 

@@ -23,6 +23,20 @@ def classification_metrics(classes=3, n=60, top_k=(2,), kind="logits") -> dict[s
     return out
 
 
+def binary_metrics(n=80, thresholds=(0.3,)) -> dict[str, float]:
+    """A binary output: the classification metrics plus TFMA's binary ones (core/binary_scoring)."""
+    from tfx_edge.components.core import binary_scoring
+    rng = np.random.default_rng(5)
+    spec = metrics.Spec("classification", 2, "probabilities", ())
+    labels = rng.integers(0, 2, n)
+    scores = metrics.class_scores(np.clip(0.3 * labels + rng.uniform(size=n) * 0.7, 0, 1)[:, None], spec, "p")
+    out = metrics.classification_metrics(metrics.classification_stats(labels, scores, spec), spec)
+    binary = binary_scoring.BinarySpec(thresholds)
+    out.update(binary_scoring.derive(binary_scoring.batch(labels, scores[:, 1], None, binary, overall=True), binary))
+    out.update(metrics.pair_metrics(metrics.pair_stats(scores, scores, classification=True)))
+    return out
+
+
 def regression_metrics(n=40, width=2) -> dict[str, float]:
     rng = np.random.default_rng(4)
     targets = rng.normal(size=(n, width))
@@ -43,6 +57,8 @@ def accepts(config_kwargs: dict, name: str) -> bool:
 CASES = {
     "classification": (dict(task=Task.CLASSIFICATION, top_k=(2,), output_kind=OutputKind.LOGITS),
                        classification_metrics),
+    "binary": (dict(task=Task.CLASSIFICATION, output_kind=OutputKind.PROBABILITIES, binary_thresholds=(0.3,)),
+               binary_metrics),
     "regression": (dict(task=Task.REGRESSION), regression_metrics),
 }
 
@@ -53,18 +69,20 @@ def test_every_accepted_name_is_computed_and_every_computed_name_accepted(case):
     computed = compute()
     config = EvaluationConfig(thresholds=Thresholds(metrics={"max_output_diff": MetricThreshold(upper_bound=1)}),
                               **kwargs)
-    assert config.metric_names() <= set(computed)
+    binary_only = metric_table.BINARY_METRICS | {n for n in config.metric_names() if "@" in n}
+    accepted = config.metric_names() - (binary_only if case == "classification" else set())   # 3 classes
+    assert accepted <= set(computed), sorted(accepted - set(computed))
     assert all(accepts(kwargs, name) for name in computed), [n for n in computed if not accepts(kwargs, n)]
     assert not accepts(kwargs, "no_such_metric")
     for name in computed:
         entry = metric_table.get(name)
         assert entry is not None and kwargs["task"] in entry.tasks, name
         assert entry.pair == (name in metrics.pair_metrics(
-            metrics.pair_stats(np.zeros((1, 3)), np.zeros((1, 3)), case == "classification")))
+            metrics.pair_stats(np.zeros((1, 3)), np.zeros((1, 3)), case != "regression")))
 
 
 def test_every_table_entry_is_computed_by_some_task():
-    computed = set(classification_metrics()) | set(regression_metrics())
+    computed = set(classification_metrics()) | set(regression_metrics()) | set(binary_metrics())
     for name, entry in METRICS.items():
         if entry.placeholder is None:
             assert name in computed, name
@@ -103,7 +121,11 @@ def test_old_views_are_kept():
     assert evaluation.PAIR_METRICS == frozenset({"agreement", "max_output_diff"})
     assert evaluation.METRIC_DIRECTIONS == {
         "accuracy": HIGHER, "macro_precision": HIGHER, "macro_recall": HIGHER, "loss": LOWER,
-        "mae": LOWER, "rmse": LOWER, "agreement": HIGHER, "max_output_diff": LOWER}
+        "mae": LOWER, "rmse": LOWER, "agreement": HIGHER, "max_output_diff": LOWER,
+        **{name: HIGHER for name in ("auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
+                                     "f1_score")},
+        "mean_squared_error": LOWER, "calibration": None, "mean_prediction": None, "mean_label": None,
+        "example_count": None, "weighted_example_count": None}
     assert evaluation.metric_direction("top_5_accuracy") == HIGHER
     assert evaluation.metric_direction("recall_class_12") == HIGHER
     assert evaluation.metric_direction("recall_class_x") is None

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from tfx_edge.components.core import metrics, output_guard, slicing
+from tfx_edge.components.core import binary_scoring, metrics, output_guard, slicing
 from tfx_edge.schemas import names
 
 
@@ -25,6 +25,8 @@ class ScoreSpec:
     candidate: str = names.QUANTIZED
     references: tuple[str, ...] = (names.FLOAT_TFLITE,)
     other_outputs: tuple[str, ...] = ()    # outputs the metrics do not read: compared (core/output_guard)
+    binary: binary_scoring.BinarySpec | None = None   # a binary output: TFMA's binary metrics too
+    weight_feature: str | None = None      # example_weight_key: weights of the binary metrics
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -40,6 +42,7 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
             f"{sorted(features)}. Set EvaluationConfig.label_feature")
     n = len(outputs[spec.candidate])
     preds, truth, fmt = _prepare(features[spec.label_feature], outputs, spec, n)
+    weights = _weights(features, spec, n)
     slices = {}
     for key, mask in slicing.masks(features, spec.slice_features, n):
         slices[key] = {
@@ -47,7 +50,28 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
             "pairs": {r: metrics.pair_stats(preds[spec.candidate][mask], preds[r][mask],
                                             spec.metrics.classification) for r in spec.references},
         }
+        if spec.binary is not None:
+            w = None if weights is None else weights[mask]
+            for m in spec.models:
+                probability = binary_scoring.positive_probability(preds[m][mask], spec.metrics.output_kind or "")
+                slices[key]["models"][m]["binary"] = binary_scoring.batch(truth[mask], probability, w, spec.binary,
+                                                                          overall=key == slicing.OVERALL)
     return {"label_format": {fmt: n}, "slices": slices}
+
+
+def _weights(features: Mapping[str, np.ndarray], spec: ScoreSpec, n: int) -> np.ndarray | None:
+    """The example weights (one finite number >= 0 per example), or None without a weight feature."""
+    if spec.weight_feature is None:
+        return None
+    if spec.weight_feature not in features:
+        raise metrics.LabelError(f"example_weight_key={spec.weight_feature!r} is not in the examples; features "
+                                 f"are {sorted(features)}. Set EvaluationConfig.example_weight_key")
+    values = features[spec.weight_feature]
+    flat = np.asarray(values, dtype=np.float64).reshape(n, -1) if values.dtype != object else None
+    if flat is None or flat.shape[1] != 1 or not np.all(np.isfinite(flat)) or np.any(flat < 0):
+        raise metrics.LabelError(f"example_weight_key={spec.weight_feature!r} must hold one finite number >= 0 "
+                                 f"per example; fix the feature or the key")
+    return flat[:, 0]
 
 
 def all_outputs_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, Mapping[str, np.ndarray]],
@@ -97,6 +121,9 @@ def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:
     values = {m: (metrics.classification_metrics(s["models"][m], spec.metrics)
                   if spec.metrics.classification else metrics.regression_metrics(s["models"][m]))
               for m in spec.models}
+    if spec.binary is not None:
+        for m in spec.models:
+            values[m].update(binary_scoring.derive(s["models"][m]["binary"], spec.binary))
     return {
         "examples": int(s["models"][spec.candidate]["n"]),
         "nonfinite": {m: int(s["models"][m]["nonfinite"]) for m in spec.models},

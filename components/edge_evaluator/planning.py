@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tfx_edge.components.core import examples, input_mapping, litert, metrics, scoring
+from tfx_edge.components.core import binary_scoring, examples, input_mapping, litert, metrics, scoring
 from tfx_edge.components.edge_evaluator import beam_job
+from tfx_edge.schemas import metric_table
 from tfx_edge.schemas.evaluation import EvaluationConfig, Task
 from tfx_edge.schemas import names
 
@@ -60,7 +61,8 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
         metrics.Spec(config.task.value, classes,
                      config.output_kind.value if config.output_kind else None, tuple(config.top_k)),
         config.label_feature, output, tuple(config.slice_features),
-        references=tuple(config.references), other_outputs=others)
+        references=tuple(config.references), other_outputs=others, binary=_binary(config, classes, output),
+        weight_feature=config.example_weight_key)
     models = {names.QUANTIZED: (beam_job.TFLITE, quant.path), names.FLOAT_TFLITE: (beam_job.TFLITE, ref.path)}
     if saved_model_dir is not None:
         models[names.SAVED_MODEL] = (beam_job.SAVED_MODEL, saved_model_dir)
@@ -104,6 +106,24 @@ def _classes(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, out
         raise ValueError(f"top_k={list(config.top_k)}: k={too_big} is not below the model's {classes} classes, "
                          f"so top-k accuracy would always be 1; use k < {classes}")
     return classes
+
+
+def _binary(config: EvaluationConfig, classes: int | None, output: str) -> binary_scoring.BinarySpec | None:
+    """TFMA's binary metrics for a binary output whose kind is known; asking for them (a threshold
+    on one, binary_thresholds or example_weight_key) on another output is an error."""
+    if classes == 2 and config.output_kind is not None:
+        return binary_scoring.BinarySpec(tuple(config.binary_thresholds), config.example_weight_key is not None)
+    asked = sorted(name for name in _thresholded(config) if getattr(metric_table.get(name), "binary", False))
+    if asked or config.binary_thresholds or config.example_weight_key:
+        what = asked or ["binary_thresholds" if config.binary_thresholds else "example_weight_key"]
+        raise ValueError(f"{what} need a binary output (two classes) and output_kind; output {output!r} has "
+                         f"{classes} classes (one-vs-rest binarization is not supported yet): gate it on "
+                         f"accuracy / per-class precision and recall, or choose a binary output_name")
+    return None
+
+
+def _thresholded(config: EvaluationConfig) -> set[str]:
+    return set(config.thresholds.metrics) | {n for st in config.thresholds.slices for n in st.metrics}
 
 
 def output_name(wanted: str | None, outputs) -> str:

@@ -1,0 +1,88 @@
+"""The binary-classification metrics TFX users gate on, for a binary output (pure numpy).
+
+The statistics and formulas are TFMA's (core/binary_stats, core/binary_metrics: equal to stock
+TFMA 0.52, tested against it); this module decides which statistics a batch needs and names the
+values as TFMA does: auc, auc_precision_recall (10,000-bucket calibration histogram),
+binary_accuracy, precision, recall, f1_score (exact counts at 0.5, TFMA's default threshold, and
+`<name>@<t>` at each extra threshold), calibration, mean_label, mean_prediction,
+mean_squared_error (the Brier score of a probability output), example_count and
+weighted_example_count. With example weights every one of them is weighted, example_count too
+(as stock TFMA does when a model spec has an example_weight_key).
+
+The histogram is kept for the overall slice only (it is 10,002 buckets: kept per slice it would
+cost ~320 KB per slice, model and work unit); slices get every threshold, moment and count metric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import numpy as np
+
+from tfx_edge.components.core import binary_metrics, binary_stats
+from tfx_edge.schemas import metric_table
+
+DEFAULT_THRESHOLD = 0.5
+HISTOGRAM = binary_stats.Histogram()
+_AT = {"binary_accuracy": "BinaryAccuracy", "precision": "Precision", "recall": "Recall", "f1_score": "F1Score"}
+
+
+@dataclasses.dataclass(frozen=True)
+class BinarySpec:
+    """Extra thresholds (beyond 0.5) and whether the statistics are weighted."""
+
+    thresholds: tuple[float, ...] = ()
+    weighted: bool = False
+
+    @property
+    def all_thresholds(self) -> tuple[float, ...]:
+        return (DEFAULT_THRESHOLD,) + tuple(t for t in self.thresholds if t != DEFAULT_THRESHOLD)
+
+    def specs(self, overall: bool) -> tuple:
+        counted = (binary_stats.Thresholds(self.all_thresholds), binary_stats.Moments(), binary_stats.Counts())
+        return ((HISTOGRAM,) if overall else ()) + counted
+
+
+def positive_probability(scores: np.ndarray, output_kind: str) -> np.ndarray:
+    """P(class 1) of a two-column score matrix (metrics.class_scores): for a single-unit output
+    its columns are (1 - p, p) or (0, logit); for two units, probabilities or logits of each class."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if output_kind == "probabilities":
+        return scores[:, 1]
+    diff = scores[:, 1] - scores[:, 0]          # logit of class 1 (softmax of two = sigmoid of the gap)
+    return 1.0 / (1.0 + np.exp(-diff))
+
+
+def batch(labels: np.ndarray, probability: np.ndarray, weights: np.ndarray | None, spec: BinarySpec,
+          overall: bool) -> dict:
+    """Additive statistics of one batch (rows with a non-finite probability are left out: the
+    gate counts them as non-finite outputs and fails on them)."""
+    finite = np.isfinite(probability)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[finite]
+    return binary_stats.statistics(spec.specs(overall), labels[finite].astype(np.float64), probability[finite], w,
+                                   examples=int(len(labels)), example_weights=weights)
+
+
+def derive(summed: Mapping, spec: BinarySpec) -> dict[str, float]:
+    """The metric values of summed statistics, named as TFMA names them."""
+    out: dict[str, float] = {}
+    if HISTOGRAM.key in summed:
+        plan, thresholds = binary_metrics.matrices_plan()
+        matrices = binary_metrics.matrices(summed[HISTOGRAM.key], plan, thresholds)
+        out["auc"] = binary_metrics.auc(matrices, "ROC")
+        out["auc_precision_recall"] = binary_metrics.auc(matrices, "PR")
+    counted = binary_stats.Thresholds(spec.all_thresholds)
+    matrices = binary_metrics.matrices(summed[counted.key], counted, counted.values)
+    for name, class_name in _AT.items():
+        values = binary_metrics.confusion_metric(class_name, matrices)
+        out[name] = float(values[0])
+        for threshold, value in zip(spec.all_thresholds[1:], values[1:]):
+            out[metric_table.at_threshold(name, threshold)] = float(value)
+    moments, counts = summed[binary_stats.Moments().key], summed[binary_stats.Counts().key]
+    out.update(calibration=binary_metrics.calibration(moments), mean_label=binary_metrics.mean_label(moments),
+               mean_prediction=binary_metrics.mean_prediction(moments),
+               mean_squared_error=binary_metrics.mean_squared_error(moments),
+               example_count=binary_metrics.example_count(counts, weighted=spec.weighted),
+               weighted_example_count=binary_metrics.example_count(counts, weighted=True))
+    return out

@@ -1,0 +1,122 @@
+"""The EdgeEvaluator's binary metrics equal stock TFMA's on the same two .tflite files, weights and slices.
+
+A binary task from the digits eval split ("is it a zero", 10% positives) with an example weight
+and a slice feature; the reference is a logistic regression, the candidate the same model with
+coarsened weights (as quantization would). Stock TFMA 0.52 evaluates the candidate and the
+reference (baseline) as tf_lite models in one run; every shared metric must match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfx_edge.schemas import EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, Thresholds, records
+from helpers import make_artifact, run_edge_evaluator, write_model
+
+pytestmark = pytest.mark.e2e
+
+THRESHOLDS = (0.3, 0.7)
+METRICS = ["AUC", "AUCPrecisionRecall", "BinaryAccuracy", "Precision", "Recall", "F1Score", "Calibration",
+           "MeanLabel", "MeanPrediction", "MeanSquaredError", "ExampleCount", "WeightedExampleCount"]
+FLOAT32_SUMS = {"mean_squared_error": 1e-5, "mean_prediction": 1e-6, "calibration": 1e-6}
+AT = {"BinaryAccuracy": "binary_accuracy", "Precision": "precision", "Recall": "recall", "F1Score": "f1_score"}
+
+
+def binary_split(examples_artifact, root: str):
+    """Split-eval of the digits eval split with label (digit == 0), weight 1 + digit % 3, group = digit % 2."""
+    from tfx.types import artifact_utils, standard_artifacts
+    source = os.path.join(examples_artifact.uri, "Split-eval", "data_tfrecord-00000-of-00001")
+    os.makedirs(os.path.join(root, "Split-eval"))
+    images, labels = [], []
+    with tf.io.TFRecordWriter(os.path.join(root, "Split-eval", "eval.tfrecord")) as writer:
+        for record in tf.data.TFRecordDataset(source).as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            digit = example.features.feature["label"].int64_list.value[0]
+            example.features.feature["label"].int64_list.value[0] = int(digit == 0)
+            example.features.feature["weight"].float_list.value.append(1.0 + digit % 3)
+            example.features.feature["group"].bytes_list.value.append(b"odd" if digit % 2 else b"even")
+            writer.write(example.SerializeToString())
+            images.append(list(example.features.feature["image"].float_list.value))
+            labels.append(int(digit == 0))
+    split = make_artifact(standard_artifacts.Examples, root)
+    split.split_names = artifact_utils.encode_split_names(["eval"])
+    return split, np.array(images, np.float32), np.array(labels)
+
+
+def run_tfma(candidate: str, baseline: str, data: str, out: str) -> dict:
+    """Stock TFMA on the two .tflite files: {slice: {model: {metric name: value}}}."""
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.proto import config_pb2 as cfg
+    configs = [cfg.MetricConfig(class_name=name) for name in METRICS]
+    configs += [cfg.MetricConfig(class_name=cls, config=json.dumps({"thresholds": [t], "name": f"{name}@{t:g}"}))
+                for cls, name in AT.items() if cls != "BinaryAccuracy" for t in THRESHOLDS]
+    configs += [cfg.MetricConfig(class_name="BinaryAccuracy", config=json.dumps({"threshold": t,
+                                                                                 "name": f"binary_accuracy@{t:g}"}))
+                for t in THRESHOLDS]
+    spec = dict(model_type=tfma.TF_LITE, label_key="label", example_weight_key="weight")
+    eval_config = cfg.EvalConfig(
+        model_specs=[cfg.ModelSpec(name="candidate", **spec), cfg.ModelSpec(name="baseline", is_baseline=True, **spec)],
+        slicing_specs=[cfg.SlicingSpec(), cfg.SlicingSpec(feature_keys=["group"])],
+        metrics_specs=[cfg.MetricsSpec(metrics=configs)])
+    models = [tfma.default_eval_shared_model(eval_saved_model_path=path, model_name=name, eval_config=eval_config)
+              for name, path in (("candidate", candidate), ("baseline", baseline))]
+    tfma.run_model_analysis(eval_shared_model=models, eval_config=eval_config, data_location=data, output_path=out)
+    found: dict = {}
+    for metrics_for_slice in tfma.load_metrics(out):
+        key = "" if not metrics_for_slice.slice_key.single_slice_keys else "group=" + \
+            metrics_for_slice.slice_key.single_slice_keys[0].bytes_value.decode()
+        for kv in metrics_for_slice.metric_keys_and_values:
+            if kv.key.is_diff:
+                continue
+            model = "quantized" if kv.key.model_name == "candidate" else "float_tflite"
+            found.setdefault(key, {}).setdefault(model, {})[kv.key.name] = kv.value.double_value.value
+    return found
+
+
+def test_binary_metrics_equal_stock_tfma_on_the_same_tflite_files_weights_and_slices(
+        int8_export, examples_artifact, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    split, images, labels = binary_split(examples_artifact, str(tmp_path / "ex"))
+    fit = LogisticRegression(max_iter=2000, C=0.05).fit(images, labels)
+    coef = fit.coef_.T.astype(np.float32)
+    coarse = np.round(coef / np.abs(coef).max() * 7) / 7 * np.abs(coef).max()     # a 4-bit-ish candidate
+    like = int8_export["tflite"].uri
+
+    def model(w):
+        w, b = tf.constant(w, tf.float32), tf.constant(fit.intercept_, tf.float32)
+        return lambda image: {"probabilities": tf.sigmoid(image @ w + b)}
+    ref = write_model(str(tmp_path), "ref", model(coef), like)
+    cand = write_model(str(tmp_path), "cand", model(coarse), like, reference_uri=ref.uri)
+    config = EvaluationConfig(
+        output_kind=OutputKind.PROBABILITIES, example_weight_key="weight", binary_thresholds=THRESHOLDS,
+        slice_features=("group",), latency=LatencyConfig(runs=0),
+        thresholds=Thresholds(metrics={"auc": MetricThreshold(max_absolute_drop=0.2, lower_bound=0.5)}))
+    blessing, evaluation = run_edge_evaluator(config, split, cand, ref, str(tmp_path / "out"))
+    ours = records.EvaluationResult.from_json(open(os.path.join(evaluation.uri, "metrics.json")).read(), "m", "f")
+    theirs = run_tfma(os.path.join(cand.uri, "Format-Serving"), os.path.join(ref.uri, "Format-Serving"),
+                      os.path.join(split.uri, "Split-eval", "eval.tfrecord"), str(tmp_path / "tfma"))
+
+    compared = 0
+    for key, by_model in theirs.items():
+        for model_name, values in by_model.items():
+            for name, value in values.items():
+                if name not in ours.slices[key].metrics[model_name]:
+                    assert key != "" and name in ("auc", "auc_precision_recall"), (key, name)  # overall only
+                    continue
+                mine = ours.slices[key].metrics[model_name][name]
+                # TFMA sums the float32 predictions of the moment metrics (and subtracts them from the labels
+                # for the squared error) in float32; we in float64. Counts, curves and AUCs are exact.
+                rel = FLOAT32_SUMS.get(name, 1e-9)
+                if value != value:          # TFMA's NaN is the record's null (not measured)
+                    assert mine is None, (key, model_name, name, mine)
+                    compared += 1
+                    continue
+                assert mine == pytest.approx(value, rel=rel, abs=1e-12), (key, model_name, name, mine, value)
+                compared += 1
+    assert compared >= 2 * (12 + 8) + 2 * 2 * (10 + 8), compared   # both models, overall and two slices
+    assert ours.slices[""].metrics["quantized"]["auc"] > 0.5 and blessing.get_int_custom_property("blessed") == 1
