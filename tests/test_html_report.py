@@ -287,7 +287,7 @@ def screenshot(html_text: str, directory: pathlib.Path, binary: str) -> bytes:
 
 def test_screenshot_is_not_blank(tmp_path):
     binary = _chromium()
-    png = screenshot(html_report.render_html(classification_result(blessed=False)), tmp_path, binary)
+    png = screenshot(html_report.render_html(typed(classification_result(blessed=False))), tmp_path, binary)
     with Image.open(io.BytesIO(png)) as decoded:
         assert decoded.format == "PNG"
         image = decoded.convert("RGB")
