@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from tfx_edge.components import artifacts
+from tfx_edge.components.edge_evaluator import tfma_output
 from tfx_edge.components.core.derive import DeriveError
 from tfx_edge.components.core.examples import ExamplesError
 from tfx_edge.components.core.input_mapping import InputMappingError
@@ -223,7 +224,8 @@ def ev_retry_blessed_then_not_blessed(env):
 
     def after(blessing, evaluation, result):
         assert os.listdir(blessing.uri) == [artifacts.NOT_BLESSED_FILE]
-        assert sorted(os.listdir(evaluation.uri)) == ["metrics.json", "report.html", "report.txt"]
+        assert sorted(os.listdir(evaluation.uri)) == sorted(["metrics.json", "report.html", "report.txt",
+                                                             *tfma_output.FILES])
     run.after = after
     return run
 

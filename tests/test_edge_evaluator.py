@@ -18,6 +18,7 @@ from tfx_edge.components.core import examples as examples_lib
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.schemas import (Budgets, EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, SliceThreshold,
                               Task, Thresholds)
+from tfx_edge.components.edge_evaluator import tfma_output
 from helpers import make_artifact, run_edge_evaluator, write_export_report, write_model
 
 ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.2, lower_bound=0.5)}
@@ -105,7 +106,8 @@ def test_decision_checks_and_outputs_are_recorded(evaluated):
     assert result["blessed"] and blessing.get_int_custom_property("blessed") == 1
     assert os.listdir(blessing.uri) == ["BLESSED"]
     assert not blessing.has_custom_property("current_model_id")
-    assert sorted(os.listdir(evaluation.uri)) == ["metrics.json", "report.html", "report.txt"]
+    assert sorted(os.listdir(evaluation.uri)) == sorted(["metrics.json", "report.html", "report.txt",
+                                                         *tfma_output.FILES])
     names = {c["name"] for c in result["checks"]}
     assert {"examples", "finite_outputs", "accuracy.lower_bound", "accuracy.max_absolute_drop",
             "loss.max_absolute_drop", "agreement.lower_bound", "budgets.max_model_bytes",
@@ -254,3 +256,27 @@ def test_a_quantized_model_slower_than_float_is_flagged():
               "float_tflite": {"xnnpack": {"p50_us": 32.0}, "builtin": {"p50_us": 84.0}}}
     assert report.slower_than_float(timing) == [
         "the quantized model is slower than float32 with xnnpack: p50 80.0 us vs 32.0 us"]
+
+
+def test_tfma_reads_the_evaluation(int8_export, examples_artifact, tmp_path):
+    """tfma.load_eval_result, load_metrics and load_validation_result read the EdgeEvaluation."""
+    import tfx  # noqa: F401  (TFMA 0.52's package face needs tfx imported first)
+    import tensorflow_model_analysis as tfma
+    strict = config(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(lower_bound=0.999)}),
+                    slice_features=("label",))
+    _, evaluation = run_edge_evaluator(strict, examples_artifact, int8_export["tflite"], int8_export["float"],
+                                       str(tmp_path))
+    result = json.loads(open(os.path.join(evaluation.uri, "metrics.json")).read())
+    eval_result = tfma.load_eval_result(evaluation.uri, model_name="candidate")
+    by_slice = dict(eval_result.slicing_metrics)
+    assert set(by_slice) == {(), *((("label", str(d)),) for d in range(10))}
+    overall = by_slice[()][""][""]
+    assert overall["accuracy"]["doubleValue"] == result["slices"][""]["metrics"]["quantized"]["accuracy"]
+    assert eval_result.config.model_specs[1].is_baseline
+    keys = {(kv.key.name, kv.key.model_name, kv.key.is_diff) for m in tfma.load_metrics(evaluation.uri)
+            for kv in m.metric_keys_and_values}
+    assert {("accuracy", "candidate", False), ("accuracy", "baseline", False), ("accuracy", "candidate", True)} <= keys
+    validation = tfma.load_validation_result(evaluation.uri)
+    assert not validation.validation_ok
+    (failure,) = [f for s in validation.metric_validations_per_slice for f in s.failures]
+    assert failure.metric_key.name == "accuracy" and failure.message.startswith("accuracy.lower_bound: ")

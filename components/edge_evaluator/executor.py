@@ -15,7 +15,8 @@ from tfx.utils import io_utils as tfx_io_utils
 
 from tfx_edge.components import artifacts, io_utils, record_files, specs
 from tfx_edge.components.core import examples, gate, input_mapping, latency, slicing
-from tfx_edge.components.edge_evaluator import beam_job, html_report, planning, report, worker_errors
+from tfx_edge.components.edge_evaluator import (beam_job, html_report, planning, report, tfma_output,
+                                                worker_errors)
 from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import names, records
 
@@ -51,7 +52,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         blessed, checks = gate.decide(_evidence(config, summary, facts, timing, float_blessing, export, quant),
                                       config.thresholds)
         result = report.build(config, summary, facts, timing, checks, blessed, plan, export, provenance)
-        _record(evaluation, blessing, model, result, float_blessing)
+        _record(evaluation, blessing, model, result, float_blessing, os.path.dirname(files[0]))
         _log(timing, blessed, checks)
 
     def _score(self, files: list[str], job: beam_job.Job, out_uri: str) -> dict:
@@ -150,10 +151,12 @@ def _latency(config: EvaluationConfig, key: str, models, plan: planning.Plan) ->
     return timing
 
 
-def _record(evaluation, blessing, model, result: records.EvaluationResult, float_blessing) -> None:
+def _record(evaluation, blessing, model, result: records.EvaluationResult, float_blessing,
+            data_location: str) -> None:
     """Evaluation files first, the blessing last: a crash in between blesses nothing. The output
     directories were emptied first, so only this attempt's decision file exists."""
     record_files.write_record(os.path.join(evaluation.uri, artifacts.METRICS_FILE), result)
+    tfma_output.write(result, evaluation.uri, data_location)
     io_utils.write_bytes(os.path.join(evaluation.uri, artifacts.REPORT_FILE),
                          report.render(result).encode())
     io_utils.write_bytes(os.path.join(evaluation.uri, artifacts.HTML_REPORT_FILE),

@@ -1,0 +1,109 @@
+"""The EdgeEvaluation in TFMA's own files, a view of metrics.json (never a second source).
+
+Beside metrics.json the EdgeEvaluator writes what a stock TFMA run writes into its output path,
+so `tfma.load_eval_result`, `tfma.load_metrics`, `tfma.load_validation_result` and TFMA's
+notebook views read the evaluation: `eval_config.json` (an EvalRun), `metrics-*.tfrecord`
+(MetricsForSlice: every metric of the candidate and of each reference, and the candidate's
+`*_diff` values against the float32 reference, as TFMA writes for a baseline), `plots-*.tfrecord`
+(none yet) and `validations-*.tfrecord` (the ValidationResult: validation_ok is the blessing; every
+failed check is a failure). Model names follow TFX's Evaluator: the quantized model is `candidate`,
+its float32 TFLite reference the `baseline`. Slice values are written as strings (bytes_value),
+as tfx-edge slices them.
+
+The only module that imports TFMA (its protos); it runs in the executor, which has TFMA.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow_model_analysis import version as tfma_version
+from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2, validation_result_pb2
+
+from tfx_edge.components.core import slicing
+from tfx_edge.schemas import names, records
+
+CANDIDATE, BASELINE = "candidate", "baseline"
+MODEL_NAMES = {names.QUANTIZED: CANDIDATE, names.FLOAT_TFLITE: BASELINE, names.SAVED_MODEL: names.SAVED_MODEL}
+SHARD = "-00000-of-00001.tfrecord"
+FILES = tuple(prefix + SHARD for prefix in ("metrics", "plots", "validations")) + ("eval_config.json",)
+
+
+def write(result: records.EvaluationResult, out_dir: str, data_location: str) -> None:
+    """The four files into out_dir (the EdgeEvaluation's directory)."""
+    weighted = result.config.example_weight_key is not None
+    _records(os.path.join(out_dir, "metrics" + SHARD),
+             [_metrics_for_slice(key, s, weighted).SerializeToString() for key, s in sorted(result.slices.items())])
+    _records(os.path.join(out_dir, "plots" + SHARD), [])
+    _records(os.path.join(out_dir, "validations" + SHARD), [_validation(result).SerializeToString()])
+    run = config_pb2.EvalRun(eval_config=_eval_config(result), version=tfma_version.VERSION,
+                             data_location=data_location, file_format="tfrecords",
+                             model_locations={MODEL_NAMES[m]: f.path for m, f in result.models.items()})
+    with tf.io.gfile.GFile(os.path.join(out_dir, "eval_config.json"), "w") as f:
+        f.write(json_format.MessageToJson(run))
+
+
+def _records(path: str, serialized: list[bytes]) -> None:
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in serialized:
+            writer.write(record)
+
+
+def slice_key(key: str) -> metrics_for_slice_pb2.SliceKey:
+    """tfx-edge's 'feature=value' slice (or the overall one) as TFMA's SliceKey."""
+    out = metrics_for_slice_pb2.SliceKey()
+    if key != slicing.OVERALL:
+        feature, value = key.split("=", 1)
+        out.single_slice_keys.add(column=feature, bytes_value=value.encode())
+    return out
+
+
+def _metric_key(name: str, model: str, weighted: bool, is_diff: bool = False) -> metrics_for_slice_pb2.MetricKey:
+    key = metrics_for_slice_pb2.MetricKey(name=name, model_name=MODEL_NAMES[model], is_diff=is_diff)
+    key.example_weighted.value = weighted
+    return key
+
+
+def _metrics_for_slice(key: str, s: records.SliceSummary, weighted: bool) -> metrics_for_slice_pb2.MetricsForSlice:
+    out = metrics_for_slice_pb2.MetricsForSlice(slice_key=slice_key(key))
+    for model, values in sorted(s.metrics.items()):
+        for name, value in sorted(values.items()):
+            if value is not None:
+                entry = out.metric_keys_and_values.add(key=_metric_key(name, model, weighted))
+                entry.value.double_value.value = value
+    candidate, baseline = s.metrics.get(names.QUANTIZED, {}), s.metrics.get(names.FLOAT_TFLITE, {})
+    for name in sorted(set(candidate) & set(baseline)):
+        if candidate[name] is not None and baseline[name] is not None:   # TFMA's diff: candidate - baseline
+            entry = out.metric_keys_and_values.add(key=_metric_key(name, names.QUANTIZED, weighted, is_diff=True))
+            entry.value.double_value.value = candidate[name] - baseline[name]  # type: ignore[operator]
+    return out
+
+
+def _validation(result: records.EvaluationResult) -> validation_result_pb2.ValidationResult:
+    out = validation_result_pb2.ValidationResult(validation_ok=result.blessed)
+    weighted = result.config.example_weight_key is not None
+    by_slice: dict[str, list[records.CheckRecord]] = {}
+    for check in result.failed:
+        by_slice.setdefault(check.slice, []).append(check)
+    for key, failed in sorted(by_slice.items()):
+        per_slice = out.metric_validations_per_slice.add(slice_key=slice_key(key))
+        for check in failed:
+            failure = per_slice.failures.add(message=f"{check.name}: {check.detail}")
+            failure.metric_key.CopyFrom(_metric_key(check.name.split(".")[0], names.QUANTIZED, weighted))
+            if isinstance(check.value, (int, float)) and not isinstance(check.value, bool):
+                failure.metric_value.double_value.value = float(check.value)
+    return out
+
+
+def _eval_config(result: records.EvaluationResult) -> config_pb2.EvalConfig:
+    """What was evaluated, in TFMA's terms: the candidate and its baseline, the slices."""
+    spec = dict(label_key=result.config.label_feature, prediction_key=result.output_name or "",
+                example_weight_key=result.config.example_weight_key or "")
+    config = config_pb2.EvalConfig(
+        model_specs=[config_pb2.ModelSpec(name=CANDIDATE, model_type="tf_lite", **spec),
+                     config_pb2.ModelSpec(name=BASELINE, model_type="tf_lite", is_baseline=True, **spec)],
+        slicing_specs=[config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=[f])
+                                                    for f in result.config.slice_features])
+    return config
