@@ -51,7 +51,7 @@ def checked(kind: Callable[[str], Any], check: Callable[[Any], object]) -> Calla
     return parse
 
 
-def _accuracy(**limits: float) -> None:
+def _accuracy(**limits: Any) -> None:
     MetricThreshold(**limits).validate("accuracy", "accuracy")
 
 

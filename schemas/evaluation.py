@@ -47,12 +47,13 @@ class MetricThreshold:
     max_relative_drop: float | None = None
     lower_bound: float | None = None
     upper_bound: float | None = None
+    use_confidence_bound: bool = False   # drop limits on the upper end of the drop's 95% interval
 
     def __post_init__(self) -> None:
         _strict.check_fields(self)
 
     def validate(self, path: str, metric: str) -> None:
-        values = dataclasses.asdict(self)
+        values = {k: v for k, v in dataclasses.asdict(self).items() if k != "use_confidence_bound"}
         if all(v is None for v in values.values()):
             fail(path, self, "set at least one of max_absolute_drop, max_relative_drop, "
                  "lower_bound, upper_bound")
@@ -69,6 +70,19 @@ class MetricThreshold:
                 fail(f"{path}.{name}", values[name], f"{metric!r} has no better side, so a drop means "
                      "nothing; bound its value with lower_bound / upper_bound")
         self._check_range(path, metric)
+        self._check_confidence(path, metric)
+
+    def _check_confidence(self, path: str, metric: str) -> None:
+        entry = metric_table.get(metric)
+        if not self.use_confidence_bound:
+            return
+        if entry is None or not entry.interval:
+            intervals = sorted(n for n, m in metric_table.METRICS.items() if m.interval)
+            fail(f"{path}.use_confidence_bound", True, f"{metric!r} has no confidence interval (only the means "
+                 f"over examples have: {', '.join(intervals)}); remove use_confidence_bound")
+        if self.max_absolute_drop is None and self.max_relative_drop is None:
+            fail(f"{path}.use_confidence_bound", True, "it applies to drop limits; set max_absolute_drop or "
+                 "max_relative_drop, or remove it")
 
     def _check_range(self, path: str, metric: str) -> None:
         """Refuses limits that can never pass or always pass, given the metric's range [0, upper]."""

@@ -45,6 +45,8 @@ class Metric:
       metric is >= 0. Thresholds that can never pass or always pass are refused with it.
     binary: computed for a binary output only (two classes: one unit, or two), from TFMA's
       statistics (components/core/binary_scoring.py); weighted with example_weight_key.
+    interval: a mean over examples of a per-example value, so its drop gets a 95% confidence
+      interval from the paired differences (components/core/paired.py; not when weighted).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Metric:
     needs_output_kind: bool = False
     upper: float | None = 1.0
     binary: bool = False
+    interval: bool = False
 
     @property
     def placeholder(self) -> str | None:
@@ -79,20 +82,22 @@ _C, _R = Task.CLASSIFICATION, Task.REGRESSION
 _BOTH = frozenset({_C, _R})
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("accuracy", HIGHER, frozenset({_C}), auto=True),
-    Metric("top_<k>_accuracy", HIGHER, frozenset({_C})),
+    Metric("accuracy", HIGHER, frozenset({_C}), auto=True, interval=True),
+    Metric("top_<k>_accuracy", HIGHER, frozenset({_C}), interval=True),
     Metric("macro_precision", HIGHER, frozenset({_C})),
     Metric("macro_recall", HIGHER, frozenset({_C})),
     Metric("precision_class_<i>", HIGHER, frozenset({_C})),
     Metric("recall_class_<i>", HIGHER, frozenset({_C})),
-    Metric("loss", LOWER, frozenset({_C}), auto=True, needs_output_kind=True, upper=None),
-    Metric("mae", LOWER, frozenset({_R}), auto=True, upper=None),
+    Metric("loss", LOWER, frozenset({_C}), auto=True, needs_output_kind=True, upper=None, interval=True),
+    Metric("mae", LOWER, frozenset({_R}), auto=True, upper=None, interval=True),
     Metric("rmse", LOWER, frozenset({_R}), auto=True, upper=None),
     # A binary output's metrics, as TFMA names them (its default threshold 0.5; <t>: binary_thresholds).
+    Metric("binary_accuracy", HIGHER, frozenset({_C}), needs_output_kind=True, binary=True, interval=True),
     *(Metric(name, HIGHER, frozenset({_C}), needs_output_kind=True, binary=True) for name in (
-        "auc", "auc_precision_recall", "binary_accuracy", "precision", "recall", "f1_score",
+        "auc", "auc_precision_recall", "precision", "recall", "f1_score",
         "binary_accuracy@<t>", "precision@<t>", "recall@<t>", "f1_score@<t>")),
-    Metric("mean_squared_error", LOWER, frozenset({_C}), needs_output_kind=True, binary=True),   # Brier score
+    Metric("mean_squared_error", LOWER, frozenset({_C}), needs_output_kind=True, binary=True,   # Brier score
+           interval=True),
     Metric("calibration", None, frozenset({_C}), needs_output_kind=True, upper=None, binary=True),
     Metric("mean_prediction", None, frozenset({_C}), needs_output_kind=True, binary=True),
     Metric("mean_label", None, frozenset({_C}), needs_output_kind=True, binary=True),

@@ -339,6 +339,9 @@ class Drop:
 
     absolute: float | None
     relative: float | None
+    ci_low: float | None = None        # 95% interval of the absolute drop (paired per-example differences)
+    ci_high: float | None = None
+    ci_examples: int | None = None     # the examples it rests on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,7 +432,7 @@ class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
     KIND: ClassVar[str] = "tfx_edge.EdgeEvaluation"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
 
     blessed: bool
     task: str

@@ -280,3 +280,17 @@ def test_tfma_reads_the_evaluation(int8_export, examples_artifact, tmp_path):
     assert not validation.validation_ok
     (failure,) = [f for s in validation.metric_validations_per_slice for f in s.failures]
     assert failure.metric_key.name == "accuracy" and failure.message.startswith("accuracy.lower_bound: ")
+
+
+def test_tfma_output_carries_the_drop_interval(int8_export, examples_artifact, tmp_path):
+    import tfx  # noqa: F401  (TFMA 0.52's package face needs tfx imported first)
+    import tensorflow_model_analysis as tfma
+    _, evaluation = run_edge_evaluator(config(), examples_artifact, int8_export["tflite"], int8_export["float"],
+                                       str(tmp_path))
+    result = json.loads(open(os.path.join(evaluation.uri, "metrics.json")).read())
+    drop = result["slices"][""]["drops"]["float_tflite"]["accuracy"]
+    (diff,) = [kv for m in tfma.load_metrics(evaluation.uri) for kv in m.metric_keys_and_values
+               if kv.key.name == "accuracy" and kv.key.is_diff and not m.slice_key.single_slice_keys]
+    interval = diff.confidence_interval
+    assert (interval.lower_bound.double_value.value, interval.upper_bound.double_value.value) == (
+        -drop["ci_high"], -drop["ci_low"])

@@ -170,8 +170,10 @@ def best_of(trials: list[Trial]) -> Trial | None:
 def explain(summary: records.AutoSearch) -> str:
     """A readable account of the search: one line per trial, then the decision."""
     tolerance = dataclasses.asdict(summary.tolerance)
-    lines = [f"auto search on {summary.validation.examples} validation examples of split "
-             f"{summary.validation.split!r} ({summary.metric}, tolerance {tolerance}):"]
+    n = summary.validation.examples
+    lines = [f"auto search on {n} validation examples of split {summary.validation.split!r} ({summary.metric}, "
+             f"tolerance {tolerance}; one example is {1 / max(n, 1):.3g} of an accuracy, so smaller drops are "
+             f"within noise):"]
     for t in summary.trials:
         verdict = "PASS" if t.passed else "fail: " + "; ".join(t.reasons)
         size = f"{t.size_bytes / 1024:.0f} KiB" if t.size_bytes else "-"

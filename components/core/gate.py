@@ -105,12 +105,33 @@ def metric_checks(ev: Evidence, key: str, metric: str, t: MetricThreshold) -> li
     checks += _bounds(metric, value, t, f"quantized {metric}{where}", slice=key)
     for ref in ev.references:
         drop = s.get("drops", {}).get(ref, {}).get(metric, {})
+        reference = s.get("metrics", {}).get(ref, {}).get(metric)
         for kind in ("absolute", "relative"):
             limit = getattr(t, f"max_{kind}_drop")
             if limit is not None:
-                checks.append(limit_check(f"{metric}.max_{kind}_drop", drop.get(kind), limit, True,
-                                          f"{metric} {kind} drop vs {ref}{where}", slice=key, reference=ref))
+                value, what = _drop_value(drop, kind, reference, t.use_confidence_bound)
+                check = limit_check(f"{metric}.max_{kind}_drop", value, limit, True,
+                                    f"{metric} {kind} drop{what} vs {ref}{where}", slice=key, reference=ref)
+                checks.append(dataclasses.replace(check, detail=check.detail + _interval_note(drop)))
     return checks
+
+
+def _drop_value(drop: Mapping, kind: str, reference, upper: bool) -> tuple[Any, str]:
+    """The drop to compare with a limit: the estimate, or with use_confidence_bound the upper end of
+    its 95% interval (relative: divided by |reference|); missing is None, so the check fails."""
+    if not upper:
+        return drop.get(kind), ""
+    high = drop.get("ci_high")
+    if kind == "relative":
+        high = high / abs(reference) if _finite(high) and _finite(reference) and reference != 0 else None
+    return high, " (upper end of its 95% interval)"
+
+
+def _interval_note(drop: Mapping) -> str:
+    low, high, n = drop.get("ci_low"), drop.get("ci_high"), drop.get("ci_examples")
+    if not (_finite(low) and _finite(high)):
+        return ""
+    return f" [absolute drop 95% interval {low:.4g} .. {high:.4g} over {n} paired examples]"
 
 
 def _bounds(metric: str, value, t: MetricThreshold, what: str, **where) -> list[Check]:

@@ -164,6 +164,14 @@ def classification_stats(labels: np.ndarray, scores: np.ndarray, spec: Spec) -> 
     return stats
 
 
+def cross_entropy(scores: np.ndarray, labels: np.ndarray, spec: Spec) -> np.ndarray:
+    """Each example's cross-entropy (NaN for a row with a non-finite score)."""
+    out = np.full(len(labels), np.nan)
+    finite = np.isfinite(scores).all(axis=1)
+    out[finite] = _cross_entropy(scores[finite], labels[finite], spec)
+    return out
+
+
 def _cross_entropy(scores: np.ndarray, labels: np.ndarray, spec: Spec) -> np.ndarray:
     picked = scores[np.arange(len(labels)), labels]
     if spec.output_kind == "probabilities":

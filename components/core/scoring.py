@@ -12,8 +12,8 @@ from typing import Mapping
 
 import numpy as np
 
-from tfx_edge.components.core import binary_scoring, metrics, output_guard, slicing
-from tfx_edge.schemas import names
+from tfx_edge.components.core import binary_scoring, metrics, output_guard, paired, slicing
+from tfx_edge.schemas import metric_table, names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,12 +43,15 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
     n = len(outputs[spec.candidate])
     preds, truth, fmt = _prepare(features[spec.label_feature], outputs, spec, n)
     weights = _weights(features, spec, n)
+    values = {m: _per_example(truth, preds[m], spec) for m in spec.models}
     slices = {}
     for key, mask in slicing.masks(features, spec.slice_features, n):
+        cand = {k: v[mask] for k, v in values[spec.candidate].items()}
         slices[key] = {
             "models": {m: _model_stats(truth[mask], preds[m][mask], spec.metrics) for m in spec.models},
             "pairs": {r: metrics.pair_stats(preds[spec.candidate][mask], preds[r][mask],
                                             spec.metrics.classification) for r in spec.references},
+            "paired": {r: paired.stats(cand, {k: v[mask] for k, v in values[r].items()}) for r in spec.references},
         }
         if spec.binary is not None:
             w = None if weights is None else weights[mask]
@@ -57,6 +60,22 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
                 slices[key]["models"][m]["binary"] = binary_scoring.batch(truth[mask], probability, w, spec.binary,
                                                                           overall=key == slicing.OVERALL)
     return {"label_format": {fmt: n}, "slices": slices}
+
+
+def _per_example(truth: np.ndarray, pred: np.ndarray, spec: ScoreSpec) -> dict[str, np.ndarray]:
+    """Each example's value of the metrics that are means over examples (core/paired)."""
+    m = spec.metrics
+    if not m.classification:
+        return {"mae": np.mean(np.abs(np.asarray(pred, np.float64).reshape(truth.shape) - truth), axis=1)}
+    out = {"accuracy": paired.correct(truth, pred)}
+    out.update({metric_table.expand(metric_table.TOP_K_ACCURACY, k): paired.correct(truth, pred, k) for k in m.top_k})
+    if m.output_kind is not None:
+        out["loss"] = metrics.cross_entropy(pred, truth, m)
+    if spec.binary is not None and not spec.binary.weighted:
+        p = binary_scoring.positive_probability(pred, m.output_kind or "")
+        out["binary_accuracy"] = ((p > binary_scoring.DEFAULT_THRESHOLD) == (truth == 1)).astype(np.float64)
+        out["mean_squared_error"] = (p - truth) ** 2
+    return out
 
 
 def _weights(features: Mapping[str, np.ndarray], spec: ScoreSpec, n: int) -> np.ndarray | None:
@@ -129,5 +148,14 @@ def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:
         "nonfinite": {m: int(s["models"][m]["nonfinite"]) for m in spec.models},
         "metrics": values,
         "pairs": {r: metrics.pair_metrics(s["pairs"][r]) for r in spec.references},
-        "drops": {r: metrics.drops(values[spec.candidate], values[r]) for r in spec.references},
+        "drops": {r: _with_intervals(metrics.drops(values[spec.candidate], values[r]), s.get("paired", {}).get(r, {}))
+                  for r in spec.references},
     }
+
+
+def _with_intervals(drops: dict, summed: Mapping) -> dict:
+    """Each drop with the 95% interval of its paired per-example differences, where there is one."""
+    for name, drop in drops.items():
+        low, high = paired.interval(summed[name]) if name in summed else (None, None)
+        drop.update(ci_low=low, ci_high=high, ci_examples=summed[name]["n"] if name in summed else None)
+    return drops

@@ -13,7 +13,7 @@ import dataclasses
 import json
 
 from tfx_edge.components.edge_evaluator import report_charts
-from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, is_number,
+from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, is_number, text,
                                                               kib, metric, model_names, na, reference_names,
                                                               slice_of)
 from tfx_edge.components.edge_evaluator.report_charts import BarChart, Confusion
@@ -76,8 +76,12 @@ def _drop(slice_: SliceSummary | None, reference: str, name: str) -> Drop | None
 
 
 def _drop_cells(drop: Drop) -> tuple:
+    """The absolute drop (with its 95% interval when there is one) and the relative drop."""
     cls = drop_cls(drop.absolute)
-    return cell(drop.absolute, cls), _pct(drop.relative, cls)
+    absolute = cell(drop.absolute, cls)
+    if is_number(drop.ci_low) and is_number(drop.ci_high) and absolute.text != "n/a":
+        absolute = Cell(f"{absolute.text} [{text(drop.ci_low)}, {text(drop.ci_high)}]", cls)
+    return absolute, _pct(drop.relative, cls)
 
 
 # ---- header, gate, metrics ----------------------------------------------

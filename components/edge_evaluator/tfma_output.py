@@ -23,7 +23,7 @@ from tensorflow_model_analysis import version as tfma_version
 from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2, validation_result_pb2
 
 from tfx_edge.components.core import slicing
-from tfx_edge.schemas import names, records
+from tfx_edge.schemas import metric_table, names, records
 
 CANDIDATE, BASELINE = "candidate", "baseline"
 MODEL_NAMES = {names.QUANTIZED: CANDIDATE, names.FLOAT_TFLITE: BASELINE, names.SAVED_MODEL: names.SAVED_MODEL}
@@ -78,7 +78,19 @@ def _metrics_for_slice(key: str, s: records.SliceSummary, weighted: bool) -> met
         if candidate[name] is not None and baseline[name] is not None:   # TFMA's diff: candidate - baseline
             entry = out.metric_keys_and_values.add(key=_metric_key(name, names.QUANTIZED, weighted, is_diff=True))
             entry.value.double_value.value = candidate[name] - baseline[name]  # type: ignore[operator]
+            _diff_interval(entry, s.drop(names.FLOAT_TFLITE, name), name)
     return out
+
+
+def _diff_interval(entry, drop: records.Drop | None, name: str) -> None:
+    """The drop's 95% interval as TFMA's confidence interval of the diff (candidate - baseline: the
+    negated drop for a higher-is-better metric)."""
+    if drop is None or drop.ci_low is None or drop.ci_high is None:
+        return
+    low, high = ((-drop.ci_high, -drop.ci_low) if metric_table.direction(name) == metric_table.HIGHER
+                 else (drop.ci_low, drop.ci_high))
+    entry.confidence_interval.lower_bound.double_value.value = low
+    entry.confidence_interval.upper_bound.double_value.value = high
 
 
 def _validation(result: records.EvaluationResult) -> validation_result_pb2.ValidationResult:

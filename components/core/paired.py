@@ -1,0 +1,54 @@
+"""Confidence intervals of drops from paired per-example differences (pure numpy).
+
+For a metric that is a mean over examples of a per-example value (accuracy and top-k accuracy:
+1 when right; loss: the example's cross-entropy; a binary output's binary_accuracy and
+mean_squared_error; mae), the drop against a reference is the mean of the paired differences
+d = reference value - candidate value (candidate - reference for a lower-is-better metric), taken
+on the same examples. Its 95% confidence interval is mean(d) +- 1.96 * sd(d) / sqrt(n) (the
+normal approximation; with a few hundred examples it is the honest resolution of a drop: one
+example of 360 is 0.28 points). The statistics (n, sum d, sum d^2) are additive, so intervals are
+identical on every runner. Ratio metrics (precision, AUC, calibration...) and weighted ones get
+no interval here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from tfx_edge.schemas import metric_table
+
+Z_95 = 1.959963984540054
+
+
+def correct(labels: np.ndarray, scores: np.ndarray, k: int = 1) -> np.ndarray:
+    """1.0 where the label is among the top k scores (a non-finite row is a miss, as in accuracy)."""
+    finite = np.isfinite(scores).all(axis=1)
+    label_score = scores[np.arange(len(labels)), labels]
+    rank = np.sum(scores > label_score[:, None], axis=1)
+    return (finite & (rank < k)).astype(np.float64)
+
+
+def stats(candidate: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]) -> dict:
+    """{metric: {"n", "sum", "sq"}} of the direction-aware paired differences (positive: worse)."""
+    out = {}
+    for name in sorted(set(candidate) & set(reference)):
+        d = reference[name] - candidate[name]
+        if metric_table.direction(name) == metric_table.LOWER:
+            d = -d
+        d = d[np.isfinite(d)]
+        out[name] = {"n": int(d.size), "sum": float(np.sum(d)), "sq": float(np.sum(d * d))}
+    return out
+
+
+def interval(summed: Mapping) -> tuple[float | None, float | None]:
+    """The 95% interval of the mean paired difference (None for fewer than two examples)."""
+    n = summed["n"]
+    if n < 2:
+        return None, None
+    mean = summed["sum"] / n
+    variance = max(summed["sq"] - n * mean * mean, 0.0) / (n - 1)
+    half = Z_95 * math.sqrt(variance / n)
+    return mean - half, mean + half

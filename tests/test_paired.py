@@ -1,0 +1,81 @@
+"""Confidence intervals of drops (core/paired): the formula, the scoring summary, the gate option."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from tfx_edge.components.core import gate, metrics, paired, scoring
+from tfx_edge.schemas import ConfigError, EvaluationConfig, LatencyConfig, MetricThreshold, Thresholds, records
+from helpers import run_edge_evaluator
+
+
+def test_the_interval_is_the_normal_interval_of_the_paired_differences():
+    rng = np.random.default_rng(1)
+    ref, cand = rng.integers(0, 2, 400).astype(float), rng.integers(0, 2, 400).astype(float)
+    summed = paired.stats({"accuracy": cand}, {"accuracy": ref})["accuracy"]
+    d = ref - cand
+    half = 1.959963984540054 * d.std(ddof=1) / math.sqrt(len(d))
+    assert paired.interval(summed) == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-12)
+    assert paired.interval({"n": 1, "sum": 1.0, "sq": 1.0}) == (None, None)
+
+
+def test_a_lower_is_better_metric_counts_a_rise_as_the_drop():
+    summed = paired.stats({"loss": np.array([2.0, 3.0])}, {"loss": np.array([1.0, 1.0])})["loss"]
+    assert summed == {"n": 2, "sum": 3.0, "sq": 5.0}
+
+
+def summary(labels, quant, ref):
+    spec = scoring.ScoreSpec(metrics.Spec("classification", 3, "logits"), "label", "out")
+    stats = scoring.batch_stats({"label": labels[:, None]}, {"quantized": quant, "float_tflite": ref}, spec)
+    return scoring.summarize(stats, spec)
+
+
+def test_the_accuracy_drop_is_the_mean_paired_difference_and_lies_in_its_interval():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, 300)
+    ref = rng.normal(size=(300, 3)) + 3.0 * np.eye(3)[labels]
+    quant = ref + rng.normal(scale=1.5, size=ref.shape)
+    drop = summary(labels, quant, ref)["slices"][""]["drops"]["float_tflite"]["accuracy"]
+    assert drop["ci_low"] < drop["absolute"] < drop["ci_high"] and drop["ci_examples"] == 300
+    assert drop["ci_high"] - drop["ci_low"] < 0.12
+
+
+def evidence(drop: dict, reference: float = 0.9) -> gate.Evidence:
+    overall = {"examples": 360, "nonfinite": {}, "metrics": {"quantized": {"accuracy": reference - drop["absolute"]},
+                                                             "float_tflite": {"accuracy": reference}},
+               "drops": {"float_tflite": {"accuracy": drop}}, "pairs": {}}
+    return gate.Evidence(slices={"": overall}, references=["float_tflite"])
+
+
+@pytest.mark.parametrize("use_bound, blessed", [(False, True), (True, False)])
+def test_the_gate_can_hold_the_limit_against_the_intervals_upper_end(use_bound, blessed):
+    drop = {"absolute": 0.003, "relative": 0.003 / 0.9, "ci_low": -0.004, "ci_high": 0.010, "ci_examples": 360}
+    limit = Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.005, use_confidence_bound=use_bound)})
+    ok, checks = gate.decide(evidence(drop), limit)
+    (check,) = [c for c in checks if c.name == "accuracy.max_absolute_drop"]
+    assert ok == blessed and check.value == (0.010 if use_bound else 0.003)
+    assert "95% interval -0.004 .. 0.01 over 360 paired examples" in check.detail
+    assert ("upper end of its 95% interval" in check.detail) == use_bound
+
+
+def test_a_bound_on_a_metric_without_an_interval_is_refused():
+    with pytest.raises(ConfigError, match=r"use_confidence_bound=True is invalid: 'macro_precision' has no confidence"):
+        EvaluationConfig(thresholds=Thresholds(metrics={"macro_precision": MetricThreshold(
+            max_absolute_drop=0.01, use_confidence_bound=True)}))
+
+
+def test_metrics_json_and_the_report_carry_the_intervals(int8_export, examples_artifact, tmp_path):
+    config = EvaluationConfig(latency=LatencyConfig(runs=0), thresholds=Thresholds(
+        metrics={"accuracy": MetricThreshold(max_absolute_drop=0.05, use_confidence_bound=True)}))
+    blessing, evaluation = run_edge_evaluator(config, examples_artifact, int8_export["tflite"], int8_export["float"],
+                                              str(tmp_path))
+    result = records.EvaluationResult.from_json(open(os.path.join(evaluation.uri, "metrics.json")).read(), "m", "f")
+    drop = result.slices[""].drops["float_tflite"]["accuracy"]
+    assert drop.ci_examples == 360 and drop.ci_low <= drop.absolute <= drop.ci_high
+    assert blessing.get_int_custom_property("blessed") == 1
+    html = open(os.path.join(evaluation.uri, "report.html")).read()
+    assert f"{drop.ci_low:.4g} .. {drop.ci_high:.4g}" in html
