@@ -311,3 +311,17 @@ def test_outputs_the_thresholds_do_not_read_get_their_own_table():
     (table,) = find_all(doc, "table", "other-outputs")
     assert table_rows(table) == [["value", "float_tflite", "152", "n/a", "5.5", "3.25"]]
     assert 'id="other-outputs"' in text and 'id="other-outputs"' not in render(classification_result())[0]
+
+
+def test_slices_table_shows_every_gated_metric_worst_slice_first():
+    from result_fixtures import _slice
+    result = classification_result()
+    result["config"]["thresholds"]["metrics"]["loss"] = {"max_absolute_drop": 0.5}
+    result["config"]["output_kind"] = "logits"
+    result["slices"]["digit_group=high"] = _slice(50, 0.70, 0.96)        # drop 0.26: worse than low's 0.08
+    _, doc = render(result)
+    (table,) = find_all(doc, "table", "slices")
+    headers = [content(th) for th in find_all(table, "th")]
+    assert headers[2:] == ["accuracy quantized", "accuracy float_tflite", "accuracy drop",
+                           "loss quantized", "loss float_tflite", "loss drop"]
+    assert [r[0] for r in table_rows(table)] == ["(overall)", "digit_group=high", "digit_group=low"]

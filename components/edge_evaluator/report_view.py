@@ -13,9 +13,9 @@ import dataclasses
 import json
 
 from tfx_edge.components.edge_evaluator import report_charts
-from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, is_number, text,
-                                                              kib, metric, model_names, na, reference_names,
-                                                              slice_of)
+from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, first_reference,
+                                                              is_number, kib, metric, model_names, na,
+                                                              reference_names, slice_of, text)
 from tfx_edge.components.edge_evaluator.report_charts import BarChart, Confusion
 from tfx_edge.schemas.names import OVERALL, QUANTIZED
 from tfx_edge.schemas.records import Derivation, Drop, EvaluationResult, ParityRecord, SliceSummary, Trial
@@ -168,22 +168,37 @@ def _pairs(result: EvaluationResult) -> tuple:
 
 # ---- slices, auto search, report ----------------------------------------
 
+def _gated_metrics(result: EvaluationResult) -> list[str]:
+    """The primary metric, then every other metric a threshold names (overall or per slice)."""
+    thresholds = result.config.thresholds
+    named = [*thresholds.metrics, *(m for st in thresholds.slices for m in st.metrics)]
+    return list(dict.fromkeys([result.primary_metric, *named]))
+
+
 def _slices(result: EvaluationResult) -> Table | None:
-    """The primary metric per slice, overall first, when there are slices besides the overall one."""
+    """Every gated metric per slice, the overall one first, then the slices by their primary drop
+    (worst first), when there are slices besides the overall one."""
     slices = result.slices
     if len(slices) < 2:
         return None
-    primary, references, rows = result.primary_metric, reference_names(result), []
-    for key in sorted(slices, key=lambda k: k != OVERALL):  # overall first, others in given order
+    gated, reference = _gated_metrics(result), first_reference(result)
+
+    def worst_first(key: str) -> tuple:
+        drop = _drop(slices[key], reference, gated[0]) if reference else None
+        value = drop.absolute if drop is not None and is_number(drop.absolute) else float("-inf")
+        return (key != OVERALL, -value, key)
+    rows = []
+    for key in sorted(slices, key=worst_first):
         slice_ = slices[key]
-        cells = [Cell(_slice_name(key), ""), cell(slice_.examples), cell(metric(slice_, QUANTIZED, primary))]
-        for reference in references:
-            drop = _drop(slice_, reference, primary)
-            cells += [cell(metric(slice_, reference, primary)), *(_drop_cells(drop) if drop else (na(), na()))]
+        cells = [Cell(_slice_name(key), ""), cell(slice_.examples)]
+        for name in gated:
+            drop = _drop(slice_, reference, name) if reference else None
+            cells += [cell(metric(slice_, QUANTIZED, name)), cell(metric(slice_, reference, name)) if reference
+                      else na(), *(_drop_cells(drop)[:1] if drop else (na(),))]
         rows.append(Row(tuple(cells)))
-    headers = ["Slice", "Examples", f"{primary} quantized"]
-    for reference in references:
-        headers += [f"{primary} {reference}", f"drop vs {reference}", f"relative drop vs {reference}"]
+    headers = ["Slice", "Examples"]
+    for name in gated:
+        headers += [f"{name} quantized", f"{name} {reference}", f"{name} drop"]
     return Table("slices", tuple(headers), tuple(rows))
 
 
