@@ -373,6 +373,15 @@ class OutputComparison:
 
 
 @dataclasses.dataclass(frozen=True)
+class BinaryCurves:
+    """A binary output's curves on the whole split (core/binary_scoring.curves)."""
+
+    roc: tuple[tuple[float, float], ...]              # (false positive rate, true positive rate)
+    pr: tuple[tuple[float, float], ...]               # (recall, precision)
+    calibration: tuple[tuple[float, float, float], ...]   # (mean prediction, mean label, weight) per bin
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelFacts:
     size_bytes: int | None
     path: str
@@ -432,7 +441,7 @@ class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
     KIND: ClassVar[str] = "tfx_edge.EdgeEvaluation"
-    VERSION: ClassVar[int] = 3
+    VERSION: ClassVar[int] = 4
 
     blessed: bool
     task: str
@@ -448,6 +457,7 @@ class EvaluationResult(Record):
     slices: dict[str, SliceSummary]
     confusion: dict[str, tuple[tuple[int, ...], ...]]
     other_outputs: dict[str, dict[str, OutputComparison]]   # output -> reference -> comparison
+    curves: dict[str, BinaryCurves]                        # model -> curves (a binary output only)
     latency: dict[str, dict[str, LatencyStats]]
     latency_host: Host | None
     checks: tuple[CheckRecord, ...]

@@ -22,7 +22,8 @@ import lxml.html
 import pytest
 from PIL import Image
 
-from tfx_edge.components.edge_evaluator import html_report, report_cells, report_charts, report_view
+from tfx_edge.components.edge_evaluator import (html_report, report_cells, report_charts, report_curves,
+                                                report_view)
 from tfx_edge.schemas import records
 from result_fixtures import (AUTO_CONFIG, CONFUSION_FLOAT, CONFUSION_QUANT, EVIL, classification_result,
                              regression_result)
@@ -67,6 +68,7 @@ ALLOWED_IMPORTS = {
     report_view: {"__future__", "dataclasses", "json", "tfx_edge.components.edge_evaluator",
                   "tfx_edge.components.edge_evaluator.report_cells", "tfx_edge.components.edge_evaluator.report_charts",
                   "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
+    report_curves: {"__future__", "dataclasses", "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
     report_charts: {"__future__", "dataclasses", "typing", "tfx_edge.components.edge_evaluator.report_cells",
                     "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
     report_cells: {"__future__", "dataclasses", "json", "math", "typing", "tfx_edge.schemas.names",
@@ -325,3 +327,15 @@ def test_slices_table_shows_every_gated_metric_worst_slice_first():
     assert headers[2:] == ["accuracy quantized", "accuracy float_tflite", "accuracy drop",
                            "loss quantized", "loss float_tflite", "loss drop"]
     assert [r[0] for r in table_rows(table)] == ["(overall)", "digit_group=high", "digit_group=low"]
+
+
+def test_a_binary_output_gets_roc_pr_and_calibration_curves_of_both_models():
+    result = classification_result()
+    curves = {"roc": [[0, 0], [0.1, 0.8], [1, 1]], "pr": [[0.2, 1.0], [1.0, 0.3]],
+              "calibration": [[0.05, 0.04, 300.0], [0.8, 0.75, 60.0]]}
+    result["curves"] = {"quantized": curves, "float_tflite": curves}
+    text, doc = render(result)
+    svgs = find_all(find_all(doc, "section")[[s.get("id") for s in find_all(doc, "section")].index("curves")], "svg")
+    assert [s.get("aria-label") for s in svgs] == ["ROC", "Precision-recall", "Calibration"]
+    assert len(find_all(svgs[0], "polyline")) == 3 and len(find_all(svgs[1], "polyline")) == 2
+    assert 'id="curves"' not in render(classification_result())[0]

@@ -120,3 +120,10 @@ def test_binary_metrics_equal_stock_tfma_on_the_same_tflite_files_weights_and_sl
                 compared += 1
     assert compared >= 2 * (12 + 8) + 2 * 2 * (10 + 8), compared   # both models, overall and two slices
     assert ours.slices[""].metrics["quantized"]["auc"] > 0.5 and blessing.get_int_custom_property("blessed") == 1
+    # the curves of both models, on the whole split; the ROC curve's area is close to TFMA's AUC
+    for model_name in ("quantized", "float_tflite"):
+        roc = sorted(ours.curves[model_name].roc)
+        area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(roc, roc[1:]))
+        assert area == pytest.approx(theirs[""][model_name]["auc"], abs=0.02)
+        total = ours.slices[""].metrics[model_name]["weighted_example_count"]
+        assert sum(w for _, _, w in ours.curves[model_name].calibration) == pytest.approx(total)   # every example

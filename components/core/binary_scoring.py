@@ -86,3 +86,34 @@ def derive(summed: Mapping, spec: BinarySpec) -> dict[str, float]:
                example_count=binary_metrics.example_count(counts, weighted=spec.weighted),
                weighted_example_count=binary_metrics.example_count(counts, weighted=True))
     return out
+
+
+CURVE_POINTS = 101     # thresholds 0, 0.01, ..., 1 for the ROC and precision-recall curves
+CALIBRATION_BINS = 10  # equal-width bins of the predicted probability for the calibration diagram
+
+
+def curves(histogram: Mapping) -> dict[str, list[list[float]]]:
+    """The ROC curve (false positive rate, true positive rate), the precision-recall curve (recall,
+    precision; thresholds with no positive prediction left out) and the calibration diagram (mean
+    prediction, mean label, weight of each non-empty bin) of a summed histogram."""
+    thresholds = [i / (CURVE_POINTS - 1) for i in range(CURVE_POINTS)]
+    m = binary_metrics.matrices(histogram, HISTOGRAM, thresholds)
+    roc, pr = [], []
+    for tp, tn, fp, fn in zip(m.tp, m.tn, m.fp, m.fn):
+        if tp + fn > 0 and fp + tn > 0:
+            roc.append([float(fp / (fp + tn)), float(tp / (tp + fn))])
+        if tp + fp > 0 and tp + fn > 0:
+            pr.append([float(tp / (tp + fn)), float(tp / (tp + fp))])
+    return {"roc": roc, "pr": pr, "calibration": _calibration_bins(histogram)}
+
+
+def _calibration_bins(histogram: Mapping) -> list[list[float]]:
+    labels, predictions, weights = (np.asarray(histogram[k], dtype=np.float64)
+                                    for k in ("labels", "predictions", "examples"))
+    edges = np.linspace(0, len(weights), CALIBRATION_BINS + 1).astype(int)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        w = weights[lo:hi].sum()
+        if w > 0:
+            out.append([float(predictions[lo:hi].sum() / w), float(labels[lo:hi].sum() / w), float(w)])
+    return out

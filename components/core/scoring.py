@@ -131,9 +131,11 @@ def summarize(stats: Mapping, spec: ScoreSpec) -> dict:
     formats = sorted(stats.get("label_format", {}))
     others = {name: {ref: output_guard.compare(summed) for ref, summed in sorted(by_ref.items())}
               for name, by_ref in sorted(stats.get("other_outputs", {}).items())}
+    curves = ({m: binary_scoring.curves(overall["models"][m]["binary"][binary_scoring.HISTOGRAM.key])
+               for m in spec.models} if overall and spec.binary is not None else {})
     return {"examples": slices.get(slicing.OVERALL, {}).get("examples", 0),
             "label_format": "+".join(formats) if formats else None,
-            "slices": slices, "confusion": confusion, "other_outputs": others}
+            "slices": slices, "confusion": confusion, "other_outputs": others, "curves": curves}
 
 
 def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from tfx_edge.components.edge_evaluator import report_charts
+from tfx_edge.components.edge_evaluator import report_charts, report_curves
 from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, first_reference,
                                                               is_number, kib, metric, model_names, na,
                                                               reference_names, slice_of, text)
@@ -44,6 +44,7 @@ class Report:
     auto: Auto | None
     metrics: Table | None
     other_outputs: Table | None
+    curves: tuple               # of report_curves.LineChart (a binary output)
     pairs: tuple                # of (reference, agreement Cell, max output difference Cell)
     per_class: Table | None
     confusion: Confusion | None
@@ -229,7 +230,8 @@ def build_view(result: EvaluationResult) -> Report:
     """The report's view-model: every figure of the typed result as text and numbers."""
     return Report(
         blessed=result.blessed, facts=_facts(result), gate=_gate(result), auto=_auto(result),
-        metrics=_metrics(result), other_outputs=_other_outputs(result), pairs=_pairs(result),
+        metrics=_metrics(result), other_outputs=_other_outputs(result), curves=report_curves.curve_charts(result),
+        pairs=_pairs(result),
         per_class=report_charts.per_class_table(result),
         confusion=report_charts.confusion_matrices(result), size_chart=report_charts.size_chart(result),
         models=report_charts.models_table(result), kernels=report_charts.kernel_charts(result),
