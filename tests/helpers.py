@@ -44,6 +44,32 @@ def write_model(root: str, name: str, module_fn, like_uri: str, reference_uri: s
     return model
 
 
+def binary_eval_split(examples_artifact, root: str, extras: bool = False):
+    """An Examples artifact of the digits eval split with label = (digit == 0) (10% positives) and,
+    with extras, a weight feature 1 + digit % 3 and a slice feature group (b"odd" / b"even").
+    Returns (artifact, images [n, 64], labels)."""
+    import numpy as np
+    import tensorflow as tf
+    from tfx.types import artifact_utils, standard_artifacts
+    source = os.path.join(examples_artifact.uri, "Split-eval", "data_tfrecord-00000-of-00001")
+    os.makedirs(os.path.join(root, "Split-eval"))
+    images, labels = [], []
+    with tf.io.TFRecordWriter(os.path.join(root, "Split-eval", "data_tfrecord-00000-of-00001")) as writer:
+        for record in tf.data.TFRecordDataset(source).as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            digit = example.features.feature["label"].int64_list.value[0]
+            example.features.feature["label"].int64_list.value[0] = int(digit == 0)
+            if extras:
+                example.features.feature["weight"].float_list.value.append(1.0 + digit % 3)
+                example.features.feature["group"].bytes_list.value.append(b"odd" if digit % 2 else b"even")
+            writer.write(example.SerializeToString())
+            images.append(list(example.features.feature["image"].float_list.value))
+            labels.append(int(digit == 0))
+    split = make_artifact(standard_artifacts.Examples, root)
+    split.split_names = artifact_utils.encode_split_names(["eval"])
+    return split, np.array(images, np.float32), np.array(labels)
+
+
 def run_edge_evaluator(config, examples, tflite, float_model, out_root, float_blessing=None,
                        saved_model=None):
     from tfx.types import standard_artifacts

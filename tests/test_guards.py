@@ -12,7 +12,7 @@ import tensorflow as tf
 from tfx_edge.components.core import guards, output_guard
 from tfx_edge.schemas import (ConfigError, EvaluationConfig, Guards, LatencyConfig, MetricThreshold, OutputKind,
                               Thresholds, records)
-from helpers import make_artifact, run_edge_evaluator, write_model
+from helpers import binary_eval_split, run_edge_evaluator, write_model
 
 ON = Guards()
 
@@ -79,25 +79,6 @@ def test_guard_settings_are_validated():
 
 
 # ---- the EdgeEvaluator on real TFLite models ---------------------------------------------------
-
-def binary_eval_split(examples_artifact, root):
-    """The eval split with label = (digit == 0): a 10% positive rate."""
-    from tfx.types import artifact_utils, standard_artifacts
-    source = os.path.join(examples_artifact.uri, "Split-eval", "data_tfrecord-00000-of-00001")
-    os.makedirs(os.path.join(root, "Split-eval"))
-    images, labels = [], []
-    with tf.io.TFRecordWriter(os.path.join(root, "Split-eval", "data_tfrecord-00000-of-00001")) as writer:
-        for record in tf.data.TFRecordDataset(source).as_numpy_iterator():
-            example = tf.train.Example.FromString(record)
-            label = int(example.features.feature["label"].int64_list.value[0] == 0)
-            example.features.feature["label"].int64_list.value[0] = label
-            writer.write(example.SerializeToString())
-            images.append(list(example.features.feature["image"].float_list.value))
-            labels.append(label)
-    split = make_artifact(standard_artifacts.Examples, root)
-    split.split_names = artifact_utils.encode_split_names(["eval"])
-    return split, np.array(images, np.float32), np.array(labels)
-
 
 def test_a_binary_model_that_predicts_no_positives_is_not_blessed_under_accuracy_only(
         int8_export, examples_artifact, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from tfx_edge.schemas import EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, Thresholds, records
-from helpers import make_artifact, run_edge_evaluator, write_model
+from helpers import binary_eval_split, run_edge_evaluator, write_model
 
 pytestmark = pytest.mark.e2e
 
@@ -25,27 +25,6 @@ METRICS = ["AUC", "AUCPrecisionRecall", "BinaryAccuracy", "Precision", "Recall",
            "MeanLabel", "MeanPrediction", "MeanSquaredError", "ExampleCount", "WeightedExampleCount"]
 FLOAT32_SUMS = {"mean_squared_error": 1e-5, "mean_prediction": 1e-6, "calibration": 1e-6}
 AT = {"BinaryAccuracy": "binary_accuracy", "Precision": "precision", "Recall": "recall", "F1Score": "f1_score"}
-
-
-def binary_split(examples_artifact, root: str):
-    """Split-eval of the digits eval split with label (digit == 0), weight 1 + digit % 3, group = digit % 2."""
-    from tfx.types import artifact_utils, standard_artifacts
-    source = os.path.join(examples_artifact.uri, "Split-eval", "data_tfrecord-00000-of-00001")
-    os.makedirs(os.path.join(root, "Split-eval"))
-    images, labels = [], []
-    with tf.io.TFRecordWriter(os.path.join(root, "Split-eval", "eval.tfrecord")) as writer:
-        for record in tf.data.TFRecordDataset(source).as_numpy_iterator():
-            example = tf.train.Example.FromString(record)
-            digit = example.features.feature["label"].int64_list.value[0]
-            example.features.feature["label"].int64_list.value[0] = int(digit == 0)
-            example.features.feature["weight"].float_list.value.append(1.0 + digit % 3)
-            example.features.feature["group"].bytes_list.value.append(b"odd" if digit % 2 else b"even")
-            writer.write(example.SerializeToString())
-            images.append(list(example.features.feature["image"].float_list.value))
-            labels.append(int(digit == 0))
-    split = make_artifact(standard_artifacts.Examples, root)
-    split.split_names = artifact_utils.encode_split_names(["eval"])
-    return split, np.array(images, np.float32), np.array(labels)
 
 
 def run_tfma(candidate: str, baseline: str, data: str, out: str) -> dict:
@@ -81,7 +60,7 @@ def run_tfma(candidate: str, baseline: str, data: str, out: str) -> dict:
 def test_binary_metrics_equal_stock_tfma_on_the_same_tflite_files_weights_and_slices(
         int8_export, examples_artifact, tmp_path):
     from sklearn.linear_model import LogisticRegression
-    split, images, labels = binary_split(examples_artifact, str(tmp_path / "ex"))
+    split, images, labels = binary_eval_split(examples_artifact, str(tmp_path / "ex"), extras=True)
     fit = LogisticRegression(max_iter=2000, C=0.05).fit(images, labels)
     coef = fit.coef_.T.astype(np.float32)
     coarse = np.round(coef / np.abs(coef).max() * 7) / 7 * np.abs(coef).max()     # a 4-bit-ish candidate
@@ -99,7 +78,7 @@ def test_binary_metrics_equal_stock_tfma_on_the_same_tflite_files_weights_and_sl
     blessing, evaluation = run_edge_evaluator(config, split, cand, ref, str(tmp_path / "out"))
     ours = records.EvaluationResult.from_json(open(os.path.join(evaluation.uri, "metrics.json")).read(), "m", "f")
     theirs = run_tfma(os.path.join(cand.uri, "Format-Serving"), os.path.join(ref.uri, "Format-Serving"),
-                      os.path.join(split.uri, "Split-eval", "eval.tfrecord"), str(tmp_path / "tfma"))
+                      os.path.join(split.uri, "Split-eval", "data_tfrecord-00000-of-00001"), str(tmp_path / "tfma"))
 
     compared = 0
     for key, by_model in theirs.items():
