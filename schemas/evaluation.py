@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from typing import Any, Mapping
 
 from tfx_edge.schemas import _strict, metric_table
 from tfx_edge.schemas._strict import fail
@@ -127,6 +128,8 @@ class SliceThreshold:
     min_examples: int = 1
 
     def __post_init__(self) -> None:
+        from tfx_edge.schemas import tfma_config   # a tfma.MetricThreshold proto is converted (or refused)
+        object.__setattr__(self, "metrics", tfma_config.native_thresholds(self.metrics, "SliceThreshold.metrics"))
         _strict.check_fields(self)
 
 
@@ -169,6 +172,8 @@ class Thresholds:
     budgets: Budgets = dataclasses.field(default_factory=Budgets)
 
     def __post_init__(self) -> None:
+        from tfx_edge.schemas import tfma_config   # a tfma.MetricThreshold proto is converted (or refused)
+        object.__setattr__(self, "metrics", tfma_config.native_thresholds(self.metrics, "Thresholds.metrics"))
         object.__setattr__(self, "slices", tuple(self.slices))
         _strict.check_fields(self)
         if not self.metrics:
@@ -337,6 +342,22 @@ class EvaluationConfig(_strict.JsonConfig):
             fail(f"{path}.min_examples", st.min_examples, "use 1 or more")
         for name, threshold in st.metrics.items():
             self._check_metric(f"{path}.metrics[{name!r}]", name, threshold)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvaluationConfig:
+        """A native dict, or a tfma.EvalConfig's dict form (MessageToDict): schemas/tfma_config.py."""
+        from tfx_edge.schemas import tfma_config
+        if tfma_config.is_eval_config_dict(data):
+            return tfma_config.from_tfma(data)
+        return _strict.from_dict(cls, data)
+
+    @classmethod
+    def coerce(cls, config: Any) -> EvaluationConfig:
+        """An EvaluationConfig, its dict, or a tfma.EvalConfig (the proto or its dict form)."""
+        from tfx_edge.schemas import tfma_config
+        if tfma_config.is_message(config, tfma_config.EVAL_CONFIG):
+            return tfma_config.from_tfma(config)
+        return super().coerce(config)
 
     @property
     def references(self) -> list[str]:
