@@ -18,6 +18,9 @@ from tfx_edge.schemas import names
 from tfx_edge.schemas.metric_table import HIGHER, LOWER, METRIC_DIRECTIONS, PAIR_METRICS, Task
 
 
+WHOLE_SPLIT_ONLY = frozenset({"auc", "auc_precision_recall"})   # binary metrics without per-slice values
+
+
 class OutputKind(str, enum.Enum):
     """What a classification output holds; decides the binary threshold and the loss."""
 
@@ -342,6 +345,10 @@ class EvaluationConfig(_strict.JsonConfig):
             fail(f"{path}.min_examples", st.min_examples, "use 1 or more")
         for name, threshold in st.metrics.items():
             self._check_metric(f"{path}.metrics[{name!r}]", name, threshold)
+            if name in WHOLE_SPLIT_ONLY:
+                fail(f"{path}.metrics[{name!r}]", name, "it is computed for the whole split only (a 10,000-bucket "
+                     "histogram per slice would cost ~320 KB per slice, model and work unit); gate it in "
+                     "thresholds.metrics, and gate the slice on binary_accuracy, precision or recall")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvaluationConfig:

@@ -102,3 +102,12 @@ def test_defaults_are_valid_and_sub_configs_parse():
     assert not QuantizationConfig(mode=Mode.FLOAT16).needs_calibration
     assert QuantizationConfig(mode="aeq", aeq=AeqConfig(recipe="static_wi8_ai8")).needs_calibration
     assert CalibrationConfig().num_samples == 200
+
+
+def test_a_slice_threshold_on_a_whole_split_metric_is_refused():
+    from tfx_edge.schemas import EvaluationConfig, MetricThreshold, SliceThreshold, Thresholds
+    with pytest.raises(ConfigError, match=r"thresholds\.slices\[0\]\.metrics\['auc'\]='auc' is invalid: it is computed "
+                                          r"for the whole split only"):
+        EvaluationConfig(output_kind="probabilities", slice_features=("group",), thresholds=Thresholds(
+            metrics={"auc": MetricThreshold(max_absolute_drop=0.01)},
+            slices=(SliceThreshold("group", {"auc": MetricThreshold(max_absolute_drop=0.02)}),)))
