@@ -359,6 +359,12 @@ class EvaluationConfig(_strict.JsonConfig):
         return _strict.from_dict(cls, data)
 
     @classmethod
+    def from_tfma(cls, eval_config: Any, **overrides: Any) -> EvaluationConfig:
+        """The config of a tfma.EvalConfig (proto, dict or JSON), with native fields as overrides."""
+        from tfx_edge.schemas import tfma_config
+        return tfma_config.from_tfma(eval_config, **overrides)
+
+    @classmethod
     def coerce(cls, config: Any) -> EvaluationConfig:
         """An EvaluationConfig, its dict, or a tfma.EvalConfig (the proto or its dict form)."""
         from tfx_edge.schemas import tfma_config

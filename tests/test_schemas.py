@@ -111,3 +111,13 @@ def test_a_slice_threshold_on_a_whole_split_metric_is_refused():
         EvaluationConfig(output_kind="probabilities", slice_features=("group",), thresholds=Thresholds(
             metrics={"auc": MetricThreshold(max_absolute_drop=0.01)},
             slices=(SliceThreshold("group", {"auc": MetricThreshold(max_absolute_drop=0.02)}),)))
+
+
+def test_from_tfma_is_a_classmethod_of_the_config():
+    from tensorflow_model_analysis.proto import config_pb2 as cfg
+    from tfx_edge.schemas import EvaluationConfig
+    eval_config = cfg.EvalConfig(model_specs=[cfg.ModelSpec(label_key="label")], metrics_specs=[cfg.MetricsSpec(
+        metrics=[cfg.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=cfg.MetricThreshold(
+            value_threshold=cfg.GenericValueThreshold(lower_bound={"value": 0.9})))])])
+    config = EvaluationConfig.from_tfma(eval_config, split="test")
+    assert config.split == "test" and config.thresholds.metrics["accuracy"].lower_bound == 0.9
