@@ -102,11 +102,14 @@ def tfma_run(config_pb, candidate: str, baseline: str, data: str, out: str):
 
 def fit_models(tmp_path, collapsed: bool):
     """The reference (a logistic regression) and a candidate: the same with weights rounded to 2 decimals,
-    or, collapsed, a constant 'no tip' predictor (what int8 made of TFX's taxi model in the issue)."""
+    or, collapsed, a constant 'no tip' predictor (what int8 made of TFX's taxi model in the issue) against
+    a weak reference (one that does not see the payment type, like a barely trained taxi model)."""
     from sklearn.linear_model import LogisticRegression
     rows = taxi_rows()
     train = rows[:-EVAL_ROWS]
     x = np.array([[float(r[k]) for k in FEATURES] for r in train])
+    if collapsed:
+        x[:, FEATURES.index("credit_card")] = 0.0
     y = np.array([float(r["tips"]) > 0.2 * float(r["fare"]) for r in train], dtype=int)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     fit = LogisticRegression(max_iter=1000).fit((x - mean) / scale, y)
@@ -175,13 +178,15 @@ def test_tfx_taxi_eval_config_extended_and_sliced_decides_as_stock_tfma(int8_exp
 
 
 def test_a_collapsed_taxi_model_stock_tfma_passes_is_refused_by_the_guards(int8_export, tmp_path):
-    """The issue's story: a constant 'no tip' model keeps a binary accuracy that TFX's own EvalConfig
-    (BinaryAccuracy >= 0.6, no worse than the baseline) may pass in stock TFMA, whatever the split's
-    tip rate; tfx-edge's gate decides those checks as TFMA does, and its guards refuse the model."""
+    """The issue's story: against a weak reference, a constant 'no tip' model keeps (here: gains one
+    example of) binary accuracy, so TFX's own EvalConfig (BinaryAccuracy >= 0.6, no worse than the
+    baseline) passes it in stock TFMA; tfx-edge's gate passes those checks too, and its guards refuse it."""
     ours, theirs, tfma_ok, blessing = run_both(taxi_as_written(), True, int8_export, tmp_path)
     compare_metrics(ours, theirs)
     failed = {c.name for c in ours.failed}
-    assert failed <= {"guards.class_collapse", "guards.positive_rate_collapse", "binary_accuracy.max_absolute_drop"}
-    assert {"guards.class_collapse", "guards.positive_rate_collapse"} <= failed
-    gate_ok = all(c.passed for c in ours.checks if not c.name.startswith("guards."))
-    assert gate_ok == tfma_ok and not ours.blessed and blessing.get_int_custom_property("blessed") == 0
+    assert tfma_ok, "stock TFMA with TFX's own taxi EvalConfig passes the collapsed model"
+    # the weak reference predicts 'tip' for too few examples for the class guard's floor (max(5, 1%)):
+    # the positive-rate guard is the one that catches a binary collapse whatever the rates
+    assert "guards.positive_rate_collapse" in failed
+    assert failed <= {"guards.class_collapse", "guards.positive_rate_collapse"}, failed
+    assert not ours.blessed and blessing.get_int_custom_property("blessed") == 0
