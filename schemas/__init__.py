@@ -2,12 +2,12 @@
 
 from tfx_edge.schemas._strict import ConfigError
 from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Guards, Kernel, LatencyConfig, MetricThreshold,
-                                         OutputKind, SliceThreshold, Task, Thresholds)
+                                         OutputConfig, OutputKind, SliceThreshold, Task, Thresholds)
 from tfx_edge.schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
                                            Placement, QatConfig, QuantizationConfig)
 
 __all__ = [
     "AEQ_PRESETS", "AeqConfig", "AutoConfig", "Budgets", "CalibrationConfig", "ConfigError",
-    "EvaluationConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputKind",
+    "EvaluationConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputConfig", "OutputKind",
     "Placement", "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
 ]

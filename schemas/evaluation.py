@@ -187,6 +187,36 @@ class Thresholds:
 
 
 @dataclasses.dataclass(frozen=True)
+class OutputConfig:
+    """Another output of a multi-head model, scored on the whole split with its own label and gated
+    on its own metrics (EvaluationConfig.outputs); the top-level fields describe output_name's."""
+
+    label_feature: str
+    metrics: dict[str, MetricThreshold]
+    task: Task = Task.CLASSIFICATION
+    output_kind: OutputKind | None = None
+    top_k: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task", _strict._coerce_enum(Task, self.task, "task"))
+        if self.output_kind is not None:
+            object.__setattr__(self, "output_kind", _strict._coerce_enum(OutputKind, self.output_kind, "output_kind"))
+        object.__setattr__(self, "top_k", tuple(self.top_k))
+        _strict.check_fields(self, "OutputConfig")
+
+    def validate(self, path: str) -> None:
+        if not self.metrics:
+            fail(f"{path}.metrics", self.metrics, "set at least one metric threshold for the output")
+        kind = self.output_kind if self.task == Task.CLASSIFICATION else None
+        names = metric_table.task_names(self.task, self.top_k, kind) - metric_table.BINARY_METRICS
+        for name, threshold in self.metrics.items():
+            if name not in names and not metric_table.per_class(self.task, name):
+                fail(f"{path}.metrics[{name!r}]", name, f"not a {self.task.value} metric of an extra output; use one "
+                     f"of {sorted(n for n in names if '@' not in n)} (binary metrics: gate the output as output_name)")
+            threshold.validate(f"{path}.metrics[{name!r}]", name)
+
+
+@dataclasses.dataclass(frozen=True)
 class Guards:
     """Checks that are on by default and catch a collapsed or broken model whatever metric the
     thresholds name; each one's detail says which field switches it off.
@@ -269,6 +299,7 @@ class EvaluationConfig(_strict.JsonConfig):
     latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
     compare_saved_model: bool = False
     guards: Guards = dataclasses.field(default_factory=Guards)
+    outputs: dict[str, OutputConfig] = dataclasses.field(default_factory=dict)
     binary_thresholds: tuple[float, ...] = ()
     example_weight_key: str | None = None
     shards_per_file: int | None = None
@@ -290,6 +321,16 @@ class EvaluationConfig(_strict.JsonConfig):
             self._check_metric(f"thresholds.metrics[{name!r}]", name, threshold)
         for i, st in enumerate(self.thresholds.slices):
             self._check_slice(f"thresholds.slices[{i}]", st)
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        if self.outputs and self.output_name is None:
+            fail("output_name", None, "with outputs={...} set output_name too (the output the top-level fields and "
+                 "thresholds describe)")
+        for name, output in self.outputs.items():
+            if name == self.output_name:
+                fail(f"outputs[{name!r}]", name, "it is output_name already; its thresholds go in thresholds")
+            output.validate(f"outputs[{name!r}]")
 
     def _check_numbers(self) -> None:
         if self.batch_size < 1:
@@ -382,6 +423,6 @@ class EvaluationConfig(_strict.JsonConfig):
         return "accuracy" if self.task == Task.CLASSIFICATION else "rmse"
 
 
-__all__ = ["Budgets", "EvaluationConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold",
+__all__ = ["Budgets", "EvaluationConfig", "Guards", "OutputConfig", "Kernel", "LatencyConfig", "MetricThreshold",
            "OutputKind", "SliceThreshold", "Task", "Thresholds", "metric_direction",
            "HIGHER", "LOWER", "METRIC_DIRECTIONS", "PAIR_METRICS"]

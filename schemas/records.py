@@ -373,6 +373,16 @@ class OutputComparison:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScoredOutput:
+    """Another output of the model, scored with its own label (EvaluationConfig.outputs), whole split."""
+
+    examples: int
+    label_format: str | None
+    slices: dict[str, SliceSummary]
+    confusion: dict[str, tuple[tuple[int, ...], ...]]
+
+
+@dataclasses.dataclass(frozen=True)
 class BinaryCurves:
     """A binary output's curves on the whole split (core/binary_scoring.curves)."""
 
@@ -441,7 +451,7 @@ class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
     KIND: ClassVar[str] = "tfx_edge.EdgeEvaluation"
-    VERSION: ClassVar[int] = 4
+    VERSION: ClassVar[int] = 5
 
     blessed: bool
     task: str
@@ -458,6 +468,7 @@ class EvaluationResult(Record):
     confusion: dict[str, tuple[tuple[int, ...], ...]]
     other_outputs: dict[str, dict[str, OutputComparison]]   # output -> reference -> comparison
     curves: dict[str, BinaryCurves]                        # model -> curves (a binary output only)
+    scored_outputs: dict[str, ScoredOutput]                # output -> its scores (EvaluationConfig.outputs)
     latency: dict[str, dict[str, LatencyStats]]
     latency_host: Host | None
     checks: tuple[CheckRecord, ...]

@@ -79,7 +79,7 @@ def classification_result(blessed: bool = False) -> dict:
                    "digit_group=low": _slice(50, 0.88, 0.96)},
         "confusion": {"quantized": copy.deepcopy(CONFUSION_QUANT),
                       "float_tflite": copy.deepcopy(CONFUSION_FLOAT)},
-        "other_outputs": {}, "curves": {},
+        "other_outputs": {}, "curves": {}, "scored_outputs": {},
         "latency": {
             "quantized": {"xnnpack": _latency(9.9, 12.0, 10.1, 9.0, "xnnpack"),
                           "builtin": _latency(30.5, 35.0, 31.0, 29.0, "builtin")},
@@ -118,7 +118,7 @@ def regression_result() -> dict:
                         "pairs": {},
                         "drops": {"float_tflite": {"rmse": {"absolute": None, "relative": None}},
                                   "saved_model": {"rmse": {"absolute": 0.01, "relative": 0.0167}}}}},
-        "confusion": {}, "other_outputs": {}, "curves": {},
+        "confusion": {}, "other_outputs": {}, "curves": {}, "scored_outputs": {},
         "latency": {}, "latency_host": None,
         "checks": [{"name": "rmse.max_absolute_drop", "slice": "", "reference": "float_tflite",
                     "value": None, "limit": 0.05, "passed": True, "detail": "reference rmse is NaN"}],

@@ -124,3 +124,25 @@ def test_the_head_the_thresholds_do_not_read_is_guarded(value_scale, blessed, in
     assert check.passed == blessed and result.blessed == blessed
     value = result.other_outputs["value"]["float_tflite"]
     assert value.examples == 360 and value.relative_rms_difference == pytest.approx(value_scale - 1, abs=1e-5)
+
+
+@pytest.mark.parametrize("value_scale, blessed", [(1.0, True), (6.5, False)])
+def test_both_heads_gated_each_on_its_own_label_and_metrics(value_scale, blessed, int8_export, examples_artifact,
+                                                            tmp_path):
+    from tfx_edge.schemas import OutputConfig
+    like = int8_export["tflite"].uri
+    ref = write_model(str(tmp_path), "ref", two_heads(1.0), like)
+    cand = write_model(str(tmp_path), "cand", two_heads(value_scale), like, reference_uri=ref.uri)
+    config = EvaluationConfig(
+        output_name="probabilities", latency=LatencyConfig(runs=0),
+        thresholds=Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.01)}),
+        outputs={"value": OutputConfig(label_feature="label", task="regression",
+                                       metrics={"rmse": MetricThreshold(max_relative_drop=0.1)})})
+    blessing, evaluation = run_edge_evaluator(config, examples_artifact, cand, ref, str(tmp_path / "out"))
+    result = records.EvaluationResult.from_json(open(os.path.join(evaluation.uri, "metrics.json")).read(), "m", "f")
+    by_name = {c.name: c for c in result.checks}
+    assert by_name["outputs[value].rmse.max_relative_drop"].passed == blessed == result.blessed
+    assert "guards.other_outputs[value]" not in by_name          # scored, so not merely guarded
+    value = result.scored_outputs["value"].slices[""]
+    assert value.examples == 360 and value.metrics["quantized"]["rmse"] > 0
+    assert "Output value (overall)" in open(os.path.join(evaluation.uri, "report.html")).read()

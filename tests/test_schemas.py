@@ -121,3 +121,19 @@ def test_from_tfma_is_a_classmethod_of_the_config():
             value_threshold=cfg.GenericValueThreshold(lower_bound={"value": 0.9})))])])
     config = EvaluationConfig.from_tfma(eval_config, split="test")
     assert config.split == "test" and config.thresholds.metrics["accuracy"].lower_bound == 0.9
+
+
+@pytest.mark.parametrize("outputs, output_name, match", [
+    ({"value": {"label_feature": "y", "metrics": {"rmse": {"max_absolute_drop": 0.1}}, "task": "regression"}}, None,
+     r"output_name=None is invalid: with outputs=\{\.\.\.\} set output_name too"),
+    ({"probabilities": {"label_feature": "y", "metrics": {"accuracy": {"max_absolute_drop": 0.1}}}}, "probabilities",
+     r"outputs\['probabilities'\]='probabilities' is invalid: it is output_name already"),
+    ({"value": {"label_feature": "y", "metrics": {"auc": {"lower_bound": 0.5}}, "output_kind": "probabilities"}},
+     "probabilities", r"outputs\['value'\]\.metrics\['auc'\]='auc' is invalid: not a classification metric of an "
+                      r"extra output"),
+])
+def test_extra_outputs_are_validated(outputs, output_name, match):
+    from tfx_edge.schemas import EvaluationConfig
+    with pytest.raises(ConfigError, match=match):
+        EvaluationConfig.from_dict({"thresholds": {"metrics": {"accuracy": {"max_absolute_drop": 0.01}}},
+                                    "output_name": output_name, "outputs": outputs})

@@ -35,6 +35,8 @@ class Evidence:
     confusion: Mapping[str, Sequence[Sequence[int]]] = dataclasses.field(default_factory=dict)  # overall
     other_outputs: Mapping[str, Mapping[str, Mapping]] = dataclasses.field(default_factory=dict)
     guards: Guards = dataclasses.field(default_factory=Guards)
+    scored_outputs: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)   # name -> its summary
+    output_thresholds: Mapping[str, Mapping[str, MetricThreshold]] = dataclasses.field(default_factory=dict)
 
 
 def _finite(value: Any) -> bool:
@@ -58,9 +60,25 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> tuple[bool, list[Check
     for st in thresholds.slices:
         checks += _slice_checks(evidence, st)
     checks += _budget_checks(evidence, thresholds)
+    checks += _output_checks(evidence)
     checks += guards.checks(evidence.guards, evidence.confusion, names.QUANTIZED, evidence.references,
                             evidence.other_outputs)
     return all(c.passed for c in checks), checks
+
+
+def _output_checks(ev: Evidence) -> list[Check]:
+    """The thresholds of each extra scored output (EvaluationConfig.outputs), on the whole split."""
+    out = []
+    for name, thresholds in sorted(ev.output_thresholds.items()):
+        summary = ev.scored_outputs.get(name)
+        if summary is None:
+            out.append(Check(f"outputs[{name}]", None, "scored", False, f"output {name!r} was not scored: FAILED"))
+            continue
+        sub = dataclasses.replace(ev, slices=summary["slices"])
+        for metric, threshold in sorted(thresholds.items()):
+            out += [dataclasses.replace(c, name=f"outputs[{name}].{c.name}", detail=f"output {name!r}: {c.detail}")
+                    for c in metric_checks(sub, slicing.OVERALL, metric, threshold)]
+    return out
 
 
 def _health_checks(ev: Evidence) -> list[Check]:

@@ -27,6 +27,7 @@ class ScoreSpec:
     other_outputs: tuple[str, ...] = ()    # outputs the metrics do not read: compared (core/output_guard)
     binary: binary_scoring.BinarySpec | None = None   # a binary output: TFMA's binary metrics too
     weight_feature: str | None = None      # example_weight_key: weights of the binary metrics
+    scored_outputs: tuple[ScoreSpec, ...] = ()   # other outputs scored with their own label and metrics
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -98,6 +99,9 @@ def all_outputs_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, 
     """batch_stats of the scored output plus the comparison statistics of every other output
     (outputs: model -> {output name: array}, as the runners return them)."""
     stats = batch_stats(features, {m: o[spec.output_name] for m, o in outputs.items()}, spec)
+    for sub in spec.scored_outputs:
+        stats.setdefault("scored_outputs", {})[sub.output_name] = batch_stats(
+            features, {m: o[sub.output_name] for m, o in outputs.items()}, sub)
     if spec.other_outputs:
         stats["other_outputs"] = output_guard.batch(outputs, spec.other_outputs, spec.candidate, spec.references)
     return stats
@@ -133,9 +137,17 @@ def summarize(stats: Mapping, spec: ScoreSpec) -> dict:
               for name, by_ref in sorted(stats.get("other_outputs", {}).items())}
     curves = ({m: binary_scoring.curves(overall["models"][m]["binary"][binary_scoring.HISTOGRAM.key])
                for m in spec.models} if overall and spec.binary is not None else {})
+    scored = {sub.output_name: _scored_output(summarize(stats.get("scored_outputs", {}).get(sub.output_name, {}), sub))
+              for sub in spec.scored_outputs}
     return {"examples": slices.get(slicing.OVERALL, {}).get("examples", 0),
             "label_format": "+".join(formats) if formats else None,
-            "slices": slices, "confusion": confusion, "other_outputs": others, "curves": curves}
+            "slices": slices, "confusion": confusion, "other_outputs": others, "curves": curves,
+            "scored_outputs": scored}
+
+
+def _scored_output(summary: dict) -> dict:
+    """What the record keeps of an extra scored output's summary (records.ScoredOutput)."""
+    return {k: summary[k] for k in ("examples", "label_format", "slices", "confusion")}
 
 
 def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:

@@ -77,7 +77,8 @@ def _evidence(config: EvaluationConfig, summary: dict, facts: dict, timing: dict
         latency=timing, budget_kernel=config.latency.budget_kernel.value,
         float_blessed=model_utils.is_model_blessed(float_blessing) if float_blessing is not None else None,
         auto=export.plan.auto, split=config.split, confusion=summary["confusion"],
-        other_outputs=summary["other_outputs"], guards=config.guards)
+        other_outputs=summary["other_outputs"], guards=config.guards, scored_outputs=summary["scored_outputs"],
+        output_thresholds={name: out.metrics for name, out in config.outputs.items()})
 
 
 def _log(timing: dict, blessed: bool, checks) -> None:

@@ -56,19 +56,38 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
     mapping = input_mapping.resolve(quant.inputs, list(first), explicit_mapping or {})
     _check_label(config, first)
     classes = _classes(config, quant, ref, output)
-    others = tuple(o.name for o in quant.outputs if o.name != output) if config.guards.other_outputs else ()
+    scored = _scored_outputs(config, quant, first)
+    others = (tuple(o.name for o in quant.outputs if o.name != output and o.name not in config.outputs)
+              if config.guards.other_outputs else ())
     spec = scoring.ScoreSpec(
         metrics.Spec(config.task.value, classes,
                      config.output_kind.value if config.output_kind else None, tuple(config.top_k)),
         config.label_feature, output, tuple(config.slice_features),
         references=tuple(config.references), other_outputs=others, binary=_binary(config, classes, output),
-        weight_feature=config.example_weight_key)
+        weight_feature=config.example_weight_key, scored_outputs=scored)
     models = {names.QUANTIZED: (beam_job.TFLITE, quant.path), names.FLOAT_TFLITE: (beam_job.TFLITE, ref.path)}
     if saved_model_dir is not None:
         models[names.SAVED_MODEL] = (beam_job.SAVED_MODEL, saved_model_dir)
     job = beam_job.Job(models, key, mapping, spec, config.batch_size, config.num_threads,
                        config.shards_per_file)
     return Plan(job, first, classes)
+
+
+def _scored_outputs(config: EvaluationConfig, quant: LoadedModel, first: dict) -> tuple[scoring.ScoreSpec, ...]:
+    """A ScoreSpec per extra output of EvaluationConfig.outputs (whole split, its own label)."""
+    shapes = {o.name: o.shape for o in quant.outputs}
+    specs = []
+    for name, out in sorted(config.outputs.items()):
+        if name not in shapes:
+            raise ValueError(f"outputs[{name!r}]: the model has no output {name!r}; its outputs are {sorted(shapes)}")
+        if out.label_feature not in first:
+            raise examples.ExamplesError(f"outputs[{name!r}].label_feature={out.label_feature!r} is missing from the "
+                                         f"examples of split {config.split!r} (features there: {sorted(first)})")
+        classification = out.task == Task.CLASSIFICATION
+        spec = metrics.Spec(out.task.value, metrics.num_classes(shapes[name]) if classification else None,
+                            out.output_kind.value if out.output_kind else None, tuple(out.top_k))
+        specs.append(scoring.ScoreSpec(spec, out.label_feature, name, references=tuple(config.references)))
+    return tuple(specs)
 
 
 def _first_batch(files: list[str], batch_size: int) -> list[bytes]:

@@ -15,7 +15,7 @@ from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import _strict, names, records
 
 EMPTY_SUMMARY: dict[str, Any] = {"examples": 0, "label_format": None, "slices": {}, "confusion": {},
-                                 "other_outputs": {}, "curves": {}}
+                                 "other_outputs": {}, "curves": {}, "scored_outputs": {}}
 
 
 def model_facts(quant, ref, saved_model_dir: str | None) -> dict:
@@ -51,6 +51,7 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "input_mapping": dict(job.mapping) if job else {},
         "references": config.references, "models": facts, "slices": summary["slices"],
         "confusion": summary["confusion"], "other_outputs": summary["other_outputs"], "curves": summary["curves"],
+        "scored_outputs": summary["scored_outputs"],
         "latency": timing,
         "latency_host": latency.host() if timing else None,
         "checks": [dataclasses.asdict(c) for c in checks],

@@ -44,6 +44,7 @@ class Report:
     auto: Auto | None
     metrics: Table | None
     other_outputs: Table | None
+    scored_outputs: tuple       # of (output name, metrics Table | None)
     curves: tuple               # of report_curves.LineChart (a binary output)
     pairs: tuple                # of (reference, agreement Cell, max output difference Cell)
     per_class: Table | None
@@ -137,9 +138,10 @@ def _metric_row(result: EvaluationResult, slice_: SliceSummary | None, name: str
     return Row(tuple(cells), "primary" if name == result.primary_metric else "")
 
 
-def _metrics(result: EvaluationResult) -> Table | None:
-    """Overall metrics (not the per-class ones) of every model, and drops vs each reference."""
-    slice_, models = slice_of(result), model_names(result)
+def _metrics(result: EvaluationResult, slice_: SliceSummary | None = None, cls: str = "metrics") -> Table | None:
+    """Overall metrics (not the per-class ones) of every model, and drops vs each reference (of the
+    scored output, or of the given slice: an extra output's)."""
+    slice_, models = slice_ or slice_of(result), model_names(result)
     per_class = ("precision_class_", "recall_class_")
     values = slice_.metrics if slice_ is not None else {}
     names = list(dict.fromkeys(n for m in models for n in values.get(m, {})
@@ -149,7 +151,13 @@ def _metrics(result: EvaluationResult) -> Table | None:
     headers = ["Metric", *map(str, models)]
     for reference in reference_names(result):
         headers += [f"drop vs {reference}", f"relative drop vs {reference}"]
-    return Table("metrics", tuple(headers), tuple(_metric_row(result, slice_, n) for n in names))
+    return Table(cls, tuple(headers), tuple(_metric_row(result, slice_, n) for n in names))
+
+
+def _scored_outputs(result: EvaluationResult) -> tuple:
+    """(output name, metrics table) of each extra scored output (EvaluationConfig.outputs)."""
+    return tuple((name, _metrics(result, out.slices.get(OVERALL), "output-metrics"))
+                 for name, out in sorted(result.scored_outputs.items()))
 
 
 def _other_outputs(result: EvaluationResult) -> Table | None:
@@ -230,8 +238,8 @@ def build_view(result: EvaluationResult) -> Report:
     """The report's view-model: every figure of the typed result as text and numbers."""
     return Report(
         blessed=result.blessed, facts=_facts(result), gate=_gate(result), auto=_auto(result),
-        metrics=_metrics(result), other_outputs=_other_outputs(result), curves=report_curves.curve_charts(result),
-        pairs=_pairs(result),
+        metrics=_metrics(result), other_outputs=_other_outputs(result), scored_outputs=_scored_outputs(result),
+        curves=report_curves.curve_charts(result), pairs=_pairs(result),
         per_class=report_charts.per_class_table(result),
         confusion=report_charts.confusion_matrices(result), size_chart=report_charts.size_chart(result),
         models=report_charts.models_table(result), kernels=report_charts.kernel_charts(result),
