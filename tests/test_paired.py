@@ -79,3 +79,13 @@ def test_metrics_json_and_the_report_carry_the_intervals(int8_export, examples_a
     assert blessing.get_int_custom_property("blessed") == 1
     html = open(os.path.join(evaluation.uri, "report.html")).read()
     assert f"{drop.ci_low:.4g} .. {drop.ci_high:.4g}" in html
+
+
+def test_right_or_wrong_metrics_use_the_paired_proportion_interval():
+    agree = {"n": 360, "sum": 0.0, "sq": 0.0}                     # both models right / wrong on the same examples
+    low, high = paired.interval(agree, right_or_wrong=True)
+    assert low == pytest.approx(-high) and 0.004 < high < 0.007       # not [0, 0]
+    assert paired.interval(agree) == (0.0, 0.0)                       # the plain normal interval collapses
+    worse = {"n": 360, "sum": 6.0, "sq": 8.0}                         # 7 worse, 1 better
+    low, high = paired.interval(worse, right_or_wrong=True)
+    assert 0 < low < 6 / 360 < high

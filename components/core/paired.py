@@ -6,7 +6,11 @@ mean_squared_error; mae), the drop against a reference is the mean of the paired
 d = reference value - candidate value (candidate - reference for a lower-is-better metric), taken
 on the same examples. Its 95% confidence interval is mean(d) +- 1.96 * sd(d) / sqrt(n) (the
 normal approximation; with a few hundred examples it is the honest resolution of a drop: one
-example of 360 is 0.28 points). The statistics (n, sum d, sum d^2) are additive, so intervals are
+example of 360 is 0.28 points). For a right/wrong metric (accuracy, top-k accuracy,
+binary_accuracy) d is -1, 0 or 1 and the interval is Agresti and Min's for paired proportions
+(0.5 added to each cell of the 2x2 table): unlike the plain normal interval it does not
+collapse to [0, 0] when the two models agree on every example (360 agreeing examples: about
++-0.54 points). The statistics (n, sum d, sum d^2) are additive, so intervals are
 identical on every runner. Ratio metrics (precision, AUC, calibration...) and weighted ones get
 no interval here.
 """
@@ -43,11 +47,17 @@ def stats(candidate: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarra
     return out
 
 
-def interval(summed: Mapping) -> tuple[float | None, float | None]:
+def interval(summed: Mapping, right_or_wrong: bool = False) -> tuple[float | None, float | None]:
     """The 95% interval of the mean paired difference (None for fewer than two examples)."""
     n = summed["n"]
     if n < 2:
         return None, None
+    if right_or_wrong:
+        worse, better = (summed["sq"] + summed["sum"]) / 2, (summed["sq"] - summed["sum"]) / 2   # discordant pairs
+        p_worse, p_better = (worse + 0.5) / (n + 2), (better + 0.5) / (n + 2)
+        mean = p_worse - p_better
+        half = Z_95 * math.sqrt(max(p_worse + p_better - mean * mean, 0.0) / (n + 2))
+        return mean - half, mean + half
     mean = summed["sum"] / n
     variance = max(summed["sq"] - n * mean * mean, 0.0) / (n - 1)
     half = Z_95 * math.sqrt(variance / n)

@@ -170,6 +170,8 @@ def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:
 def _with_intervals(drops: dict, summed: Mapping) -> dict:
     """Each drop with the 95% interval of its paired per-example differences, where there is one."""
     for name, drop in drops.items():
-        low, high = paired.interval(summed[name]) if name in summed else (None, None)
+        right_or_wrong = name in ("accuracy", "binary_accuracy") or metric_table.get(name) == metric_table.METRICS[
+            metric_table.TOP_K_ACCURACY]
+        low, high = paired.interval(summed[name], right_or_wrong) if name in summed else (None, None)
         drop.update(ci_low=low, ci_high=high, ci_examples=summed[name]["n"] if name in summed else None)
     return drops
