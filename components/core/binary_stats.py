@@ -228,18 +228,19 @@ def confusion_stats(spec: Thresholds, labels, predictions, weights=None) -> dict
     y, p, w = _rows(labels, predictions, weights)
     _check_labels(y)
     pos, neg = w * y, w * (1.0 - y)
-    out = {name: np.zeros(len(spec.values)) for name in ("tp", "tn", "fp", "fn")}
-    for i, threshold in enumerate(spec.values):
-        above = (p > threshold).astype(np.int64)
-        out["fn"][i], out["tp"][i] = np.bincount(above, weights=pos, minlength=2)
-        out["tn"][i], out["fp"][i] = np.bincount(above, weights=neg, minlength=2)
-    return out
+    above = (p[:, None] > np.asarray(spec.values)[None, :]).astype(np.float64)   # rows x thresholds
+    tp, fp = pos @ above, neg @ above          # one product per class for every threshold at once
+    return {"tp": tp, "fp": fp, "fn": pos.sum() - tp, "tn": neg.sum() - fp}
 
 
 def moment_stats(labels, predictions, weights=None) -> dict:
     y, p, w = _rows(labels, predictions, weights)
     err = (y - p) ** 2
     ok = ~np.isnan(err)
+    if ok.all():      # one product for the four sums (the usual case: no NaN error)
+        weight, labels_, predictions_, squared = w @ np.stack([np.ones_like(y), y, p, err], axis=1)
+        return {"weight": float(weight), "weighted_labels": float(labels_), "weighted_predictions": float(predictions_),
+                "squared_error": float(squared), "squared_error_weight": float(weight)}
     return {"weight": float(np.sum(w)), "weighted_labels": float(np.sum(w * y)),
             "weighted_predictions": float(np.sum(w * p)),
             "squared_error": float(np.sum(w[ok] * err[ok])),

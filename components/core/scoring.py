@@ -45,6 +45,8 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
     preds, truth, fmt = _prepare(features[spec.label_feature], outputs, spec, n)
     weights = _weights(features, spec, n)
     values = {m: _per_example(truth, preds[m], spec) for m in spec.models}
+    probability = ({m: binary_scoring.positive_probability(preds[m], spec.metrics.output_kind or "")
+                    for m in spec.models} if spec.binary is not None else {})
     slices = {}
     for key, mask in slicing.masks(features, spec.slice_features, n):
         cand = {k: v[mask] for k, v in values[spec.candidate].items()}
@@ -57,9 +59,8 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
         if spec.binary is not None:
             w = None if weights is None else weights[mask]
             for m in spec.models:
-                probability = binary_scoring.positive_probability(preds[m][mask], spec.metrics.output_kind or "")
-                slices[key]["models"][m]["binary"] = binary_scoring.batch(truth[mask], probability, w, spec.binary,
-                                                                          overall=key == slicing.OVERALL)
+                slices[key]["models"][m]["binary"] = binary_scoring.batch(truth[mask], probability[m][mask], w,
+                                                                          spec.binary, overall=key == slicing.OVERALL)
     return {"label_format": {fmt: n}, "slices": slices}
 
 
