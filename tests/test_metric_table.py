@@ -32,7 +32,8 @@ def binary_metrics(n=80, thresholds=(0.3,)) -> dict[str, float]:
     scores = metrics.class_scores(np.clip(0.3 * labels + rng.uniform(size=n) * 0.7, 0, 1)[:, None], spec, "p")
     out = metrics.classification_metrics(metrics.classification_stats(labels, scores, spec), spec)
     binary = binary_scoring.BinarySpec(thresholds)
-    out.update(binary_scoring.derive(binary_scoring.batch(labels, scores[:, 1], None, binary, overall=True), binary))
+    summed = binary_scoring.batch_by_slice(labels, scores[:, 1], None, binary, [("", np.ones(n, bool))])[""]
+    out.update(binary_scoring.derive(summed, binary))
     out.update(metrics.pair_metrics(metrics.pair_stats(scores, scores, classification=True)))
     return out
 

@@ -54,16 +54,6 @@ def positive_probability(scores: np.ndarray, output_kind: str) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-diff))
 
 
-def batch(labels: np.ndarray, probability: np.ndarray, weights: np.ndarray | None, spec: BinarySpec,
-          overall: bool) -> dict:
-    """Additive statistics of one batch (rows with a non-finite probability are left out: the
-    gate counts them as non-finite outputs and fails on them)."""
-    finite = np.isfinite(probability)
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)[finite]
-    return binary_stats.statistics(spec.specs(overall), labels[finite].astype(np.float64), probability[finite], w,
-                                   examples=int(len(labels)), example_weights=weights)
-
-
 def derive(summed: Mapping, spec: BinarySpec) -> dict[str, float]:
     """The metric values of summed statistics, named as TFMA names them."""
     out: dict[str, float] = {}
@@ -116,4 +106,44 @@ def _calibration_bins(histogram: Mapping) -> list[list[float]]:
         w = weights[lo:hi].sum()
         if w > 0:
             out.append([float(predictions[lo:hi].sum() / w), float(labels[lo:hi].sum() / w), float(w)])
+    return out
+
+
+def batch_by_slice(labels: np.ndarray, probability: np.ndarray, weights: np.ndarray | None, spec: BinarySpec,
+                   masks: list) -> dict:
+    """Additive statistics of one batch for every slice at once: {slice key: statistics} for masks
+    [(key, bool mask)], the first of them the overall slice, which alone gets the histogram. Rows
+    with a non-finite probability are left out of everything but the example counts (the gate
+    counts them as non-finite outputs and fails on them). The threshold counts, moments and counts
+    of all slices come from one product each with the slices' membership matrix (a Python loop per
+    slice cost ~30 us of numpy calls per slice, model and batch)."""
+    n = len(labels)
+    finite = np.isfinite(probability)
+    w_all = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    y = np.where(finite, labels, 0).astype(np.float64)
+    p = np.where(finite, probability, 0.0)
+    w = np.where(finite, w_all, 0.0)
+    binary_stats.confusion_stats(binary_stats.Thresholds(spec.all_thresholds), y[finite], p[finite])  # label check
+    member = np.stack([mask for _, mask in masks], axis=1).astype(np.float64)          # rows x slices
+    thresholds = np.asarray(spec.all_thresholds)
+    above = (p[:, None] > thresholds[None, :]).astype(np.float64)                     # rows x thresholds
+    pos, neg = w * y, w * (1.0 - y)
+    tp, fp = (member * pos[:, None]).T @ above, (member * neg[:, None]).T @ above      # slices x thresholds
+    err = (y - p) ** 2
+    sums = member.T @ np.stack([w, pos, w * p, w * err, w_all], axis=1)              # slices x 5
+    counts = member.sum(axis=0)
+    out = {}
+    for i, (key, mask) in enumerate(masks):
+        weight, weighted_labels, weighted_predictions, squared, example_weight = sums[i]
+        stats = {binary_stats.Thresholds(spec.all_thresholds).key: {
+                     "tp": tp[i], "fp": fp[i], "fn": weighted_labels - tp[i], "tn": (weight - weighted_labels) - fp[i]},
+                 binary_stats.Moments().key: {
+                     "weight": float(weight), "weighted_labels": float(weighted_labels),
+                     "weighted_predictions": float(weighted_predictions), "squared_error": float(squared),
+                     "squared_error_weight": float(weight)},
+                 binary_stats.Counts().key: {"examples": int(counts[i]), "weighted_examples": float(example_weight)}}
+        if i == 0:
+            stats[HISTOGRAM.key] = binary_stats.histogram_stats(HISTOGRAM, y[mask & finite], p[mask & finite],
+                                                                None if weights is None else w_all[mask & finite])
+        out[key] = stats
     return out

@@ -48,7 +48,10 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
     probability = ({m: binary_scoring.positive_probability(preds[m], spec.metrics.output_kind or "")
                     for m in spec.models} if spec.binary is not None else {})
     slices = {}
-    for key, mask in slicing.masks(features, spec.slice_features, n):
+    masks = list(slicing.masks(features, spec.slice_features, n))
+    binary = ({m: binary_scoring.batch_by_slice(truth, probability[m], weights, spec.binary, masks)
+               for m in spec.models} if spec.binary is not None else {})
+    for key, mask in masks:
         cand = {k: v[mask] for k, v in values[spec.candidate].items()}
         slices[key] = {
             "models": {m: _model_stats(truth[mask], preds[m][mask], spec.metrics) for m in spec.models},
@@ -56,11 +59,8 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
                                             spec.metrics.classification) for r in spec.references},
             "paired": {r: paired.stats(cand, {k: v[mask] for k, v in values[r].items()}) for r in spec.references},
         }
-        if spec.binary is not None:
-            w = None if weights is None else weights[mask]
-            for m in spec.models:
-                slices[key]["models"][m]["binary"] = binary_scoring.batch(truth[mask], probability[m][mask], w,
-                                                                          spec.binary, overall=key == slicing.OVERALL)
+        for m in binary:
+            slices[key]["models"][m]["binary"] = binary[m][key]
     return {"label_format": {fmt: n}, "slices": slices}
 
 
