@@ -123,7 +123,8 @@ def batch_by_slice(labels: np.ndarray, probability: np.ndarray, weights: np.ndar
     y = np.where(finite, labels, 0).astype(np.float64)
     p = np.where(finite, probability, 0.0)
     w = np.where(finite, w_all, 0.0)
-    binary_stats.confusion_stats(binary_stats.Thresholds(spec.all_thresholds), y[finite], p[finite])  # label check
+    binary_stats.check_labels(y[finite])
+    thresholds_key = binary_stats.Thresholds(spec.all_thresholds).key
     member = np.stack([mask for _, mask in masks], axis=1).astype(np.float64)          # rows x slices
     thresholds = np.asarray(spec.all_thresholds)
     above = (p[:, None] > thresholds[None, :]).astype(np.float64)                     # rows x thresholds
@@ -135,7 +136,7 @@ def batch_by_slice(labels: np.ndarray, probability: np.ndarray, weights: np.ndar
     out = {}
     for i, (key, mask) in enumerate(masks):
         weight, weighted_labels, weighted_predictions, squared, example_weight = sums[i]
-        stats = {binary_stats.Thresholds(spec.all_thresholds).key: {
+        stats = {thresholds_key: {
                      "tp": tp[i], "fp": fp[i], "fn": weighted_labels - tp[i], "tn": (weight - weighted_labels) - fp[i]},
                  binary_stats.Moments().key: {
                      "weight": float(weight), "weighted_labels": float(weighted_labels),

@@ -186,7 +186,7 @@ def _rows(labels, predictions, weights):
     return y, p, w
 
 
-def _check_labels(y: np.ndarray) -> bool:
+def check_labels(y: np.ndarray) -> bool:
     """True if every label is 0 or 1; ValueError outside [0, 1] (TFMA's fractional labels)."""
     if y.size and not (y.min() >= 0.0 and y.max() <= 1.0):   # also refuses NaN
         raise ValueError(f"labels must be within [0, 1] (TFMA fractional labels), got "
@@ -211,7 +211,7 @@ def histogram_stats(spec: Histogram, labels, predictions, weights=None) -> dict:
     idx = bucket_index(p, spec.num_buckets)
     nonzero = w != 0.0          # TFMA yields no tuple of weight 0 (math.isclose(w, 0.0))
     count = np.bincount(idx[nonzero], minlength=size).astype(np.int64)
-    if _check_labels(y):
+    if check_labels(y):
         weighted_predictions = np.where(nonzero, p * w, 0.0)
     else:   # fractional labels: TFMA's two tuples per row, w*(1-l) negative then w*l positive
         w = np.stack([w * (1.0 - y), w * y], axis=1).ravel()
@@ -226,7 +226,7 @@ def confusion_stats(spec: Thresholds, labels, predictions, weights=None) -> dict
     """tp, tn, fp, fn per threshold: a row of label l adds w*l to tp / fn and w*(1-l) to
     fp / tn by `prediction > threshold` (NaN is never above: a negative prediction)."""
     y, p, w = _rows(labels, predictions, weights)
-    _check_labels(y)
+    check_labels(y)
     pos, neg = w * y, w * (1.0 - y)
     above = (p[:, None] > np.asarray(spec.values)[None, :]).astype(np.float64)   # rows x thresholds
     tp, fp = pos @ above, neg @ above          # one product per class for every threshold at once
