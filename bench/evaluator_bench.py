@@ -28,7 +28,8 @@ interleaved rounds, the order rotated each round) with:
     other_outputs);
   * the same two-output models scored as today (statistics off): the extra head's LiteRT cost
     alone, so that all on / this is the statistics' own cost;
-  * today's job and all on with batch_size 1024;
+  * today's job and all on at the batch_size the EdgeEvaluator now chooses by default
+    (batch_size=None: planning.auto_batch_size, 1024 for these models; today's job used 256);
   * the GZIP rows below.
 Ratios are medians of per-round ratios, in wall time and in CPU time (this process and its
 reaped children: the runners' worker processes).
@@ -45,7 +46,7 @@ Then 1 worker vs 2 workers (1 LiteRT thread each) on both runners, the fixed cos
 runner (a job over 360 records), and each worker's start-up, peak RSS and work. Worker
 start-up is inside every timing (DirectRunner starts its workers per job; each Dask round
 gets a fresh cluster, started before the clock). Today's job must give identical statistics
-on every runner, and the same metrics (to 1e-9) on GZIP and at batch_size 1024.
+on every runner, and the same metrics (to 1e-9) on GZIP and at the default batch_size.
 --quick: 1,440 records for every scorer (TFMA included), a model trained 50 steps, 1 round.
 """
 
@@ -69,8 +70,8 @@ import numpy as np
 from bench import common
 # Nothing imported here may import TensorFlow: Dask starts its worker processes with "spawn",
 # which re-imports this module (as __mp_main__) in every worker.
-from tfx_edge.components.core import binary_scoring, examples, litert, metrics, scoring
-from tfx_edge.components.edge_evaluator import beam_job
+from tfx_edge.components.core import binary_scoring, examples, litert, metrics, scoring, tfrecord
+from tfx_edge.components.edge_evaluator import beam_job, planning
 from tfx_edge.schemas import CalibrationConfig, Mode, QuantizationConfig
 from tfx_edge.schemas import names
 
@@ -218,6 +219,13 @@ def all_on_job(quant: str, ref: str, threads: int, batch_size: int = 256) -> bea
     return job_with(quant, ref, threads, score, batch_size)
 
 
+def default_batch(records: str, quant: str, ref: str) -> int:
+    """The batch_size the EdgeEvaluator chooses by default (batch_size=None) for these models."""
+    sample = next(tfrecord.read_interleaved(records, 0, 1, planning.FIRST_BATCH))
+    models = tuple(planning.load_tflite(p, p, open(p, "rb").read(), "serving_default", "") for p in (quant, ref))
+    return planning.auto_batch_size(sum(map(len, sample)) / len(sample), models)
+
+
 def job_with(quant: str, ref: str, threads: int, score: scoring.ScoreSpec, batch_size: int) -> beam_job.Job:
     models = {names.QUANTIZED: (beam_job.TFLITE, quant), names.FLOAT_TFLITE: (beam_job.TFLITE, ref)}
     return beam_job.Job(models, "serving_default", {"image": "image"}, score, batch_size=batch_size,
@@ -360,7 +368,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1, help="median of this many interleaved runs (TFMA: 1)")
     parser.add_argument("--pair-rounds", type=int, help="interleaved rounds of the side-by-side jobs (today's "
-                        "job, all on, GZIP, batch 1024; 2 workers): default 3, --quick 1; at least --rounds")
+                        "job, all on, GZIP, default batch; 2 workers): default 3, --quick 1; at least --rounds")
     args = parser.parse_args(argv)
     args.examples = args.examples or (1 if args.quick else 1_000_000)   # rounded up to whole copies
     args.tfma_examples = args.tfma_examples or (1 if args.quick else 200_000)
@@ -369,7 +377,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # Measured side by side with today's job (DirectRunner, 2 workers) in every round, the order rotated.
-SIDE = ("direct_2", "all_on_2", "two_off_2", "gzip1_2", "gzip4_2", "direct_2_b1024", "all_on_2_b1024")
+SIDE = ("direct_2", "all_on_2", "two_off_2", "gzip1_2", "gzip4_2", "direct_2_auto", "all_on_2_auto")
 
 
 def _cpu_s() -> float:
@@ -389,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         quant, ref, files = data["int8"], data["float"], data["files"]
         two_quant, two_ref = data["two_int8"], data["two_float"]
         one, two = job_of(quant, ref, 1), job_of(quant, ref, 2)
+        auto = default_batch(files[0], two_quant, two_ref)
 
         def out(name: str) -> str:
             return os.path.join(root, f"{name}.json")
@@ -409,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             "all_on_2": on_2("all_on_2", all_on_job(two_quant, two_ref, 1)),
             "two_off_2": on_2("two_off_2", job_of(two_quant, two_ref, 1)),
             **{f"gzip{n}_2": on_2(f"gzip{n}_2", one, data[f"gzip_{n}"]) for n in GZIP_FILES},
-            "direct_2_b1024": on_2("direct_2_b1024", job_of(quant, ref, 1, 1024)),
-            "all_on_2_b1024": on_2("all_on_2_b1024", all_on_job(two_quant, two_ref, 1, 1024)),
+            "direct_2_auto": on_2("direct_2_auto", job_of(quant, ref, 1, auto)),
+            "all_on_2_auto": on_2("all_on_2_auto", all_on_job(two_quant, two_ref, 1, auto)),
             "dask_2": dask(2),
             "direct_1": lambda: run_ours(files, one, out("direct_1"), direct_workers(1)),
             "dask_1": dask(1),
@@ -438,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                  **{f"gzip_{n}": len(beam_job.units(data[f"gzip_{n}"])) for n in GZIP_FILES}}
         tfma = run_tfma(data["tfma"], quant, ref, root)
     return report(runs, cpu, tfma, fixed, count, tfma_count, args,
-                  {"costs": costs, "reads": reads, "sizes": sizes, "units": units})
+                  {"costs": costs, "reads": reads, "sizes": sizes, "units": units, "default_batch": auto})
 
 
 LABELS = {
@@ -449,8 +458,8 @@ LABELS = {
     "two_off_2": "ours, the all-on two-output models, today's statistics, 2 workers",
     "gzip1_2": "ours, GZIP: 1 file (ExampleGen on 1 DirectRunner worker), 2 workers",
     "gzip4_2": "ours, GZIP: 4 files (ExampleGen on 4 workers), 2 workers",
-    "direct_2_b1024": "ours, today's job with batch_size 1024, 2 workers",
-    "all_on_2_b1024": "ours, all on with batch_size 1024, 2 workers",
+    "direct_2_auto": "ours, today's job at the default batch_size (chosen), 2 workers",
+    "all_on_2_auto": "ours, all on at the default batch_size (chosen), 2 workers",
     "dask_2": "ours, DaskRunner, LocalCluster of 2 worker processes",
     "direct_1": "ours, DirectRunner, 1 worker process",
     "dask_1": "ours, DaskRunner, LocalCluster of 1 worker process",
@@ -464,7 +473,7 @@ def report(runs: dict, cpu: dict, tfma: tuple[float, float], fixed: dict, n: int
     rate = {name: n / s for name, s in seconds.items()}
     tfma_rate = tfma_n / tfma[0]
     summaries = {name: r[0][1] for name, r in runs.items() if name != "loop"}
-    binary_jobs = ("all_on_2", "all_on_2_b1024")   # their scored output is P(class 0): see the all-on lines
+    binary_jobs = ("all_on_2", "all_on_2_auto")   # their scored output is P(class 0): see the all-on lines
     accuracy = {name: s["slices"][""]["metrics"][names.QUANTIZED]["accuracy"]
                 for name, s in summaries.items() if name not in binary_jobs}
     accuracy["loop"] = runs["loop"][0][1]
@@ -498,8 +507,8 @@ def report(runs: dict, cpu: dict, tfma: tuple[float, float], fixed: dict, n: int
     print("all on, int8 overall: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                for k, v in binary.items())
           + f"; {PROBABILITIES} vs float32: agreement {other['agreement']:.4f}, relative RMS difference "
-          f"{other['relative_rms_difference']:.4f}; slices {len(on['slices'])}; batch 1024 gives the same "
-          f"metrics (to 1e-9): {_same_metrics(on, summaries['all_on_2_b1024'])}")
+          f"{other['relative_rms_difference']:.4f}; slices {len(on['slices'])}; the default batch gives the same "
+          f"metrics (to 1e-9): {_same_metrics(on, summaries['all_on_2_auto'])}")
 
     costs = extra["costs"]
     print("\nper example in one process, 1 LiteRT thread (us; median of rounds over 4,096 examples):")
@@ -550,7 +559,7 @@ def report(runs: dict, cpu: dict, tfma: tuple[float, float], fixed: dict, n: int
         where = _first_difference(summaries["direct_2"], summaries[name])
         print(f"statistics of {name} differ from direct_2's, e.g. at {where}")
     same_as_plain = {name: _same_metrics(summaries["direct_2"], summaries[name])
-                     for name in ("gzip1_2", "gzip4_2", "direct_2_b1024")}
+                     for name in ("gzip1_2", "gzip4_2", "direct_2_auto")}
     best = max(rate[name] for name in ("in_process", "direct_2", "dask_2"))
     dist = [w for name in ("direct_1", "direct_2", "dask_1", "dask_2") for w in summaries[name]["workers"]]
     startup = max(w["import_s"] + w["setup_s"] for w in dist)
@@ -564,10 +573,11 @@ def report(runs: dict, cpu: dict, tfma: tuple[float, float], fixed: dict, n: int
     print(f"all on vs today's job (2 workers): {side['all_on_2']['wall']:.2f}x wall, {side['all_on_2']['cpu']:.2f}x "
           f"CPU (target >= 0.9x at 1,000,000 examples; here {n:,}); the statistics' own cost (all on vs the same "
           f"models with today's statistics): {side['all_on_2']['wall'] / side['two_off_2']['wall']:.2f}x; at "
-          f"batch_size 1024: {side['all_on_2_b1024']['wall']:.2f}x; GZIP 1 file {side['gzip1_2']['wall']:.2f}x "
+          f"the default batch_size ({extra['default_batch']}): "
+          f"{side['all_on_2_auto']['wall']:.2f}x wall, {side['all_on_2_auto']['cpu']:.2f}x CPU; GZIP 1 file {side['gzip1_2']['wall']:.2f}x "
           f"plain, 4 files {side['gzip4_2']['wall']:.2f}x; metrics equal to direct_2's (to 1e-9): {same_as_plain}")
     print("wrote", common.write("evaluator", {
-        "examples": n, "tfma_examples": tfma_n, "pair_rounds": args.pair_rounds,
+        "examples": n, "tfma_examples": tfma_n, "pair_rounds": args.pair_rounds, "default_batch_size": extra["default_batch"],
         "rows": [{"scorer": r[0], "examples": r[1], "seconds": r[2], "examples_per_s": r[3], "x_tfma": r[4],
                   "int8_accuracy": r[5]} for r in rows],
         "side_by_side": {name: {"label": LABELS[name], "examples_per_s": rate[name],

@@ -279,6 +279,9 @@ class EvaluationConfig(_strict.JsonConfig):
     slice_features: features whose values slice the metrics (one value per example).
     compare_saved_model: also run the float SavedModel (the EdgeEvaluator's
       `saved_model` input) and check drops against it too.
+    batch_size: examples scored per LiteRT call. None (default): chosen from the bytes an example
+      takes (its record and both models' inputs and outputs), 16 to 1024, about 8 MiB a batch
+      (planning.auto_batch_size); the metrics do not depend on it.
     shards_per_file: work units per record file. None (default): chosen from the split's
       size (plain files: byte ranges of 1-64 MiB, about 32 per split; GZIP files: interleaved
       shards, at least 4 per split). n: exactly n byte ranges per plain file (1 reads each
@@ -293,7 +296,7 @@ class EvaluationConfig(_strict.JsonConfig):
     top_k: tuple[int, ...] = ()
     slice_features: tuple[str, ...] = ()
     split: str = "eval"
-    batch_size: int = 256
+    batch_size: int | None = None
     input_mapping: dict[str, str] | None = None
     num_threads: int = 1
     latency: LatencyConfig = dataclasses.field(default_factory=LatencyConfig)
@@ -333,8 +336,8 @@ class EvaluationConfig(_strict.JsonConfig):
             output.validate(f"outputs[{name!r}]")
 
     def _check_numbers(self) -> None:
-        if self.batch_size < 1:
-            fail("batch_size", self.batch_size, "use a batch size >= 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            fail("batch_size", self.batch_size, "use a batch size >= 1, or None (chosen from the example size)")
         if self.num_threads < 1:
             fail("num_threads", self.num_threads, "use at least 1 thread")
         if self.shards_per_file is not None and self.shards_per_file < 1:

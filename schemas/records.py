@@ -451,7 +451,7 @@ class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
     KIND: ClassVar[str] = "tfx_edge.EdgeEvaluation"
-    VERSION: ClassVar[int] = 5
+    VERSION: ClassVar[int] = 6
 
     blessed: bool
     task: str
@@ -460,6 +460,7 @@ class EvaluationResult(Record):
     examples: int
     num_classes: int | None
     label_format: str | None
+    batch_size: int | None                  # the scoring batch used (EvaluationConfig.batch_size or chosen)
     output_name: str | None
     input_mapping: dict[str, str]
     references: tuple[str, ...]

@@ -63,7 +63,7 @@ def classification_result(blessed: bool = False) -> dict:
         "primary_metric": "accuracy",
         "examples": 152,
         "num_classes": 3,
-        "label_format": "sparse",
+        "label_format": "sparse", "batch_size": 256,
         "output_name": "probabilities",
         "input_mapping": {"image": "image_feature"},
         "references": ["float_tflite"],
@@ -106,7 +106,7 @@ def regression_result() -> dict:
     return {
         "kind": records.EvaluationResult.KIND, "version": records.EvaluationResult.VERSION,
         "blessed": True, "task": "regression", "mode": "dynamic_range", "primary_metric": "rmse",
-        "examples": 80, "num_classes": None, "label_format": "value", "output_name": "value",
+        "examples": 80, "num_classes": None, "label_format": "value", "batch_size": 64, "output_name": "value",
         "input_mapping": {"x": "x"}, "references": ["float_tflite", "saved_model"],
         "models": {"quantized": {"size_bytes": 4096, "path": "/q", "ops": None},
                    "float_tflite": {"size_bytes": 9000, "path": "/f", "ops": None},

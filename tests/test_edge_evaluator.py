@@ -18,7 +18,8 @@ from tfx_edge.components.core import examples as examples_lib
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.schemas import (Budgets, EvaluationConfig, LatencyConfig, MetricThreshold, OutputKind, SliceThreshold,
                               Task, Thresholds)
-from tfx_edge.components.edge_evaluator import tfma_output
+from tfx_edge.components.core.input_mapping import TensorSpec
+from tfx_edge.components.edge_evaluator import planning, tfma_output
 from helpers import make_artifact, run_edge_evaluator, write_export_report, write_model
 
 ACC = {"accuracy": MetricThreshold(max_absolute_drop=0.2, lower_bound=0.5)}
@@ -122,16 +123,29 @@ def test_decision_checks_and_outputs_are_recorded(evaluated):
 def test_work_units_do_not_change_the_counts(evaluated, int8_export, examples_artifact, tmp_path):
     _, _, sharded = evaluated
     cfg = config(output_kind=OutputKind.PROBABILITIES, top_k=(3,), slice_features=("label",),
-                 latency=LatencyConfig(runs=0))
+                 latency=LatencyConfig(runs=0), batch_size=None)
     _, evaluation = run_edge_evaluator(cfg, examples_artifact, int8_export["tflite"], int8_export["float"],
                                        str(tmp_path))
     single = read_json(os.path.join(evaluation.uri, artifacts.METRICS_FILE))
+    assert (sharded["batch_size"], single["batch_size"]) == (50, planning.AUTO_BATCH_MAX)   # 64 floats an example
     assert single["confusion"] == sharded["confusion"]
     for model, values in sharded["slices"]["label=3"]["metrics"].items():
         again = single["slices"]["label=3"]["metrics"][model]
         assert {k: v is None for k, v in values.items()} == {k: v is None for k, v in again.items()}
         assert {k: v for k, v in values.items() if v is not None} == pytest.approx(
             {k: v for k, v in again.items() if v is not None})
+
+
+@pytest.mark.parametrize("record_bytes, shape, dtype, batch", [
+    (400, (1, 64), "float32", 1024),             # digits: capped at the maximum
+    (600_000, (1, 224, 224, 3), "float32", 16),  # images: never below the minimum
+    (20_000, (1, 2000), "float32", 128),         # 2 x 8 KB inputs + 20 KB record -> 36 KB: 128 fits 8 MiB, 256 not
+    (100, (1, 30), "bytes", 1024),             # LiteRT names string tensors numpy "bytes" (itemsize 0)
+])
+def test_the_scoring_batch_is_chosen_from_the_example_size(record_bytes, shape, dtype, batch):
+    model = planning.LoadedModel("m", "m.tflite", b"", [TensorSpec("x", dtype, shape)],
+                                 [TensorSpec("y", "float32", (1, 10))])
+    assert planning.auto_batch_size(record_bytes, (model, model)) == batch
 
 
 @pytest.mark.parametrize("thresholds, failing", [

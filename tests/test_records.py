@@ -22,7 +22,7 @@ from tfx_edge.schemas.quantization import QuantizationConfig
 SCHEMAS = {
     "tfx_edge.QuantizationPlan": (3, "b0860cfc2493"),
     "tfx_edge.ExportReport": (3, "4c064f782268"),
-    "tfx_edge.EdgeEvaluation": (5, "f72560a53d7e"),
+    "tfx_edge.EdgeEvaluation": (6, "b9c324daea97"),
 }
 
 

@@ -47,6 +47,7 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "mode": f"{export.mode} (auto: {auto.planned})" if auto else export.mode,
         "primary_metric": config.primary_metric, "examples": summary["examples"],
         "num_classes": plan.num_classes, "label_format": summary["label_format"],
+        "batch_size": job.batch_size if job else None,
         "output_name": job.score.output_name if job else None,
         "input_mapping": dict(job.mapping) if job else {},
         "references": config.references, "models": facts, "slices": summary["slices"],
