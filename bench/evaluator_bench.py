@@ -574,10 +574,12 @@ def report(runs: dict, cpu: dict, tfma: tuple[float, float], fixed: dict, n: int
           f"CPU (target >= 0.9x at 1,000,000 examples; here {n:,}); the statistics' own cost (all on vs the same "
           f"models with today's statistics): {side['all_on_2']['wall'] / side['two_off_2']['wall']:.2f}x; at "
           f"the default batch_size ({extra['default_batch']}): "
-          f"{side['all_on_2_auto']['wall']:.2f}x wall, {side['all_on_2_auto']['cpu']:.2f}x CPU; GZIP 1 file {side['gzip1_2']['wall']:.2f}x "
+          f"{side['all_on_2_auto']['wall']:.2f}x wall, {side['all_on_2_auto']['cpu']:.2f}x CPU; "
+          f"GZIP 1 file {side['gzip1_2']['wall']:.2f}x "
           f"plain, 4 files {side['gzip4_2']['wall']:.2f}x; metrics equal to direct_2's (to 1e-9): {same_as_plain}")
     print("wrote", common.write("evaluator", {
-        "examples": n, "tfma_examples": tfma_n, "pair_rounds": args.pair_rounds, "default_batch_size": extra["default_batch"],
+        "examples": n, "tfma_examples": tfma_n, "pair_rounds": args.pair_rounds,
+        "default_batch_size": extra["default_batch"],
         "rows": [{"scorer": r[0], "examples": r[1], "seconds": r[2], "examples_per_s": r[3], "x_tfma": r[4],
                   "int8_accuracy": r[5]} for r in rows],
         "side_by_side": {name: {"label": LABELS[name], "examples_per_s": rate[name],
