@@ -64,7 +64,7 @@ def compile_pipeline(args: argparse.Namespace) -> str:
         pipeline_name=run_local.PIPELINE_NAME, pipeline_root=args.pipeline_root, data_root=args.data_root,
         serving_dir=args.serving_dir, quantization=run_local.quantization_config(args),
         trainer_run_fn=run_local.RUN_FNS[args.model],
-        evaluation=demo_evaluation(args.max_drop, args.min_accuracy, args.max_slice_drop))
+        evaluation=demo_evaluation(args.max_drop, run_local.min_accuracy(args), args.max_slice_drop))
     output = os.path.abspath(args.output)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

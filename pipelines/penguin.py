@@ -45,15 +45,17 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
                             data_root: str = DATA_ROOT, metadata_path: str | None = None,
                             train_steps: int = 100, eval_steps: int = 5,
                             beam_pipeline_args: Sequence[str] | None = None,
-                            enable_cache: bool = True, module: str = MODULE) -> tfx.dsl.Pipeline:
+                            enable_cache: bool = True, module: str = MODULE,
+                            infer_feature_shape: bool = True) -> tfx.dsl.Pipeline:
     """CSV -> Transform -> Trainer with `module`'s preprocessing_fn and run_fn (default TFX's
-    penguin module file), then the tfx-edge tail."""
-    if module == MODULE:
-        extras.require("tensorboard", "TFX's penguin example (its Trainer logs to TensorBoard)")
+    penguin module file), then the tfx-edge tail. infer_feature_shape: SchemaGen's (TFX's taxi
+    pipeline sets False: its features are then parsed as VarLen)."""
+    if module.startswith("tfx.examples."):
+        extras.require("tensorboard", f"TFX's example {module} (its Trainer logs to TensorBoard)")
     example_gen = tfx.components.CsvExampleGen(input_base=data_root)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                          infer_feature_shape=True)
+                                          infer_feature_shape=infer_feature_shape)
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=f"{module}.preprocessing_fn")

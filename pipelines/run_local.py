@@ -55,6 +55,15 @@ def _accuracy(**limits: Any) -> None:
     MetricThreshold(**limits).validate("accuracy", "accuracy")
 
 
+DEFAULT_FLOOR, TAXI_FLOOR = 0.9, 0.6
+
+
+def min_accuracy(args: argparse.Namespace) -> float:
+    if args.min_accuracy is not None:
+        return args.min_accuracy
+    return TAXI_FLOOR if getattr(args, "example", None) == "taxi" else DEFAULT_FLOOR
+
+
 ACCURACY_DROP = checked(float, lambda v: _accuracy(max_absolute_drop=v))
 ACCURACY_FLOOR = checked(float, lambda v: _accuracy(lower_bound=v))
 
@@ -69,7 +78,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
     """What no single argument shows: the configs they build together (p.error: exit 2)."""
     try:
         quantization_config(args)
-        _accuracy(max_absolute_drop=args.max_drop, lower_bound=args.min_accuracy)
+        _accuracy(max_absolute_drop=args.max_drop, lower_bound=min_accuracy(args))
     except ConfigError as error:
         p.error(str(error))
     return args
@@ -79,8 +88,9 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work-dir", default=os.path.abspath("work"), help="data, artifacts, metadata, logs")
     p.add_argument("--serving-dir", default=os.path.abspath("serving_model"), help="push destination")
     p.add_argument("--runner", choices=("local", "beam"), default="local")
-    p.add_argument("--example", choices=("digits", "penguin"), default="digits",
-                   help="'penguin': TFX's own penguin example (CSV, Transform, Keras 3) through tfx-edge")
+    p.add_argument("--example", choices=("digits", "penguin", "taxi"), default="digits",
+                   help="'penguin': TFX's own penguin example (CSV, Transform, Keras 3) through tfx-edge; "
+                   "'taxi': TFX's Chicago taxi example (module file and data from the tfx wheel)")
     add_quantization_args(p)
     add_gate_args(p)
     p.add_argument("--train-steps", type=positive_int, default=400)
@@ -105,7 +115,8 @@ def add_quantization_args(p: argparse.ArgumentParser) -> None:
 
 def add_gate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-drop", type=ACCURACY_DROP, default=0.02, help="max absolute accuracy drop")
-    p.add_argument("--min-accuracy", type=ACCURACY_FLOOR, default=0.9)
+    p.add_argument("--min-accuracy", type=ACCURACY_FLOOR, default=None,
+                   help=f"accuracy floor (default {DEFAULT_FLOOR}; taxi: {TAXI_FLOOR}, TFX's taxi Evaluator's)")
     p.add_argument("--max-slice-drop", type=ACCURACY_DROP, default=0.1,
                    help="max accuracy drop within each label's slice")
 
@@ -124,10 +135,12 @@ def build(args: argparse.Namespace):
     from tfx_edge.pipelines.pipeline import create_pipeline, demo_evaluation  # pylint: disable=g-import-not-at-top
     if args.example == "penguin":
         return _build_penguin(args)
+    if args.example == "taxi":
+        return _build_taxi(args)
     data_root = os.path.join(args.work_dir, "data", "digits")
     demo_data.write(data_root)
     quantization = quantization_config(args)
-    evaluation = demo_evaluation(args.max_drop, args.min_accuracy, args.max_slice_drop)
+    evaluation = demo_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop)
     return create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
@@ -142,14 +155,25 @@ def _build_penguin(args: argparse.Namespace):
     return penguin.create_penguin_pipeline(
         pipeline_name=penguin.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
         serving_dir=args.serving_dir, quantization=quantization_config(args),
-        evaluation=penguin.penguin_evaluation(args.max_drop, args.min_accuracy, args.max_slice_drop,
+        evaluation=penguin.penguin_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop,
                                               Placement(args.placement)),
         metadata_path=metadata_path(args), train_steps=args.train_steps)
 
 
+def _build_taxi(args: argparse.Namespace):
+    from tfx_edge.pipelines import penguin, taxi  # pylint: disable=g-import-not-at-top
+    root = os.path.join(args.work_dir, "taxi")
+    return penguin.create_penguin_pipeline(
+        pipeline_name=taxi.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
+        serving_dir=args.serving_dir, quantization=quantization_config(args),
+        evaluation=taxi.taxi_evaluation(args.max_drop, min_accuracy(args)), data_root=taxi.DATA_ROOT,
+        metadata_path=metadata_path(args), train_steps=args.train_steps, module=taxi.MODULE,
+        infer_feature_shape=False)
+
+
 def metadata_path(args: argparse.Namespace) -> str:
-    if args.example == "penguin":
-        return os.path.join(args.work_dir, "penguin", "metadata.sqlite")
+    if args.example in ("penguin", "taxi"):
+        return os.path.join(args.work_dir, args.example, "metadata.sqlite")
     return os.path.join(args.work_dir, "metadata.sqlite")
 
 

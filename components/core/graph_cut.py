@@ -93,17 +93,7 @@ class Graph:
             feeds.append(Feed(name, f"{parse.name}:{3 * num_sparse + i}", dtype, tuple([-1] + shape)))
         return feeds
 
-    def transform_outputs(self, parse, loaded, key: str) -> list[Feed]:
-        """The Transform layer's outputs that the model consumes, named as Transform names them."""
-        crossing = self._crossing(TRANSFORM_SCOPE)
-        if not crossing or not hasattr(loaded, "tft_layer"):
-            raise DeriveError(
-                f"placement='transformed' needs the Transform layer inside signature {key!r}, saved on the "
-                f"model as `tft_layer` (TFX's convention: model.tft_layer = "
-                f"tf_transform_output.transform_features_layer()); use placement='embedded'")
-        return _name_by_values(self, parse, loaded.tft_layer, crossing)
-
-    def _crossing(self, scope: str) -> list[str]:
+    def crossing(self, scope: str) -> list[str]:
         """Tensors produced inside `scope` and consumed outside it (data edges only), in graph order."""
         out: list[str] = []
         for node in self.graph_def.node:
@@ -246,44 +236,3 @@ def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: d
         return dict(zip(keys, pruned(*args, *handles)))
     cut.pruned = pruned   # keeps the pruned graph alive with the function
     return cut
-
-
-def _name_by_values(graph: Graph, parse, tft_layer, crossing: list[str]) -> list[Feed]:
-    """Names each crossing tensor after the Transform output with the same values on probe inputs."""
-    raw = graph.dense_features(parse)
-    probe = _probe(raw)
-    expected = {k: v.numpy() for k, v in tft_layer({f.name: tf.constant(probe[f.name]) for f in raw}).items()}
-    got = function(graph.graph_def, raw, {t: t for t in crossing}, graph.resources)(*[probe[f.name] for f in raw])
-    feeds = []
-    for tensor in crossing:
-        value = got[tensor].numpy()
-        names = [k for k, v in sorted(expected.items()) if v.shape == value.shape and v.dtype == value.dtype
-                 and _same(v, value)]
-        if len(names) != 1:
-            raise DeriveError(f"the Transform output feeding the model at {tensor} matches "
-                              f"{names or 'no'} Transform feature(s) on probe inputs; use placement='embedded'")
-        feeds.append(Feed(names[0], tensor, value.dtype.name, (-1,) + value.shape[1:]))
-    return sorted(feeds, key=lambda f: f.name)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal, up to float rounding (the inlined graph and the eager layer may order ops differently)."""
-    if np.issubdtype(a.dtype, np.floating):
-        return bool(np.allclose(a, b, rtol=1e-5, atol=1e-6))
-    return bool(np.array_equal(a, b))
-
-
-def _probe(raw: list[Feed], batch: int = 7) -> dict[str, np.ndarray]:
-    """Seeded, distinct probe values per feature (strings: distinct tokens)."""
-    rng = np.random.default_rng(0)
-    out = {}
-    for i, f in enumerate(raw):
-        shape = (batch,) + f.shape[1:]
-        if f.dtype == "string":
-            out[f.name] = np.array([f"tfx_edge_probe_{i}_{j}".encode() for j in range(int(np.prod(shape)))],
-                                   dtype=object).reshape(shape)
-        elif f.dtype.startswith("int"):
-            out[f.name] = rng.integers(0, 1000, size=shape).astype(f.dtype)
-        else:
-            out[f.name] = rng.uniform(-3, 3, size=shape).astype(f.dtype)
-    return out
