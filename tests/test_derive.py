@@ -170,3 +170,46 @@ def test_every_unmapped_tensor_is_listed_at_once_with_a_mapping_to_paste():
     assert message.startswith("13 model input(s) cannot be fed")
     assert all(f"'in_{i}'" in message for i in range(13))
     assert "input_mapping={'in_0': '<feature>', 'in_1': '<feature>'" in message
+
+
+def _category_model(output_mode: str):
+    """Taxi's wide part: int ids -> Keras 3 CategoryEncoding (DenseBincount in TF) -> Dense."""
+    import keras
+    keras.utils.set_random_seed(3)
+    ids = keras.Input(shape=(2,), dtype="int64", name="n")
+    counts = keras.Input(shape=(2,), name="w")
+    encoded = keras.layers.CategoryEncoding(num_tokens=7, output_mode=output_mode)(
+        ids, count_weights=counts if output_mode == "count" else None)
+    return keras.Model([ids, counts], keras.layers.Dense(3, name="logits")(encoded * 1.0))
+
+
+@pytest.mark.parametrize("output_mode", ["multi_hot", "count"])
+def test_category_encoding_becomes_builtin_ops_and_passes_parity(output_mode, tmp_path):
+    """DenseBincount (refused before: no builtin op) is rewritten to ONE_HOT + a reduction; the
+    float32 TFLite computes what the SavedModel computes, and int8 converts without Select ops."""
+    model = _category_model(output_mode)
+    spec = {"n": tf.io.FixedLenFeature([2], tf.int64), "w": tf.io.FixedLenFeature([2], tf.float32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(serialized):
+        features = tf.io.parse_example(serialized, spec)
+        return {"logits": model([features["n"], features["w"]])}
+    source = str(tmp_path / "src")
+    tf.saved_model.save(model, source, signatures={KEY: serve})
+    rng = np.random.default_rng(5)
+    ids, weights = rng.integers(0, 7, size=(40, 2)), rng.uniform(0.5, 2, size=(40, 2)).astype(np.float32)
+    ids[:5, 1] = ids[:5, 0]   # repeated ids: multi_hot stays 1, count adds the weights
+    records = [tf.train.Example(features=tf.train.Features(feature={
+        "n": tf.train.Feature(int64_list=tf.train.Int64List(value=ids[i].tolist())),
+        "w": tf.train.Feature(float_list=tf.train.FloatList(value=weights[i].tolist()))})).SerializeToString()
+        for i in range(40)]
+    out = str(tmp_path / "d")
+    derived = derive.derive(source, KEY, out, Placement.EMBEDDED)
+    float_model = convert.convert_float(out, KEY)
+    assert "ONE_HOT" in _ops(float_model)
+    report = parity.check(float_model, KEY, source, derived, out, records, None, 1e-5)
+    assert report["passed"] and report["examples"] == 40 and report["worst_relative_diff"] < 1e-6
+    arrays = {"n": ids.astype(np.int64), "w": weights}
+    int8 = convert.convert(out, QuantizationConfig(mode=Mode.INT8, calibration=CalibrationConfig(num_samples=40)),
+                           arrays)
+    checks.smoke_run(int8, KEY)

@@ -6,7 +6,7 @@ float features are z-scored, and the label is passed through as `label_xf`. The 
 model embeds the color index and classifies from the embedding and the floats. It is
 exported as TFX's penguin example does (tfx/examples/penguin/penguin_utils_base.py +
 penguin_utils_keras.py): `serving_default` over serialized tf.Examples, parsing the raw
-feature spec minus the label, `model.tft_layer`, `tf.saved_model.save`.
+feature spec minus the label, `model.tft_layer_inference` (the taxi module's name), `tf.saved_model.save`.
 
 Used by dotted path (`vocab_module.preprocessing_fn`, `vocab_module.run_fn`): tests/ is
 on sys.path under pytest and LocalDagRunner runs the components in-process.
@@ -64,20 +64,20 @@ def _model(num_buckets: int) -> keras.Model:
 
 
 def _signatures(model, tf_transform_output: tft.TFTransformOutput) -> dict:
-    model.tft_layer = tf_transform_output.transform_features_layer()
+    model.tft_layer_inference = tf_transform_output.transform_features_layer()   # TFX taxi's name
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve_tf_examples_fn(serialized_tf_example):
         raw_feature_spec = tf_transform_output.raw_feature_spec()
         raw_feature_spec.pop(LABEL)
         raw_features = tf.io.parse_example(serialized_tf_example, raw_feature_spec)
-        transformed_features = model.tft_layer(raw_features)
+        transformed_features = model.tft_layer_inference(raw_features)
         return {"outputs": model(transformed_features)}
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def transform_features_fn(serialized_tf_example):
         raw_features = tf.io.parse_example(serialized_tf_example, tf_transform_output.raw_feature_spec())
-        return model.tft_layer(raw_features)
+        return model.tft_layer_inference(raw_features)
 
     return {"serving_default": serve_tf_examples_fn, "transform_features": transform_features_fn}
 

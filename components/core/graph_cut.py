@@ -21,6 +21,10 @@ from tfx_edge.components.core.input_mapping import TensorSpec
 PARSE_OPS = ("ParseExampleV2",)
 OLD_PARSE_OPS = ("ParseExample", "ParseSingleExample", "ParseSequenceExample", "ParseSequenceExampleV2")
 TRANSFORM_SCOPE = "transform_features_layer"   # TFT's TransformFeaturesLayer, inlined into the signature
+# Where TFX's modules keep the layer: the penguin example `tft_layer`, the taxi example and the penguin
+# template `tft_layer_inference` (serving) / `tft_layer_eval`; else found by what it tracks.
+TRANSFORM_ATTRIBUTES = ("tft_layer", "tft_layer_inference", "tft_layer_eval")
+_LAYER_MARK = "_saved_model_loader_tracked_dict"   # tracked by tft's TransformFeaturesLayer
 # Ops the interpreter here cannot run (no Flex delegate in ai_edge_litert), or whose tables
 # lose their contents in conversion.
 NEEDS_SELECT_OPS = frozenset({
@@ -93,7 +97,27 @@ class Graph:
             feeds.append(Feed(name, f"{parse.name}:{3 * num_sparse + i}", dtype, tuple([-1] + shape)))
         return feeds
 
-    def crossing(self, scope: str) -> list[str]:
+    def transform_outputs(self, parse, layer, key: str) -> list[Feed]:
+        """The Transform layer's outputs that the model consumes, named as Transform names them."""
+        crossing = self._crossing(TRANSFORM_SCOPE)
+        if not crossing or layer is None:
+            missing = ("no tf.Transform layer inside it" if not crossing else
+                       f"no Transform layer saved on the model (looked for {list(TRANSFORM_ATTRIBUTES)} and any "
+                       f"tracked tf.Transform TransformFeaturesLayer)")
+            raise DeriveError(
+                f"placement='transformed' cuts signature {key!r} where the Transform layer's outputs enter the "
+                f"model, but it has {missing}. Call tf_transform_output.transform_features_layer() in the serving "
+                f"function and save it on the model (TFX: model.tft_layer = ...)")
+        sparse = self.keys(parse, 2)
+        if sparse:
+            raise DeriveError(
+                f"placement='transformed' does not support a Transform over sparse (VarLen) features yet: "
+                f"signature {key!r} parses {sparse} as VarLenFeature. Supported today: Transforms over "
+                f"fixed-length features (SchemaGen(infer_feature_shape=True) with every feature present), "
+                f"or a dense signature over Transform's outputs exported by the Trainer")
+        return _name_by_values(self, parse, layer, crossing)
+
+    def _crossing(self, scope: str) -> list[str]:
         """Tensors produced inside `scope` and consumed outside it (data edges only), in graph order."""
         out: list[str] = []
         for node in self.graph_def.node:
@@ -172,8 +196,9 @@ class Graph:
         raise DeriveError(
             f"signature {self.key!r} needs ops outside LiteRT's builtin set: {detail}. The interpreter "
             f"has no Flex (Select TF ops) delegate and vocabulary tables lose their contents in "
-            f"conversion. Use placement='transformed' (the app feeds Transform's outputs), or replace "
-            f"the layer in the model (e.g. CategoryEncoding -> one-hot)")
+            f"conversion (Keras CategoryEncoding is rewritten to builtin ops; these are not). Use "
+            f"placement='transformed' (the app feeds Transform's outputs), or compute these features "
+            f"outside the model")
 
     def _features_feeding(self, name: str, feeds: list[Feed]) -> set[str]:
         by_tensor = {f.tensor: f.name for f in feeds} | {f.tensor.removesuffix(":0"): f.name for f in feeds}
@@ -190,6 +215,15 @@ class Graph:
 
 
 CALL_PREFIX = "StatefulPartitionedCall/"   # what freezing prefixes the inlined signature body with
+
+
+def find_transform_layer(loaded):
+    """The Transform layer saved on the model (by TFX's attribute names, then by type), or None."""
+    for name in TRANSFORM_ATTRIBUTES:
+        if hasattr(loaded, name):
+            return getattr(loaded, name)
+    children = loaded._trackable_children() if hasattr(loaded, "_trackable_children") else vars(loaded)
+    return next((child for _, child in sorted(children.items()) if hasattr(child, _LAYER_MARK)), None)
 
 
 def _check_name(name: str, what: str) -> None:
@@ -236,3 +270,44 @@ def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: d
         return dict(zip(keys, pruned(*args, *handles)))
     cut.pruned = pruned   # keeps the pruned graph alive with the function
     return cut
+
+
+def _name_by_values(graph: Graph, parse, tft_layer, crossing: list[str]) -> list[Feed]:
+    """Names each crossing tensor after the Transform output with the same values on probe inputs."""
+    raw = graph.dense_features(parse)
+    probe = _probe(raw)
+    expected = {k: v.numpy() for k, v in tft_layer({f.name: tf.constant(probe[f.name]) for f in raw}).items()}
+    got = function(graph.graph_def, raw, {t: t for t in crossing}, graph.resources)(*[probe[f.name] for f in raw])
+    feeds = []
+    for tensor in crossing:
+        value = got[tensor].numpy()
+        names = [k for k, v in sorted(expected.items()) if v.shape == value.shape and v.dtype == value.dtype
+                 and _same(v, value)]
+        if len(names) != 1:
+            raise DeriveError(f"the Transform output feeding the model at {tensor} matches "
+                              f"{names or 'no'} Transform feature(s) on probe inputs; use placement='embedded'")
+        feeds.append(Feed(names[0], tensor, value.dtype.name, (-1,) + value.shape[1:]))
+    return sorted(feeds, key=lambda f: f.name)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal, up to float rounding (the inlined graph and the eager layer may order ops differently)."""
+    if np.issubdtype(a.dtype, np.floating):
+        return bool(np.allclose(a, b, rtol=1e-5, atol=1e-6))
+    return bool(np.array_equal(a, b))
+
+
+def _probe(raw: list[Feed], batch: int = 7) -> dict[str, np.ndarray]:
+    """Seeded, distinct probe values per feature (strings: distinct tokens)."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for i, f in enumerate(raw):
+        shape = (batch,) + f.shape[1:]
+        if f.dtype == "string":
+            out[f.name] = np.array([f"tfx_edge_probe_{i}_{j}".encode() for j in range(int(np.prod(shape)))],
+                                   dtype=object).reshape(shape)
+        elif f.dtype.startswith("int"):
+            out[f.name] = rng.integers(0, 1000, size=shape).astype(f.dtype)
+        else:
+            out[f.name] = rng.uniform(-3, 3, size=shape).astype(f.dtype)
+    return out
