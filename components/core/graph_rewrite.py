@@ -1,11 +1,12 @@
 """Builtin rewrites of ops LiteRT's builtin set lacks, on a frozen GraphDef (before the cut).
 
-DenseBincount (Keras `CategoryEncoding` in one-hot, multi-hot and count modes; tf.math.bincount
-with a fixed length) becomes OneHot followed by a reduction over the ids' axis: Max for
+DenseBincount (Keras `CategoryEncoding` in its multi-hot and count modes, its one-hot mode needs no
+rewrite; tf.math.bincount with a fixed length) becomes OneHot followed by a reduction over the ids' axis: Max for
 binary_output (present or not), Sum otherwise (weighted by the weights input when it has one).
 The node keeps its name, so every consumer reads the rewrite. Ids outside [0, size) count
 nowhere, as in TensorFlow's kernel on ids it accepts. The exporter's parity check (float32 TFLite
-against the Trainer's own signature) verifies every rewrite on the pipeline's own examples.
+against the Trainer's own signature) verifies every rewrite on the pipeline's own examples; it
+also catches the one guess made here, the output rank when the graph does not record it (2).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def rewrite(graph_def) -> tuple[object, dict[str, int]]:
     out = type(graph_def)()
     out.CopyFrom(graph_def)
     nodes = {n.name: n for n in out.node}
-    found = [n for n in out.node if n.op == "DenseBincount"]
+    found = [n for n in out.node if n.op in REWRITTEN_OPS]
     for node in found:
         _bincount(out, nodes, node)
     return out, ({"DenseBincount": len(found)} if found else {})

@@ -47,7 +47,7 @@ class Plan:
 
 # batch_size=None: the largest power of two in [MIN, MAX] whose batch takes about BUDGET bytes
 # (records plus both models' inputs and outputs). Larger batches amortize the per-batch cost of the
-# statistics (bench/evaluator_bench: 1.12x the examples/s of batch 256 on the digits pair).
+# statistics (bench/evaluator_bench: 1.12-1.14x the examples/s of batch 256 on the digits pair).
 AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_BUDGET = 16, 1024, 8 << 20
 FIRST_BATCH = 256   # records read to resolve the inputs, label and shapes
 
