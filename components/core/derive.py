@@ -14,8 +14,8 @@ handled here once, for every mode:
   .tflite takes transformed features, named as Transform names them).
 
 The result is written as a SavedModel with the same signature key (and, for
-'transformed', a second signature TRANSFORM_KEY: raw features -> transformed
-features, used to compute calibration inputs), so conversion, calibration,
+'transformed', a second signature TRANSFORM_KEY: serialized tf.Examples -> transformed
+features, the signature's own parsing and Transform, used to compute calibration inputs), so conversion, calibration,
 the debugger and the auto search work on it unchanged.
 """
 
@@ -24,13 +24,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from typing import Sequence
 
-import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import convert_to_constants
 
-from tfx_edge.components.core import examples, graph_cut, graph_rewrite
+from tfx_edge.components.core import examples, graph_cut, graph_rewrite, transform_cut
 from tfx_edge.components.core.graph_cut import DeriveError
 from tfx_edge.components.core.input_mapping import TensorSpec
 from tfx_edge.schemas import records
@@ -75,8 +75,10 @@ def load_signature(saved_model_dir: str, key: str):
     return loaded, loaded.signatures[key]
 
 
-def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement) -> Derived:
-    """Writes the derived SavedModel (signature `key`) to out_dir; returns what it takes."""
+def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
+           probe: Sequence[bytes] | None = None) -> Derived:
+    """Writes the derived SavedModel (signature `key`) to out_dir; returns what it takes.
+    probe: serialized examples of the pipeline's data ('transformed': names the Transform outputs)."""
     loaded, signature = load_signature(saved_model_dir, key)
     frozen = convert_to_constants.convert_variables_to_constants_v2(signature)
     graph_def, rewritten = graph_rewrite.rewrite(frozen.graph.as_graph_def())
@@ -87,23 +89,36 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement) -
     outputs = _outputs(signature, frozen)
     parse = graph.parse_node()
     raw: list[graph_cut.Feed] = []
+    signatures: dict = {}
     if parse is None:
         feeds = graph_cut.placeholder_feeds(frozen, signature, key)
         kind, used_placement = DENSE, Placement.EMBEDDED
     elif placement == Placement.TRANSFORMED:
-        raw = graph.dense_features(parse)
-        feeds = graph.transform_outputs(parse, layer, key)
+        raw = [transform_cut.examples_feed(graph, parse)]
+        feeds, signatures[TRANSFORM_KEY] = _transform_outputs(graph, parse, layer, key, probe)
         kind, used_placement = EXAMPLES, placement
     else:
         feeds = graph.dense_features(parse)
         kind, used_placement = EXAMPLES, placement
     graph.check_reachable(feeds, outputs, parse)
-    signatures = {key: graph_cut.function(graph.graph_def, feeds, outputs, graph.resources)}
-    if raw:
-        signatures[TRANSFORM_KEY] = graph_cut.function(graph.graph_def, raw, {f.name: f.tensor for f in feeds},
-                                                       graph.resources)
+    signatures[key] = graph_cut.function(graph.graph_def, feeds, outputs, graph.resources)
     _save(signatures, out_dir, layer)
     return Derived(kind, used_placement.value, tuple(f.spec for f in feeds), tuple(f.spec for f in raw))
+
+
+def _transform_outputs(graph: graph_cut.Graph, parse, layer, key: str, probe):
+    """(the Transform layer's outputs that the model consumes, named as Transform names them;
+    TRANSFORM_KEY: serialized examples -> those outputs)."""
+    crossing = graph.crossing(graph_cut.TRANSFORM_SCOPE)
+    if not crossing or layer is None:
+        missing = ("no tf.Transform layer inside it" if not crossing else
+                   f"no Transform layer saved on the model (looked for {list(graph_cut.TRANSFORM_ATTRIBUTES)} "
+                   f"and any tracked tf.Transform TransformFeaturesLayer)")
+        raise DeriveError(
+            f"placement='transformed' cuts signature {key!r} where the Transform layer's outputs enter the model, "
+            f"but it has {missing}. Call tf_transform_output.transform_features_layer() in the serving function "
+            f"and save it on the model (TFX: model.tft_layer = ...)")
+    return transform_cut.name_outputs(graph, parse, layer, crossing, probe)
 
 
 def _outputs(signature, frozen) -> dict[str, str]:
@@ -145,21 +160,14 @@ def _save(signatures: dict, out_dir: str, tft_layer) -> None:
 def inputs_from_records(records, derived: Derived, derived_dir: str, explicit=None):
     """({input name: array}, {input: feature}) for the derived model from serialized Examples.
 
-    'transformed': the raw features are decoded and run through TRANSFORM_KEY; the inputs
-    are then Transform's outputs, fed by name from transformed examples (mapping {}).
+    'transformed': the serialized examples run through TRANSFORM_KEY (the signature's own parsing
+    and Transform); the inputs are then Transform's outputs, fed by name from transformed examples
+    (mapping {}).
     """
     if derived.raw_features:
-        raw, _ = examples.model_inputs(records, list(derived.raw_features))
-        return transform(derived_dir, raw), {}
+        return transform_cut.transform_fn(derived_dir, TRANSFORM_KEY)(records), {}
     return examples.model_inputs(records, list(derived.inputs), explicit)
 
 
-def transform(derived_dir: str, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs TRANSFORM_KEY of a 'transformed' derivation on raw feature arrays."""
-    fn = tf.saved_model.load(derived_dir).signatures[TRANSFORM_KEY]
-    out = fn(**{k: tf.constant(v) for k, v in raw.items()})
-    return {k: v.numpy() for k, v in out.items()}
-
-
 __all__ = ["DENSE", "EXAMPLES", "TRANSFORM_KEY", "DeriveError", "Derived", "derive", "inputs_from_records",
-           "load_signature", "transform"]
+           "load_signature"]

@@ -97,27 +97,7 @@ class Graph:
             feeds.append(Feed(name, f"{parse.name}:{3 * num_sparse + i}", dtype, tuple([-1] + shape)))
         return feeds
 
-    def transform_outputs(self, parse, layer, key: str) -> list[Feed]:
-        """The Transform layer's outputs that the model consumes, named as Transform names them."""
-        crossing = self._crossing(TRANSFORM_SCOPE)
-        if not crossing or layer is None:
-            missing = ("no tf.Transform layer inside it" if not crossing else
-                       f"no Transform layer saved on the model (looked for {list(TRANSFORM_ATTRIBUTES)} and any "
-                       f"tracked tf.Transform TransformFeaturesLayer)")
-            raise DeriveError(
-                f"placement='transformed' cuts signature {key!r} where the Transform layer's outputs enter the "
-                f"model, but it has {missing}. Call tf_transform_output.transform_features_layer() in the serving "
-                f"function and save it on the model (TFX: model.tft_layer = ...)")
-        sparse = self.keys(parse, 2)
-        if sparse:
-            raise DeriveError(
-                f"placement='transformed' does not support a Transform over sparse (VarLen) features yet: "
-                f"signature {key!r} parses {sparse} as VarLenFeature. Supported today: Transforms over "
-                f"fixed-length features (SchemaGen(infer_feature_shape=True) with every feature present), "
-                f"or a dense signature over Transform's outputs exported by the Trainer")
-        return _name_by_values(self, parse, layer, crossing)
-
-    def _crossing(self, scope: str) -> list[str]:
+    def crossing(self, scope: str) -> list[str]:
         """Tensors produced inside `scope` and consumed outside it (data edges only), in graph order."""
         out: list[str] = []
         for node in self.graph_def.node:
@@ -252,62 +232,57 @@ def placeholder_feeds(frozen, signature, key: str) -> list[Feed]:
 
 def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: dict | None = None):
     """A tf.function over the graph, fed at `feeds` (named inputs), returning {key: fetched tensor}.
-    `resources`: live handles (lookup tables) for the graph's resource placeholders the cut needs."""
-    wrapped = tf.compat.v1.wrap_function(lambda: tf.graph_util.import_graph_def(graph_def, name=""), [])
+    `resources`: live handles (lookup tables) for the graph's resource placeholders the cut needs.
+
+    It imports only what the fetches need from the feeds (nodes and library functions), with each
+    fed tensor replaced by a placeholder. Build one function per cut: importing the same library
+    function twice in a process breaks the later import's calls (a Transform layer that freezing
+    leaves as a call op: "Failed to bind all placeholders").
+    """
     keys = sorted(fetches)
-    nodes = {n.name: n for n in graph_def.node}
-    needed = graph_scan.needed_nodes(nodes, [f.tensor for f in feeds], fetches.values())
-    resources = resources or {}
-    tables = sorted(n for n in resources if n in needed)
-    pruned = wrapped.prune([wrapped.graph.get_tensor_by_name(f.tensor) for f in feeds]
-                           + [wrapped.graph.get_tensor_by_name(n + ":0") for n in tables],
-                           [wrapped.graph.get_tensor_by_name(fetches[k]) for k in keys])
-    handles = [resources[n] for n in tables]
+    sub, fed, tables = _subgraph(graph_def, feeds, [fetches[k] for k in keys], resources or {})
+    handles = [(resources or {})[n] for n in tables]
     specs = [tf.TensorSpec([None if d < 0 else d for d in f.shape], f.dtype, name=f.name) for f in feeds]
 
     @tf.function(input_signature=specs)
     def cut(*args):
-        return dict(zip(keys, pruned(*args, *handles)))
-    cut.pruned = pruned   # keeps the pruned graph alive with the function
+        input_map = dict(zip(fed, args)) | {n + ":0": tf.identity(h) for n, h in zip(tables, handles)}
+        out = tf.graph_util.import_graph_def(sub, input_map=input_map, return_elements=[fetches[k] for k in keys],
+                                             name="")
+        return dict(zip(keys, out))
     return cut
 
 
-def _name_by_values(graph: Graph, parse, tft_layer, crossing: list[str]) -> list[Feed]:
-    """Names each crossing tensor after the Transform output with the same values on probe inputs."""
-    raw = graph.dense_features(parse)
-    probe = _probe(raw)
-    expected = {k: v.numpy() for k, v in tft_layer({f.name: tf.constant(probe[f.name]) for f in raw}).items()}
-    got = function(graph.graph_def, raw, {t: t for t in crossing}, graph.resources)(*[probe[f.name] for f in raw])
-    feeds = []
-    for tensor in crossing:
-        value = got[tensor].numpy()
-        names = [k for k, v in sorted(expected.items()) if v.shape == value.shape and v.dtype == value.dtype
-                 and _same(v, value)]
-        if len(names) != 1:
-            raise DeriveError(f"the Transform output feeding the model at {tensor} matches "
-                              f"{names or 'no'} Transform feature(s) on probe inputs; use placement='embedded'")
-        feeds.append(Feed(names[0], tensor, value.dtype.name, (-1,) + value.shape[1:]))
-    return sorted(feeds, key=lambda f: f.name)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal, up to float rounding (the inlined graph and the eager layer may order ops differently)."""
-    if np.issubdtype(a.dtype, np.floating):
-        return bool(np.allclose(a, b, rtol=1e-5, atol=1e-6))
-    return bool(np.array_equal(a, b))
-
-
-def _probe(raw: list[Feed], batch: int = 7) -> dict[str, np.ndarray]:
-    """Seeded, distinct probe values per feature (strings: distinct tokens)."""
-    rng = np.random.default_rng(0)
-    out = {}
-    for i, f in enumerate(raw):
-        shape = (batch,) + f.shape[1:]
-        if f.dtype == "string":
-            out[f.name] = np.array([f"tfx_edge_probe_{i}_{j}".encode() for j in range(int(np.prod(shape)))],
-                                   dtype=object).reshape(shape)
-        elif f.dtype.startswith("int"):
-            out[f.name] = rng.integers(0, 1000, size=shape).astype(f.dtype)
-        else:
-            out[f.name] = rng.uniform(-3, 3, size=shape).astype(f.dtype)
-    return out
+def _subgraph(graph_def, feeds: list[Feed], fetches: list[str], resources: dict):
+    """(the nodes `fetches` need from `feeds`, data edges only, with every fed tensor read from a new
+    placeholder, and the library functions they call; the fed placeholders' tensors; the resource
+    placeholders needed). Control inputs are dropped: the cut keeps what the outputs compute, not
+    the checks (Keras' value-range Asserts) or orderings that tie them to what lies beyond the cut;
+    LiteRT drops both in conversion and the parity check compares the outputs."""
+    nodes = {n.name: n for n in graph_def.node}
+    data = {name: graph_scan.data_inputs(node) for name, node in nodes.items()}
+    fed_nodes = {graph_scan.node_of(f.tensor) for f in feeds}
+    needed, stack = set(), [graph_scan.node_of(t) for t in fetches]
+    while stack:
+        name = stack.pop()
+        if name not in needed and name not in fed_nodes:
+            needed.add(name)
+            stack.extend(graph_scan.node_of(i) for i in data[name])
+    names = {f.tensor: f"tfx_edge_feed_{i}" for i, f in enumerate(feeds)}
+    names |= {t.removesuffix(":0"): n for t, n in list(names.items()) if t.endswith(":0")}
+    sub = type(graph_def)()
+    sub.versions.CopyFrom(graph_def.versions)
+    kept = [n for n in graph_def.node if n.name in needed]
+    used = graph_scan.used_functions(graph_def, kept)
+    sub.library.function.extend(f for f in graph_def.library.function if f.signature.name in used)
+    sub.library.gradient.extend(graph_def.library.gradient)
+    for node in kept:
+        copy = sub.node.add()
+        copy.CopyFrom(node)
+        del copy.input[:]
+        copy.input.extend(names.get(i, i) + (":0" if i in names else "") for i in data[node.name])
+    for f in feeds:
+        placeholder = sub.node.add(name=names[f.tensor], op="Placeholder")
+        placeholder.attr["dtype"].type = tf.as_dtype(f.dtype).as_datatype_enum
+        placeholder.attr["shape"].shape.CopyFrom(tf.TensorShape([None if d < 0 else d for d in f.shape]).as_proto())
+    return sub, [names[f.tensor] + ":0" for f in feeds], sorted(n for n in resources if n in needed)

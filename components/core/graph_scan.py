@@ -8,7 +8,6 @@ table stays a DT_RESOURCE placeholder (a table is not a variable, so it is not f
 
 from __future__ import annotations
 
-from typing import Iterable
 
 from tensorflow.core.framework import types_pb2
 
@@ -29,21 +28,22 @@ def is_resource_placeholder(node) -> bool:
     return node.op == "Placeholder" and node.attr["dtype"].type == types_pb2.DT_RESOURCE
 
 
-def needed_nodes(nodes: dict, fed: Iterable[str], fetches: Iterable[str]) -> set[str]:
-    """Names of the nodes the fetched tensors depend on, not looking past fed tensors' nodes."""
-    fed_nodes = {node_of(t) for t in fed}
-    seen, stack = set(), [node_of(t) for t in fetches]
-    while stack:
-        name = stack.pop()
-        if name in seen or name in fed_nodes:
-            continue
-        seen.add(name)
-        stack.extend(node_of(i) for i in nodes[name].input)
-    return seen
-
-
 def called_functions(node) -> list[str]:
     return [a.func.name for a in node.attr.values() if a.HasField("func")]
+
+
+def used_functions(graph_def, nodes) -> set[str]:
+    """Library functions the nodes call, and those their bodies call, transitively."""
+    library = {f.signature.name: f for f in graph_def.library.function}
+    found: set[str] = set()
+    stack = [f for n in nodes for f in called_functions(n)]
+    while stack:
+        name = stack.pop()
+        if name in found or name not in library:
+            continue
+        found.add(name)
+        stack.extend(f for n in library[name].node_def for f in called_functions(n))
+    return found
 
 
 def library_ops(graph_def, function: str, wanted: frozenset, seen: set | None = None) -> list[tuple[str, set]]:

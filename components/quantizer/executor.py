@@ -12,7 +12,7 @@ from tfx_edge.components import artifacts, io_utils, record_files, specs
 from tfx_edge.components.core import auto_eval, derive
 from tfx_edge.components.quantizer import sampling
 from tfx_edge.schemas import _strict, records
-from tfx_edge.schemas.quantization import Mode, QuantizationConfig
+from tfx_edge.schemas.quantization import Mode, Placement, QuantizationConfig
 
 
 class Executor(base_executor.BaseExecutor):
@@ -28,7 +28,8 @@ class Executor(base_executor.BaseExecutor):
         io_utils.clean_dir(plan_artifact.uri)
         source = io_utils.serving_dir(model)
         derived_dir = os.path.join(plan_artifact.uri, artifacts.DERIVED_MODEL_DIR)
-        derived = derive.derive(source, config.signature_key, derived_dir, config.placement)
+        probe = sampling.probe_records(config, examples_artifact) if config.placement == Placement.TRANSFORMED else None
+        derived = derive.derive(source, config.signature_key, derived_dir, config.placement, probe)
         _check_supported(config, derived)
         if config.mode == Mode.AUTO:
             from tfx_edge.components.quantizer import auto  # pylint: disable=g-import-not-at-top

@@ -10,6 +10,7 @@ own signature on them and check the float32 TFLite against it.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 
 import numpy as np
@@ -48,6 +49,15 @@ def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: 
         files=tuple(files), sha256=calibration.digest(arrays), file=artifacts.CALIBRATION_FILE,
         excluded_examples=len(exclude))
     return record, mapping, arrays, records
+
+
+def probe_records(config: QuantizationConfig, examples_artifact, count: int = PARITY_SAMPLES) -> list[bytes] | None:
+    """The first `count` examples of calibration.split (None without examples): real data to name the
+    Transform layer's outputs by (derive, placement 'transformed')."""
+    if examples_artifact is None:
+        return None
+    files = io_utils.split_files(examples_artifact, config.calibration.split, "calibration.split")
+    return list(itertools.islice(examples.iter_records(files), count)) or None
 
 
 def parity_sample(config: QuantizationConfig, examples_artifact, out_dir: str,
