@@ -213,3 +213,14 @@ def test_category_encoding_becomes_builtin_ops_and_passes_parity(output_mode, tm
     int8 = convert.convert(out, QuantizationConfig(mode=Mode.INT8, calibration=CalibrationConfig(num_samples=40)),
                            arrays)
     checks.smoke_run(int8, KEY)
+
+
+@pytest.mark.parametrize("what, named, not_named", [
+    ("with mode='int8'", ["mode='dynamic_range'"], ["mode='int8'"]),
+    ("with mode='dynamic_range'", ["mode='int8' (float fallback"], ["mode='dynamic_range'"]),
+    (convert.FLOAT_REFERENCE, ["no quantization mode changes it"], ["mode='int8'", "mode='dynamic_range'"]),
+])
+def test_conversion_hints_never_name_what_the_user_already_did(what, named, not_named):
+    message = convert.explain(what, "'tf.Foo' op is neither a custom op nor a flex op")
+    hint = message.split("tf.Foo' op is neither a custom op nor a flex op", 1)[1]
+    assert "Foo" in message and all(n in hint for n in named) and not any(n in hint for n in not_named)

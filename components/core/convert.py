@@ -17,6 +17,7 @@ from tfx_edge.components.core.calibration import as_samples
 from tfx_edge.schemas.modes import MODES
 from tfx_edge.schemas.quantization import QuantizationConfig
 
+FLOAT_REFERENCE = "the float32 reference"
 _IO_TYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}
 
 
@@ -25,7 +26,15 @@ class ConversionError(RuntimeError):
 
 
 def converter_for(saved_model_dir: str, signature_key: str) -> tf.lite.TFLiteConverter:
-    return tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])
+    # Recurrent layers (Keras LSTM / GRU / SimpleRNN while loops) keep a TensorList per step whose
+    # element shape has the dynamic batch dimension; lowering them to builtin ops needs a static
+    # one ("'tf.TensorListReserve' op requires element_shape to be static"). This converter option
+    # lowers them with batch 1 in the element shape; the kernels still run any batch (checked: the
+    # same outputs at batch 8 and 1), and the exporter's parity check verifies every model on a
+    # batch of the pipeline's own examples. No effect on models without tensor lists.
+    converter._experimental_default_to_single_batch_in_tensor_list_ops = True
+    return converter
 
 
 def representative(arrays: Mapping[str, np.ndarray]) -> Callable[[], Iterator[dict]]:
@@ -88,17 +97,24 @@ _OP_PATTERNS = (
 
 
 def explain(what: str, message: str) -> str:
+    """The converter's error in one line, with a way out that the user has not taken already."""
     ops = sorted({m for p in _OP_PATTERNS for m in re.findall(p, message)})
     where = f" at op(s) {', '.join(ops)}" if ops else ""
-    hint = ("; to keep such ops in float use mode='int8' (float fallback), optionally "
-            "with keep_float_ops=[...], or mode='dynamic_range'")
+    if what == FLOAT_REFERENCE:
+        hint = ("; this is the plain float32 conversion, so no quantization mode changes it: the model has "
+                "ops LiteRT's builtin set cannot express (README, 'Your own pipeline', lists what converts)")
+    else:
+        fallbacks = [m for m in ("int8", "dynamic_range") if f"mode={m!r}" not in what]
+        hint = ("; to keep such ops in float use " + " or ".join(
+            f"mode={m!r}" + (" (float fallback, optionally with keep_float_ops=[...])" if m == "int8" else "")
+            for m in fallbacks) if fallbacks else "; keep such ops in float with keep_float_ops=[...]")
     first = message.strip().splitlines()[0][:500] if message.strip() else "(no message)"
     return f"converting {what} failed{where}: {first}{hint}"
 
 
 def convert_float(saved_model_dir: str, signature_key: str) -> bytes:
     """The float32 reference TFLite of the SavedModel."""
-    return run(converter_for(saved_model_dir, signature_key), "the float32 reference")
+    return run(converter_for(saved_model_dir, signature_key), FLOAT_REFERENCE)
 
 
 def convert(saved_model_dir: str, config: QuantizationConfig,

@@ -244,30 +244,55 @@ def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: d
     handles = [(resources or {})[n] for n in tables]
     specs = [tf.TensorSpec([None if d < 0 else d for d in f.shape], f.dtype, name=f.name) for f in feeds]
 
+    def imported(*args):
+        input_map = dict(zip(fed, args)) | {n + ":0": tf.identity(h) for n, h in zip(tables, handles)}
+        return tf.graph_util.import_graph_def(sub, input_map=input_map, return_elements=[fetches[k] for k in keys],
+                                              name="")
+    # wrap_function: a v1 graph function, so no automatic control dependencies are added between the
+    # outputs and stateful ops inside a frozen while loop's frame (which the converter refuses)
+    graph_fn = tf.compat.v1.wrap_function(imported, specs)
+
     @tf.function(input_signature=specs)
     def cut(*args):
-        input_map = dict(zip(fed, args)) | {n + ":0": tf.identity(h) for n, h in zip(tables, handles)}
-        out = tf.graph_util.import_graph_def(sub, input_map=input_map, return_elements=[fetches[k] for k in keys],
-                                             name="")
-        return dict(zip(keys, out))
+        return dict(zip(keys, graph_fn(*args)))
+    cut.graph_fn = graph_fn   # keeps the imported graph alive with the function
     return cut
+
+
+def _beyond_cut(nodes: dict, fed_nodes: set[str], resources: dict) -> set[str]:
+    """Nodes that depend on a graph input the cut does not feed (its parsed examples, say): forward
+    from those inputs, not through fed nodes (cycle-safe: while loops have back edges)."""
+    consumers: dict[str, list[str]] = {}
+    for name, node in nodes.items():
+        for i in node.input:
+            consumers.setdefault(graph_scan.node_of(i), []).append(name)
+    stack = [n for n, node in nodes.items() if node.op == "Placeholder" and n not in fed_nodes and n not in resources]
+    found: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name not in found and name not in fed_nodes:
+            found.add(name)
+            stack.extend(consumers.get(name, ()))
+    return found
 
 
 def _subgraph(graph_def, feeds: list[Feed], fetches: list[str], resources: dict):
     """(the nodes `fetches` need from `feeds`, data edges only, with every fed tensor read from a new
     placeholder, and the library functions they call; the fed placeholders' tensors; the resource
-    placeholders needed). Control inputs are dropped: the cut keeps what the outputs compute, not
-    the checks (Keras' value-range Asserts) or orderings that tie them to what lies beyond the cut;
-    LiteRT drops both in conversion and the parity check compares the outputs."""
+    placeholders needed). Control inputs are kept (a while loop's frame needs them) unless they
+    come from beyond the cut: checks such as Keras' value-range Asserts on the parsed features are
+    dropped (LiteRT drops them in conversion; the parity check compares the outputs)."""
     nodes = {n.name: n for n in graph_def.node}
-    data = {name: graph_scan.data_inputs(node) for name, node in nodes.items()}
     fed_nodes = {graph_scan.node_of(f.tensor) for f in feeds}
+    beyond = _beyond_cut(nodes, fed_nodes, resources)
+    inputs = {name: [i for i in node.input if not (i.startswith("^") and i[1:] in beyond)]
+              for name, node in nodes.items()}
     needed, stack = set(), [graph_scan.node_of(t) for t in fetches]
     while stack:
         name = stack.pop()
         if name not in needed and name not in fed_nodes:
             needed.add(name)
-            stack.extend(graph_scan.node_of(i) for i in data[name])
+            stack.extend(graph_scan.node_of(i) for i in inputs[name])
     names = {f.tensor: f"tfx_edge_feed_{i}" for i, f in enumerate(feeds)}
     names |= {t.removesuffix(":0"): n for t, n in list(names.items()) if t.endswith(":0")}
     sub = type(graph_def)()
@@ -280,7 +305,7 @@ def _subgraph(graph_def, feeds: list[Feed], fetches: list[str], resources: dict)
         copy = sub.node.add()
         copy.CopyFrom(node)
         del copy.input[:]
-        copy.input.extend(names.get(i, i) + (":0" if i in names else "") for i in data[node.name])
+        copy.input.extend(names.get(i, i) + (":0" if i in names else "") for i in inputs[node.name])
     for f in feeds:
         placeholder = sub.node.add(name=names[f.tensor], op="Placeholder")
         placeholder.attr["dtype"].type = tf.as_dtype(f.dtype).as_datatype_enum

@@ -72,14 +72,14 @@ class Runner:
 
 def op_summary(model: bytes) -> dict:
     """Counts of ops by kind: integer (int8/int16 math), float, hybrid (float math on int8
-    weights), boundary (QUANTIZE/DEQUANTIZE), shape (int32/bool shape arithmetic)."""
-    interp = load(model, xnnpack=False)
+    weights), boundary (QUANTIZE/DEQUANTIZE), shape (int32/bool shape arithmetic). Every subgraph
+    counts: a recurrent layer's step runs in a WHILE body, which the interpreter's op list omits."""
     kinds: collections.Counter = collections.Counter()
     by_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for op in interp._get_ops_details():  # pylint: disable=protected-access
-        kind = _op_kind(op["op_name"], op["operand_types"], op["result_types"])
+    for name, operands, results in _operators(model):
+        kind = _op_kind(name, operands, results)
         kinds[kind] += 1
-        by_op[op["op_name"]][kind] += 1
+        by_op[name][kind] += 1
     return {
         "total": sum(kinds.values()),
         "integer": kinds["integer"], "float": kinds["float"],
@@ -88,11 +88,27 @@ def op_summary(model: bytes) -> dict:
     }
 
 
+def _operators(model: bytes):
+    """(op name, operand dtype names, result dtype names) of every operator in every subgraph,
+    read with LiteRT's own flatbuffer reader."""
+    from ai_edge_litert.tools import flatbuffer_utils as fb  # pylint: disable=g-import-not-at-top
+    obj = fb.convert_bytearray_to_object(bytearray(model))
+    for subgraph in obj.subgraphs:
+        names = [fb.type_to_name(t.type).lower() for t in subgraph.tensors]
+        for op in subgraph.operators:
+            code = obj.operatorCodes[op.opcodeIndex]
+            name = (code.customCode.decode() if code.customCode else fb.opcode_to_name(obj, op.opcodeIndex)) or "?"
+            yield name, _types(names, op.inputs), _types(names, op.outputs)
+
+
+def _types(names: list[str], indices) -> list[str]:
+    return [names[i] for i in (indices if indices is not None else []) if i >= 0]
+
+
 def _op_kind(name: str, operand_types, result_types) -> str:
     if name in BOUNDARY_OPS:
         return "boundary"
-    results = [np.dtype(t).name for t in result_types]
-    operands = [np.dtype(t).name for t in operand_types]
+    results, operands = list(result_types), list(operand_types)
     if not any(r in _FLOAT for r in results):
         return "integer" if any(r in _QUANTIZED for r in results) else "shape"
     if any(o in ("int8", "uint8", "int4") for o in operands):
