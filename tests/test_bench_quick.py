@@ -22,6 +22,7 @@ KEYS = {
     "evaluator_bench": {"rows", "scaling", "workers", "fixed_cost_s", "identical_statistics"},
     "pipeline_bench": {"runs", "target_total_s"},
     "reader_bench": {"rows", "rounds", "records", "ranges"},
+    "recurrent_bench": {"rows", "rounds", "eval_examples"},
     "techniques_bench": {"results", "runs", "rounds", "eval_examples", "wall_s"},
 }
 SLOW: set[str] = set()   # over ~60 s in --quick mode: marked e2e
