@@ -116,6 +116,7 @@ class Graph:
         seen, stack = set(), [graph_scan.node_of(t) for t in outputs.values()]
         unsupported: dict[str, set] = {}
         tables: list[str] = []
+        parsed: set[int] = set()   # ParseExampleV2 outputs the kept part reads beyond the feeds
         while stack:
             name = stack.pop()
             if name in seen:
@@ -127,7 +128,8 @@ class Graph:
                 if inp in fed:
                     continue
                 if parse is not None and graph_scan.node_of(inp) == parse.name:
-                    self._refuse_parse_output(parse, graph_scan.index_of(inp), feeds)
+                    parsed.add(graph_scan.index_of(inp))
+                    continue
                 source = self.nodes[graph_scan.node_of(inp)]
                 if graph_scan.is_resource_placeholder(source):
                     tables.append(source.name)
@@ -136,6 +138,8 @@ class Graph:
                                       f"beyond the cut; export a signature whose inputs are all features")
                 else:
                     stack.append(source.name)
+        if parsed:
+            self._refuse_parse_outputs(parse, parsed, feeds)
         if unsupported:
             self._refuse_ops(unsupported)
         if tables:
@@ -157,19 +161,25 @@ class Graph:
                     else:
                         features.update(self._features_feeding(graph_scan.node_of(inputs[i]), feeds))
 
-    def _refuse_parse_output(self, parse, index: int, feeds: list[Feed]) -> None:
+    def _refuse_parse_outputs(self, parse, indices: set[int], feeds: list[Feed]) -> None:
+        """Every parsed feature the kept part reads other than through the feeds, named at once."""
         num_sparse = parse.attr["num_sparse"].i
         num_dense = len(parse.attr["Tdense"].list.type)
-        if index < 3 * num_sparse:
-            feature, kind = self.keys(parse, 2)[index % num_sparse], "sparse (VarLenFeature)"
-        elif index < 3 * num_sparse + num_dense:
-            feature, kind = self.keys(parse, 3)[index - 3 * num_sparse], "raw"
-        else:
-            feature, kind = "(ragged)", "ragged"
+        by_kind: dict[str, set[str]] = {}
+        for index in indices:
+            if index < 3 * num_sparse:
+                by_kind.setdefault("sparse (VarLenFeature)", set()).add(self.keys(parse, 2)[index % num_sparse])
+            elif index < 3 * num_sparse + num_dense:
+                by_kind.setdefault("raw", set()).add(self.keys(parse, 3)[index - 3 * num_sparse])
+            else:
+                by_kind.setdefault("ragged", set()).add("(ragged)")
+        used = "; ".join((f"feature {next(iter(names))!r} is used as a {kind} feature" if len(names) == 1 else
+                          f"features {sorted(names)} are used as {kind} features")
+                         for kind, names in sorted(by_kind.items()))
         raise DeriveError(
-            f"feature {feature!r} is used as a {kind} feature where the cut feeds {[f.name for f in feeds]}; "
-            f"TFLite takes one dense tensor per feature: give the feature a fixed length in the schema "
-            f"(FixedLenFeature with a default value), or use placement='transformed'")
+            f"{used} where the cut feeds {[f.name for f in feeds]}; TFLite takes one dense tensor per feature: "
+            f"give such features a fixed length in the schema (FixedLenFeature with a default value), or use "
+            f"placement='transformed' (the app feeds Transform's outputs)")
 
     def _refuse_ops(self, by_op: dict[str, set[str]]) -> None:
         detail = "; ".join(f"{op} (features {sorted(f) or 'none'})" for op, f in sorted(by_op.items()))
