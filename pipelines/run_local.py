@@ -56,12 +56,13 @@ def _accuracy(**limits: Any) -> None:
 
 
 DEFAULT_FLOOR, TAXI_FLOOR = 0.9, 0.6
+FLOORS = {"taxi": TAXI_FLOOR, "imdb": 0.5}   # taxi: TFX's taxi Evaluator's; imdb: 100 reviews, chance
 
 
 def min_accuracy(args: argparse.Namespace) -> float:
     if args.min_accuracy is not None:
         return args.min_accuracy
-    return TAXI_FLOOR if getattr(args, "example", None) == "taxi" else DEFAULT_FLOOR
+    return FLOORS.get(str(getattr(args, "example", "")), DEFAULT_FLOOR)
 
 
 ACCURACY_DROP = checked(float, lambda v: _accuracy(max_absolute_drop=v))
@@ -88,9 +89,10 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work-dir", default=os.path.abspath("work"), help="data, artifacts, metadata, logs")
     p.add_argument("--serving-dir", default=os.path.abspath("serving_model"), help="push destination")
     p.add_argument("--runner", choices=("local", "beam"), default="local")
-    p.add_argument("--example", choices=("digits", "penguin", "taxi"), default="digits",
+    p.add_argument("--example", choices=("digits", "penguin", "taxi", "imdb"), default="digits",
                    help="'penguin': TFX's own penguin example (CSV, Transform, Keras 3) through tfx-edge; "
-                   "'taxi': TFX's Chicago taxi example (module file and data from the tfx wheel)")
+                   "'taxi': TFX's Chicago taxi example, 'imdb': TFX's IMDB sentiment example (Bidirectional "
+                   "LSTM); module files and data from the tfx wheel")
     add_quantization_args(p)
     add_gate_args(p)
     p.add_argument("--train-steps", type=positive_int, default=400)
@@ -116,7 +118,8 @@ def add_quantization_args(p: argparse.ArgumentParser) -> None:
 def add_gate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-drop", type=ACCURACY_DROP, default=0.02, help="max absolute accuracy drop")
     p.add_argument("--min-accuracy", type=ACCURACY_FLOOR, default=None,
-                   help=f"accuracy floor (default {DEFAULT_FLOOR}; taxi: {TAXI_FLOOR}, TFX's taxi Evaluator's)")
+                   help=f"accuracy floor (default {DEFAULT_FLOOR}; taxi {TAXI_FLOOR}, TFX's taxi Evaluator's; imdb "
+                   f"{FLOORS['imdb']})")
     p.add_argument("--max-slice-drop", type=ACCURACY_DROP, default=0.1,
                    help="max accuracy drop within each label's slice")
 
@@ -137,6 +140,8 @@ def build(args: argparse.Namespace):
         return _build_penguin(args)
     if args.example == "taxi":
         return _build_taxi(args)
+    if args.example == "imdb":
+        return _build_imdb(args)
     data_root = os.path.join(args.work_dir, "data", "digits")
     demo_data.write(data_root)
     quantization = quantization_config(args)
@@ -171,8 +176,18 @@ def _build_taxi(args: argparse.Namespace):
         infer_feature_shape=False)
 
 
+def _build_imdb(args: argparse.Namespace):
+    from tfx_edge.pipelines import imdb, penguin  # pylint: disable=g-import-not-at-top
+    root = os.path.join(args.work_dir, "imdb")
+    return penguin.create_penguin_pipeline(
+        pipeline_name=imdb.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
+        serving_dir=args.serving_dir, quantization=quantization_config(args),
+        evaluation=imdb.imdb_evaluation(args.max_drop, min_accuracy(args)), data_root=imdb.DATA_ROOT,
+        metadata_path=metadata_path(args), train_steps=args.train_steps, module=imdb.MODULE)
+
+
 def metadata_path(args: argparse.Namespace) -> str:
-    if args.example in ("penguin", "taxi"):
+    if args.example in ("penguin", "taxi", "imdb"):
         return os.path.join(args.work_dir, args.example, "metadata.sqlite")
     return os.path.join(args.work_dir, "metadata.sqlite")
 

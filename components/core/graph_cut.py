@@ -290,12 +290,12 @@ def _subgraph(graph_def, feeds: list[Feed], fetches: list[str], resources: dict)
     """(the nodes `fetches` need from `feeds`, data edges only, with every fed tensor read from a new
     placeholder, and the library functions they call; the fed placeholders' tensors; the resource
     placeholders needed). Control inputs are kept (a while loop's frame needs them) unless they
-    come from beyond the cut: checks such as Keras' value-range Asserts on the parsed features are
+    come from a fed node or from beyond the cut: checks such as Keras' value-range Asserts on the parsed features are
     dropped (LiteRT drops them in conversion; the parity check compares the outputs)."""
     nodes = {n.name: n for n in graph_def.node}
     fed_nodes = {graph_scan.node_of(f.tensor) for f in feeds}
     beyond = _beyond_cut(nodes, fed_nodes, resources)
-    inputs = {name: [i for i in node.input if not (i.startswith("^") and i[1:] in beyond)]
+    inputs = {name: [i for i in node.input if not (i.startswith("^") and (i[1:] in beyond or i[1:] in fed_nodes))]
               for name, node in nodes.items()}
     needed, stack = set(), [graph_scan.node_of(t) for t in fetches]
     while stack:
