@@ -27,7 +27,7 @@ LABEL_KEY = "species"
 DATA_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "penguin")
 
 
-def penguin_evaluation(max_drop: float, min_accuracy: float, max_slice_drop: float,
+def penguin_evaluation(max_drop: float, min_accuracy: float | None, max_slice_drop: float,
                        placement: Placement) -> EvaluationConfig:
     """The penguin gate: accuracy drop and floor overall and within each species. The model
     outputs logits; with placement 'transformed' the label is Transform's `species_xf`."""

@@ -41,7 +41,7 @@ def float_eval_config(min_accuracy: float) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=[accuracy])])
 
 
-def demo_evaluation(max_drop: float, min_accuracy: float, max_slice_drop: float) -> EvaluationConfig:
+def demo_evaluation(max_drop: float, min_accuracy: float | None, max_slice_drop: float) -> EvaluationConfig:
     """The demo's gate: overall accuracy drop and floor, and the drop within each label."""
     return EvaluationConfig(
         thresholds=Thresholds(

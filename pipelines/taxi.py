@@ -25,7 +25,7 @@ DATA_ROOT = os.path.join(os.path.dirname(tfx.__file__), "examples", "chicago_tax
 LABEL_KEY = "tips_xf"
 
 
-def taxi_evaluation(max_drop: float, min_accuracy: float) -> EvaluationConfig:
+def taxi_evaluation(max_drop: float, min_accuracy: float | None) -> EvaluationConfig:
     """TFX's taxi gate (BinaryAccuracy with a floor and a change threshold) and AUC, on the sigmoid
     output; the collapse guards are on by default."""
     return EvaluationConfig(

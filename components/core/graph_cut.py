@@ -186,7 +186,7 @@ class Graph:
         raise DeriveError(
             f"signature {self.key!r} needs ops outside LiteRT's builtin set: {detail}. The interpreter "
             f"has no Flex (Select TF ops) delegate and vocabulary tables lose their contents in "
-            f"conversion (Keras CategoryEncoding is rewritten to builtin ops; these are not). Use "
+            f"conversion. Use "
             f"placement='transformed' (the app feeds Transform's outputs), or compute these features "
             f"outside the model")
 
