@@ -186,8 +186,7 @@ class Graph:
         raise DeriveError(
             f"signature {self.key!r} needs ops outside LiteRT's builtin set: {detail}. The interpreter "
             f"has no Flex (Select TF ops) delegate and vocabulary tables lose their contents in "
-            f"conversion. Use "
-            f"placement='transformed' (the app feeds Transform's outputs), or compute these features "
+            f"conversion. Use placement='transformed' (the app feeds Transform's outputs), or compute these features "
             f"outside the model")
 
     def _features_feeding(self, name: str, feeds: list[Feed]) -> set[str]:
