@@ -3,9 +3,9 @@
 and applies a vocabulary, the model is Embedding + Bidirectional(LSTM) with one logit (TFX's
 500 training steps; on 100 reviews the model is near chance, so the example gates the drop only).
 
-'transformed' (the app tokenizes and feeds the 400 token ids): int8, dynamic range and float16 are
-each BLESSED, the gate's binary accuracy equal to an independent loop (Transform's transformed eval
-examples parsed here, the exported .tflite in LiteRT, logit > 0). 'embedded' is refused naming the
+'transformed' (the app tokenizes and feeds the 400 token ids): dynamic range and float16 are
+BLESSED, int8 decided on its drop alone, each gate's binary accuracy equal to an independent
+loop (Transform's transformed eval examples parsed here, the exported .tflite in LiteRT, logit > 0). 'embedded' is refused naming the
 text ops (tf.strings.split has no builtin LiteRT op) and the way out.
 """
 
@@ -62,13 +62,27 @@ def _independent_correct(run: dict) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_transformed_is_blessed_and_equals_an_independent_loop(runs, mode):
+def test_transformed_gate_figures_equal_an_independent_loop(runs, mode):
     run = runs[mode]
-    assert "gate: BLESSED" in run["text"], run["text"]
     correct, total = _independent_correct(run)
     evaluation = run["evaluation"]
     assert evaluation.examples == total
     assert round(evaluation.slices[""].metrics["quantized"]["binary_accuracy"] * total) == correct
+    assert evaluation.blessed == all(c.passed for c in evaluation.checks) == ("gate: BLESSED" in run["text"])
+
+
+@pytest.mark.parametrize("mode", ["dynamic_range", "float16"])
+def test_weight_only_modes_are_blessed(runs, mode):
+    """These keep float activations: the chance-level model's 36 decisions do not move."""
+    assert "gate: BLESSED" in runs[mode]["text"], runs[mode]["text"]
+
+
+def test_int8_is_blessed_or_refused_on_the_drop_alone(runs):
+    """TFX's module does not seed training and 100 reviews give a near-chance model, so int8 moves
+    0 to 3 of the 36 eval decisions from run to run (seen here: BLESSED at -2 examples, refused at
+    +3): the gate must decide on its drop check, never on an error or a guard."""
+    evaluation = runs["int8"]["evaluation"]
+    assert all(c.passed for c in evaluation.checks if "binary_accuracy" not in c.name), evaluation.failed
 
 
 def test_embedded_is_refused_naming_the_text_ops_and_the_way_out(runs, tmp_path):
