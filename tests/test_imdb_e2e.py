@@ -5,7 +5,8 @@ and applies a vocabulary, the model is Embedding + Bidirectional(LSTM) with one 
 
 'transformed' (the app tokenizes and feeds the 400 token ids): dynamic range and float16 are
 BLESSED, int8 decided on its drop alone, each gate's binary accuracy equal to an independent
-loop (Transform's transformed eval examples parsed here, the exported .tflite in LiteRT, logit > 0). 'embedded' is refused naming the
+loop (Transform's transformed eval examples parsed here, the exported .tflite in LiteRT,
+logit > 0). 'embedded' is refused naming the
 text ops (tf.strings.split has no builtin LiteRT op) and the way out.
 """
 
