@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         job = compile_vertex.compile_pipeline(args)
         print(f"wrote {job}\nwrote {compile_vertex.spec_path(job)}")
         return 0
+    run_local.legacy_keras(args)
     return _demo(args)
 
 

@@ -24,6 +24,7 @@ from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, Pla
 PIPELINE_NAME = "tfx-edge-penguin"
 MODULE = "tfx.examples.penguin.penguin_utils_keras"
 LABEL_KEY = "species"
+TFX_PACKAGES = ("tfx.examples.", "tfx.experimental.templates.")
 DATA_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "penguin")
 
 
@@ -46,12 +47,14 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
                             train_steps: int = 100, eval_steps: int = 5,
                             beam_pipeline_args: Sequence[str] | None = None,
                             enable_cache: bool = True, module: str = MODULE,
-                            infer_feature_shape: bool = True) -> tfx.dsl.Pipeline:
-    """CSV -> Transform -> Trainer with `module`'s preprocessing_fn and run_fn (default TFX's
-    penguin module file), then the tfx-edge tail. infer_feature_shape: SchemaGen's (TFX's taxi
-    pipeline sets False: its features are then parsed as VarLen)."""
-    if module.startswith("tfx.examples."):
-        extras.require("tensorboard", f"TFX's example {module} (its Trainer logs to TensorBoard)")
+                            infer_feature_shape: bool = True,
+                            run_module: str | None = None) -> tfx.dsl.Pipeline:
+    """CSV -> Transform -> Trainer with `module`'s preprocessing_fn and `run_module`'s run_fn
+    (default: both from TFX's penguin module file), then the tfx-edge tail. infer_feature_shape:
+    SchemaGen's (TFX's taxi pipeline sets False: its features are then parsed as VarLen)."""
+    run_module = run_module or module
+    if run_module.startswith(TFX_PACKAGES):
+        extras.require("tensorboard", f"TFX's {run_module} (its Trainer logs to TensorBoard)")
     example_gen = tfx.components.CsvExampleGen(input_base=data_root)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
@@ -60,7 +63,7 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=f"{module}.preprocessing_fn")
     trainer = tfx.components.Trainer(
-        run_fn=f"{module}.run_fn", examples=transform.outputs["transformed_examples"],
+        run_fn=f"{run_module}.run_fn", examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps))

@@ -12,6 +12,7 @@ import sys
 import uuid
 from typing import Any, Callable
 
+from tfx_edge import extras
 from tfx_edge.schemas import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, ConfigError, MetricThreshold,
                               Mode, Placement, QatConfig, QuantizationConfig)
 
@@ -86,12 +87,16 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
     return args
 
 
+EXAMPLES = ("digits", "penguin", "taxi", "imdb", "template")
+
+
 def add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work-dir", default=os.path.abspath("work"), help="data, artifacts, metadata, logs")
     p.add_argument("--serving-dir", default=os.path.abspath("serving_model"), help="push destination")
     p.add_argument("--runner", choices=("local", "beam"), default="local")
-    p.add_argument("--example", choices=("digits", "penguin", "taxi", "imdb"), default="digits",
+    p.add_argument("--example", choices=EXAMPLES, default="digits",
                    help="'penguin': TFX's own penguin example (CSV, Transform, Keras 3) through tfx-edge; "
+                   "'template': the model of TFX's penguin template (tfx template copy; Keras 2, tf_keras); "
                    "'taxi': TFX's Chicago taxi example, 'imdb': TFX's IMDB sentiment example (Bidirectional "
                    "LSTM); module files and data from the tfx wheel")
     add_quantization_args(p)
@@ -143,6 +148,8 @@ def build(args: argparse.Namespace):
         return _build_taxi(args)
     if args.example == "imdb":
         return _build_imdb(args)
+    if args.example == "template":
+        return _build_template(args)
     data_root = os.path.join(args.work_dir, "data", "digits")
     demo_data.write(data_root)
     quantization = quantization_config(args)
@@ -187,8 +194,34 @@ def _build_imdb(args: argparse.Namespace):
         metadata_path=metadata_path(args), train_steps=args.train_steps, module=imdb.MODULE)
 
 
+def _build_template(args: argparse.Namespace):
+    from tfx_edge.pipelines import penguin, penguin_template  # pylint: disable=g-import-not-at-top
+    root = os.path.join(args.work_dir, "template")
+    return penguin.create_penguin_pipeline(
+        pipeline_name=penguin_template.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
+        serving_dir=args.serving_dir, quantization=quantization_config(args),
+        evaluation=penguin.penguin_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop,
+                                              Placement(args.placement)),
+        metadata_path=metadata_path(args), train_steps=args.train_steps,
+        module=penguin_template.PREPROCESSING_MODULE, run_module=penguin_template.RUN_MODULE)
+
+
+def legacy_keras(args: argparse.Namespace) -> None:
+    """The template's model.py saves with save_format='tf' (Keras 2 only): TF_USE_LEGACY_KERAS=1
+    is set for this process, which works only before TensorFlow is imported."""
+    from tfx_edge.pipelines import penguin_template  # pylint: disable=g-import-not-at-top
+    if args.example != "template" or os.environ.get(penguin_template.LEGACY_KERAS) == "1":
+        return
+    if "tensorflow" in sys.modules:
+        raise ConfigError(f"--example template needs {penguin_template.LEGACY_KERAS}=1 before TensorFlow is "
+                          f"imported (its model.py saves with Keras 2's save_format='tf'); this process "
+                          f"imported TensorFlow already: set {penguin_template.LEGACY_KERAS}=1 in the environment")
+    os.environ[penguin_template.LEGACY_KERAS] = "1"
+    extras.require("tf_keras", "--example template (TFX's penguin template trains with Keras 2)")
+
+
 def metadata_path(args: argparse.Namespace) -> str:
-    if args.example in ("penguin", "taxi", "imdb"):
+    if args.example != "digits":
         return os.path.join(args.work_dir, args.example, "metadata.sqlite")
     return os.path.join(args.work_dir, "metadata.sqlite")
 

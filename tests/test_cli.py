@@ -13,6 +13,7 @@ import pytest
 from result_fixtures import classification_result
 
 from tfx_edge import extras
+from tfx_edge.schemas import ConfigError
 
 
 def test_help_is_fast_and_loads_no_tensorflow():
@@ -156,3 +157,14 @@ def test_report_of_a_missing_or_broken_metrics_file_is_one_line(tmp_path, conten
     assert (code, out) == (2, "")
     assert err.startswith("tfx-edge report: ") and "\n" not in err, err
     assert message.format(path=tmp_path / "metrics.json") in err, err
+
+
+def test_template_example_in_a_process_that_already_imported_tensorflow_says_to_set_legacy_keras(monkeypatch):
+    import tensorflow  # noqa: F401  (what makes TF_USE_LEGACY_KERAS too late)
+    from tfx_edge.pipelines import penguin_template, run_local
+    monkeypatch.delenv(penguin_template.LEGACY_KERAS, raising=False)
+    with pytest.raises(ConfigError, match="TF_USE_LEGACY_KERAS=1 in the environment"):
+        run_local.legacy_keras(run_local.parse_args(["--example", "template"]))
+    assert penguin_template.LEGACY_KERAS not in os.environ
+    run_local.legacy_keras(run_local.parse_args(["--example", "penguin"]))   # other examples: untouched
+    assert penguin_template.LEGACY_KERAS not in os.environ
