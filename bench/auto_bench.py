@@ -6,9 +6,9 @@ For the demo CNN and its outlier-unit variant (where int8 collapses), and two
 tolerances each, it runs the search (cold cache, then again from the cache)
 and evaluates every candidate (all int8_selective steps included) with the
 same evaluator on the same validation subset. The exhaustive "choice" applies
-the same rule (first candidate in preference order within tolerance); the
-table also names the smallest passing candidate. --quick: the demo CNN only, trained 50 steps,
-one tolerance (0.05), 50 calibration samples.
+the same rule (rank='size': the smallest candidate within tolerance, ties in the
+configured order); the table also names the first passing in the configured order.
+--quick: the demo CNN only, trained 50 steps, one tolerance (0.05), 50 calibration samples.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def make_evaluator(env: dict, config: QuantizationConfig, cache_dir: str | None)
 def search(env: dict, config: QuantizationConfig, cache_dir: str) -> tuple[auto_search.Outcome, float]:
     start = time.monotonic()
     evaluator = make_evaluator(env, config, cache_dir)
-    outcome = auto_search.Search(config, evaluator, lambda: evaluator.rank_layers(config)).run()
+    outcome = auto_search.Search(config, evaluator, lambda: evaluator.rank_layers(config), evaluator.size).run()
     return outcome, time.monotonic() - start
 
 
@@ -83,14 +83,14 @@ def compare(env: dict, config: QuantizationConfig, cache: str) -> dict:
     _, cached_seconds = search(env, config, cache)
     every, every_seconds = exhaustive(env, config)
     passing = [t for t in every if t.passed]   # (exhaustive trials: same tolerance and budgets)
-    smallest = min(passing, key=lambda t: t.size_bytes or 0, default=None)   # a passing trial has its size
+    smallest = min(passing, key=lambda t: t.size_bytes or 0, default=None)   # rank='size'; ties: the earliest
     chosen = outcome.chosen
     return {"tolerance": auto_of(config).max_absolute_drop, "max_model_bytes": auto_of(config).max_model_bytes,
             "trials": len(outcome.trials), "seconds": seconds, "cached_seconds": cached_seconds,
             "exhaustive_trials": len(every), "exhaustive_seconds": every_seconds,
             "chosen": chosen.name if chosen else None, "met": outcome.selected is not None,
-            "exhaustive_choice": passing[0].name if passing else None,
-            "smallest_passing": smallest.name if smallest else None,
+            "exhaustive_choice": smallest.name if smallest else None,
+            "first_passing_in_order": passing[0].name if passing else None,
             "chosen_result": f"{(chosen.size_bytes or 0) / 1024:.0f} KiB, drop {chosen.absolute_drop:.4f}"
             if chosen else "-",
             "every": [(t.name, t.size_bytes, t.absolute_drop, t.passed) for t in every]}
@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                 cache = os.path.join(root, model, f"cache-{tolerance}-{budget}")
                 results.append({"model": model, **compare(env, config, cache)})
     columns = ["model", "tolerance", "max_model_bytes", "trials", "seconds", "cached_seconds", "exhaustive_trials",
-               "exhaustive_seconds", "chosen", "exhaustive_choice", "smallest_passing", "chosen_result"]
+               "exhaustive_seconds", "chosen", "exhaustive_choice", "first_passing_in_order", "chosen_result"]
     print(common.table(["model", "tolerance", "max bytes", "trials", "search s", "cached s", "all trials", "all s",
-                        "chosen", "exhaustive choice", "smallest passing", "chosen result"],
+                        "chosen", "exhaustive choice", "first passing in order", "chosen result"],
                        [[r[c] if r[c] is not None else "-" for c in columns] for r in results]))
     agree = all(r["chosen"] == r["exhaustive_choice"] for r in results if r["met"])
     print(f"the search chose what exhaustive evaluation chooses: {agree}")

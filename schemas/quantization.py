@@ -126,18 +126,23 @@ AUTO_METRICS = metric_table.auto_metrics()
 
 @dataclasses.dataclass(frozen=True)
 class AutoConfig:
-    """Accuracy-aware search: try candidates in order on a held-out validation subset of
-    `validation_split` and keep the first within the tolerated drop and the budgets.
+    """Accuracy-aware search: evaluate candidates on a held-out validation subset of
+    `validation_split` and keep the smallest within the tolerated drop and the budgets.
 
-    The drop is measured against the float32 TFLite on the same subset, direction
-    aware (accuracy falling, loss/mae/rmse rising). Set max_absolute_drop and/or
-    max_relative_drop. "aeq:<preset>" candidates run an ai-edge-quantizer preset.
+    rank="size" (default) converts every candidate first to learn its size and evaluates
+    them smallest first ('qat' is ranked by int8's size, as its fine-tune is expensive);
+    ties keep the order of `candidates`. rank="order" evaluates them in the order of
+    `candidates` and keeps the first that passes. The drop is measured against the
+    float32 TFLite on the same subset, direction aware (accuracy falling, loss/mae/rmse
+    rising). Set max_absolute_drop and/or max_relative_drop. "aeq:<preset>" candidates
+    run an ai-edge-quantizer preset.
     """
 
     max_absolute_drop: float | None = None
     max_relative_drop: float | None = None
     metric: str = "accuracy"
     candidates: tuple[str, ...] = DEFAULT_AUTO_ORDER
+    rank: str = "size"
     max_model_bytes: int | None = None
     max_latency_p50_us: float | None = None
     validation_split: str = "train"
@@ -165,6 +170,9 @@ class AutoConfig:
                 fail(f"auto.{name}", value, "use a drop >= 0")
         if self.metric not in AUTO_METRICS:
             fail("auto.metric", self.metric, f"use one of {', '.join(AUTO_METRICS)}")
+        if self.rank not in ("size", "order"):
+            fail("auto.rank", self.rank, "use 'size' (evaluate the smallest converted candidate first) or "
+                 "'order' (evaluate in the order of auto.candidates, keep the first that passes)")
         needs_kind = _strict.need(metric_table.get(self.metric), "auto.metric").needs_output_kind
         if needs_kind and self.output_kind not in ("probabilities", "logits"):
             fail("auto.output_kind", self.output_kind, f"metric {self.metric!r} needs 'probabilities' or 'logits'")

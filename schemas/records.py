@@ -220,6 +220,7 @@ class AutoSearch:
     metric: str
     tolerance: Tolerance
     budgets: AutoBudgets
+    float_bytes: int                 # the float32 TFLite's size: a candidate must be smaller to save anything
     validation: ValidationSubset
     requested: QuantizationConfig
     trials: tuple[Trial, ...]
@@ -235,7 +236,7 @@ class QuantizationPlanRecord(Record):
     `source_sha256` fingerprints the Trainer's SavedModel, `derived_sha256` the derived model."""
 
     KIND: ClassVar[str] = "tfx_edge.QuantizationPlan"
-    VERSION: ClassVar[int] = 3
+    VERSION: ClassVar[int] = 4
 
     config: QuantizationConfig
     source_model: str
@@ -314,7 +315,7 @@ class ExportReport(Record):
     and both TFLite files it wrote (sha256 each): the EdgeEvaluator's chain of custody."""
 
     KIND: ClassVar[str] = "tfx_edge.ExportReport"
-    VERSION: ClassVar[int] = 3
+    VERSION: ClassVar[int] = 4
 
     plan_sha256: str
     plan: QuantizationPlanRecord
@@ -451,7 +452,7 @@ class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
     KIND: ClassVar[str] = "tfx_edge.EdgeEvaluation"
-    VERSION: ClassVar[int] = 6
+    VERSION: ClassVar[int] = 7
 
     blessed: bool
     task: str

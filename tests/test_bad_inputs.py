@@ -658,7 +658,7 @@ EXPORTER_CASES = [
      PLAN + r" is a None record, not 'tfx_edge\.QuantizationPlan' \(or written by a tfx-edge before records had "
      r"kinds\); " + RERUN_Q),
     ("plan_other_version", damaged_plan(_plan_edit(lambda p: p.update(version=2))), RecordError,
-     PLAN + r" is tfx_edge\.QuantizationPlan version 2; this tfx-edge reads version 3; " + RERUN_Q),
+     PLAN + r" is tfx_edge\.QuantizationPlan version 2; this tfx-edge reads version 4; " + RERUN_Q),
     ("plan_other_kind", damaged_plan(_plan_edit(lambda p: p.update(kind="tfx_edge.ExportReport"))), RecordError,
      PLAN + r" is a 'tfx_edge\.ExportReport' record, not 'tfx_edge\.QuantizationPlan'"),
     ("plan_not_an_object", damaged_plan(_write_text(artifacts.PLAN_FILE, "[1, 2]")), RecordError,
@@ -808,7 +808,7 @@ def _lacking_keys(path, report):
 AUTO_NOT_MET = {
     "met": False, "selected": None, "best": "int8", "planned": "int8", "metric": "accuracy",
     "tolerance": {"max_absolute_drop": 0.001, "max_relative_drop": None},
-    "budgets": {"max_model_bytes": None, "max_latency_p50_us": None},
+    "budgets": {"max_model_bytes": None, "max_latency_p50_us": None}, "float_bytes": 650_000,
     "validation": {"split": "train", "examples": 287, "examples_seen": 1437, "fraction": 0.2, "seed": 0,
                    "sha256": "0" * 64},
     "requested": {"mode": "auto", "auto": {"max_absolute_drop": 0.001}},
@@ -876,7 +876,7 @@ EDGE_CASES = [
      REPORT + r" is a None record, not 'tfx_edge\.ExportReport' \(or written by a tfx-edge before records had "
      r"kinds\); " + FIX),
     ("export_report_other_version", damaged_report(_report_edit(lambda r: r.update(version=99))), RecordError,
-     REPORT + r" is tfx_edge\.ExportReport version 99; this tfx-edge reads version 3; " + FIX),
+     REPORT + r" is tfx_edge\.ExportReport version 99; this tfx-edge reads version 4; " + FIX),
     ("export_report_lacking_plan", damaged_report(_lacking_keys), RecordError,
      REPORT + r": ExportReport needs option\(s\) plan, which is missing; set it .*; " + FIX),
     ("export_report_unknown_field", damaged_report(_report_edit(lambda r: r.update(blessed=True))), RecordError,

@@ -127,7 +127,7 @@ def test_auto_search_trials_are_shown_when_present():
     chosen = {**trial, "name": "int8_selective(2)", "absolute_drop": 0.0, "passed": True, "reasons": []}
     result["auto"] = {"met": True, "selected": "int8_selective(2)", "best": None, "planned": "int8_selective(2)",
                       "metric": "accuracy", "tolerance": {"max_absolute_drop": 0.01, "max_relative_drop": None},
-                      "budgets": {"max_model_bytes": None, "max_latency_p50_us": None},
+                      "budgets": {"max_model_bytes": None, "max_latency_p50_us": None}, "float_bytes": 8192,
                       "seconds": 3.0, "stopped": None, "requested": AUTO_CONFIG,
                       "validation": {"split": "train", "examples": 296, "examples_seen": 1437, "fraction": 0.2,
                                      "seed": 0, "sha256": "v" * 64}, "trials": [trial, chosen]}

@@ -3,8 +3,10 @@
 The float32 TFLite reference is scored once on the validation subset; each
 candidate is converted exactly as the TFLiteExporter would (same function,
 same calibration), checked like an export, run on the subset with LiteRT and
-timed at batch 1 with XNNPACK. Results are cached on disk by content, so a
-re-run with the same model, data and candidate does not convert again.
+timed at batch 1 with XNNPACK. `size` converts a candidate only to learn its
+size (the search ranks by it) and keeps the bytes, so evaluating it does not
+convert again. Results and sizes are cached on disk by content, so a re-run with
+the same model, data and candidate does not convert again.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def validation_subset(records, tensors, config: QuantizationConfig) -> tuple[lis
         raise examples.ExamplesError(f"auto.label_feature={auto.label_feature!r} is not in the examples; "
                                      f"features are {sorted(features)}")
     mapping = input_mapping.resolve(tensors, list(features), config.input_mapping)
-    digest = calibration.digest({k: v for k, v in features.items() if v.dtype != object})
+    digest = calibration.digest(calibration.storable(features))
     record = {"split": auto.validation_split, "examples": len(subset), "examples_seen": seen,
               "fraction": auto.validation_fraction, "seed": auto.seed, "sha256": digest}
     return subset, Validation(features, digest, mapping), record
@@ -71,7 +73,8 @@ def fingerprint(saved_model_dir: str) -> str:
 
 
 class Evaluator:
-    """evaluate(name, config) -> Trial, and rank_layers() for int8_selective."""
+    """evaluate(name, config) -> Trial, size(name, config) -> bytes (or a failed Trial), and
+    rank_layers() for int8_selective."""
 
     def __init__(self, source_dir: str, auto: AutoConfig, calibration: Mapping[str, np.ndarray],
                  float_model: bytes, validation: Validation, cache: Cache,
@@ -79,6 +82,7 @@ class Evaluator:
         self._source, self._auto, self._calibration = source_dir, auto, calibration
         self._float, self._validation, self._cache, self._qat_dir = float_model, validation, cache, qat_dir
         self._reference: float | None = None
+        self._converted: dict[str, bytes] = {}   # size key -> model bytes converted by size(), until measured
 
     def _score(self, model: bytes, key: str) -> tuple[float, list]:
         """(metric on the validation subset, the model's input specs)."""
@@ -104,23 +108,49 @@ class Evaluator:
             self._cache.put(key, dataclasses.asdict(trial))
         return trial
 
+    def size(self, name: str, config: QuantizationConfig) -> int | auto_search.Trial:
+        """The candidate's size in bytes, converted and checked exactly as _measure does (the bytes
+        are kept for it); a cached trial or size answers without converting. A Trial with the error
+        when it fails to convert or fails the export checks (not cached)."""
+        cached = self._cache.get(self._cache.key(name, config))
+        if cached is not None and cached.get("size_bytes") is not None:
+            return int(cached["size_bytes"])
+        key = self._cache.key("size", config)
+        sized = self._cache.get(key)
+        if sized is not None:
+            return int(sized["size_bytes"])
+        start = time.monotonic()
+        try:
+            model = self._convert(config)
+        except Exception as error:  # a candidate that fails is a recorded, failed trial
+            return auto_search.Trial(name=name, config=json.loads(config.to_json()), error=_error_text(error),
+                                     seconds=time.monotonic() - start)
+        self._converted[key] = model
+        self._cache.put(key, {"size_bytes": len(model)})
+        return len(model)
+
+    def _convert(self, config: QuantizationConfig) -> bytes:
+        """The candidate's model, as the TFLiteExporter will write it; ExportCheckError if a check fails."""
+        qat = MODES[config.mode].technique == Technique.QAT
+        qat_dir = _strict.need(self._qat_dir, "the QAT fine-tuning step")() if qat else None
+        model = quantize_lib.quantize(self._source, config, self._calibration, self._float, qat_dir).model
+        found = checks.problems(checks.describe(model, config.signature_key), config)
+        if found:
+            raise checks.ExportCheckError("; ".join(found))
+        return model
+
     def _measure(self, name: str, config: QuantizationConfig) -> auto_search.Trial:
         start = time.monotonic()
         trial = auto_search.Trial(name=name, config=json.loads(config.to_json()))
         try:
-            qat = MODES[config.mode].technique == Technique.QAT
-            qat_dir = _strict.need(self._qat_dir, "the QAT fine-tuning step")() if qat else None
-            model = quantize_lib.quantize(self._source, config, self._calibration, self._float, qat_dir).model
-            found = checks.problems(checks.describe(model, config.signature_key), config)
-            if found:
-                raise checks.ExportCheckError("; ".join(found))
+            model = self._converted.pop(self._cache.key("size", config), None) or self._convert(config)
             trial.size_bytes = len(model)
             trial.metric, inputs = self._score(model, config.signature_key)
             trial.reference = self.reference(config.signature_key)
             trial.absolute_drop, trial.relative_drop = drop(trial.metric, trial.reference, self._auto.metric)
             trial.latency_p50_us = self._latency(model, config.signature_key, inputs)
         except Exception as error:  # a candidate that fails is a recorded, failed trial
-            trial.error = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:300]}"
+            trial.error = _error_text(error)
         trial.seconds = time.monotonic() - start
         return trial
 
@@ -160,6 +190,10 @@ def _float(text) -> float:
     except (TypeError, ValueError):
         return float("-inf")
     return value if value == value else float("-inf")
+
+
+def _error_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:300]}"
 
 
 def _only(outputs) -> str:

@@ -35,18 +35,19 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
     cal_record, mapping, arrays, sampled = sampling.calibrate(config, derived, derived_dir, examples_artifact,
                                                               plan_uri, exclude)
     qat_state: dict = {}
+    float_model = convert.convert_float(derived_dir, config.signature_key)
     evaluator = auto_eval.Evaluator(
-        derived_dir, auto, arrays, convert.convert_float(derived_dir, config.signature_key), validation,
+        derived_dir, auto, arrays, float_model, validation,
         auto_eval.Cache(_cache_dir(auto, plan_uri), _context(source, cal_record, record, auto)),
         qat_dir=lambda: _fine_tune(config, source, tensors, examples_artifact, plan_uri, qat_state))
-    outcome = auto_search.Search(config, evaluator, lambda: evaluator.rank_layers(config)).run()
+    outcome = auto_search.Search(config, evaluator, lambda: evaluator.rank_layers(config), evaluator.size).run()
     chosen = outcome.chosen
     if chosen is None:
         raise RuntimeError("mode='auto': no candidate could be converted and measured: " +
                            "; ".join(f"{t.name}: {t.error}" for t in outcome.trials))
     if chosen.config["mode"] == "qat" and "record" not in qat_state:   # its trial came from the cache
         _fine_tune(config, source, tensors, examples_artifact, plan_uri, qat_state)
-    summary = _summary(config, outcome, record, time.monotonic() - start)
+    summary = _summary(config, outcome, record, len(float_model), time.monotonic() - start)
     _log(summary)
     qat = qat_state.get("record") if chosen.config["mode"] == "qat" else None
     return {"config": QuantizationConfig.from_dict(chosen.config), "input_mapping": mapping,
@@ -82,7 +83,7 @@ def _fine_tune(config, source, tensors, examples_artifact, plan_uri, state: dict
     return out
 
 
-def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validation: dict,
+def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validation: dict, float_bytes: int,
              seconds: float) -> records.AutoSearch:
     auto = _strict.need(config.auto, "auto")
     chosen = _strict.need(outcome.chosen, "the search's chosen candidate")
@@ -94,6 +95,7 @@ def _summary(config: QuantizationConfig, outcome: auto_search.Outcome, validatio
         "metric": auto.metric,
         "tolerance": {"max_absolute_drop": auto.max_absolute_drop, "max_relative_drop": auto.max_relative_drop},
         "budgets": {"max_model_bytes": auto.max_model_bytes, "max_latency_p50_us": auto.max_latency_p50_us},
+        "float_bytes": float_bytes,
         "validation": validation,
         "requested": json.loads(config.to_json()),
         "trials": [dataclasses.asdict(t) for t in outcome.trials],
