@@ -42,6 +42,23 @@ def digest(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays with byte strings (object arrays, as tf.Example bytes features decode) as
+    fixed-width bytes: np.savez writes them without pickling and digest() reads their values, not
+    object pointers. numpy drops a fixed-width value's trailing NUL bytes, so such a value is refused."""
+    out = {}
+    for name, a in sorted(arrays.items()):
+        if a.dtype == object:
+            values = [bytes(v) for v in a.reshape(-1)]
+            bad = next((v for v in values if v.endswith(b"\0")), None)
+            if bad is not None:
+                raise ValueError(f"feature {name!r} has the value {bad!r}, which ends with a NUL byte that the "
+                                 f"calibration file cannot keep; strip trailing NUL bytes from string features")
+            a = np.array(values, dtype=bytes).reshape(a.shape) if values else np.zeros(a.shape, "S1")
+        out[name] = a
+    return out
+
+
 def as_samples(arrays: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     """{name: [N, ...]} -> N dicts of {name: [1, ...]} (one converter step each)."""
     names: Sequence[str] = sorted(arrays)

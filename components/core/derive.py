@@ -30,7 +30,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import convert_to_constants
 
-from tfx_edge.components.core import examples, graph_cut, graph_rewrite, transform_cut
+from tfx_edge.components.core import examples, graph_cut, graph_rewrite, static_tables, transform_cut
 from tfx_edge.components.core.graph_cut import DeriveError
 from tfx_edge.components.core.input_mapping import TensorSpec
 from tfx_edge.schemas import records
@@ -84,7 +84,13 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
     graph_def, rewritten = graph_rewrite.rewrite(frozen.graph.as_graph_def())
     if rewritten:
         logging.info("derive: rewrote %s into builtin ops", rewritten)
-    graph = graph_cut.Graph(graph_def, key, _tables(signature))
+    tables = _tables(signature)
+    rebuilt = static_tables.rebuild(graph_def, tables)
+    static_tables.pin_shapes(graph_def, frozenset(rebuilt))
+    if rebuilt:
+        logging.info("derive: rebuilt lookup tables %s from their contents (builtin hash tables)", sorted(rebuilt))
+    graph = graph_cut.Graph(graph_def, key, tables | {n: t.resource_handle for n, t in rebuilt.items()},
+                            frozenset(rebuilt))
     layer = graph_cut.find_transform_layer(loaded)
     outputs = _outputs(signature, frozen)
     parse = graph.parse_node()
@@ -102,7 +108,7 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
         kind, used_placement = EXAMPLES, placement
     graph.check_reachable(feeds, outputs, parse)
     signatures[key] = graph_cut.function(graph.graph_def, feeds, outputs, graph.resources)
-    _save(signatures, out_dir, layer)
+    _save(signatures, out_dir, layer, list(rebuilt.values()))
     return Derived(kind, used_placement.value, tuple(f.spec for f in feeds), tuple(f.spec for f in raw))
 
 
@@ -138,14 +144,16 @@ def _tables(signature) -> dict:
     return {t.name.split(":")[0]: c for t, c in zip(own, captured) if c.dtype == tf.resource}
 
 
-def _save(signatures: dict, out_dir: str, tft_layer) -> None:
+def _save(signatures: dict, out_dir: str, tft_layer, tables: list) -> None:
     """Saves the cut functions; the Transform layer is tracked so its tables and vocabulary assets
-    are saved with them. Grappler marks the functions it specialized while freezing with an
-    attribute tf.saved_model.load refuses; it only records provenance and is dropped."""
+    are saved with them, and so are the tables rebuilt from constants (their initializers).
+    Grappler marks the functions it specialized while freezing with an attribute
+    tf.saved_model.load refuses; it only records provenance and is dropped."""
     module = tf.Module()
     module.functions = list(signatures.values())
     if tft_layer is not None:
         module.tft_layer = tft_layer
+    module.tables = tables
     tf.saved_model.save(module, out_dir, signatures={k: f.get_concrete_function() for k, f in signatures.items()})
     path = os.path.join(out_dir, "saved_model.pb")
     saved = saved_model_pb2.SavedModel.FromString(tf.io.gfile.GFile(path, "rb").read())

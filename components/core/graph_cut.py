@@ -15,7 +15,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfx_edge.components.core import graph_scan
+from tfx_edge.components.core import graph_scan, static_tables
 from tfx_edge.components.core.input_mapping import TensorSpec
 
 PARSE_OPS = ("ParseExampleV2",)
@@ -56,12 +56,16 @@ class Feed:
 class Graph:
     """A frozen GraphDef with look-ups by node name."""
 
-    def __init__(self, graph_def, key: str, resources: dict | None = None):
+    def __init__(self, graph_def, key: str, resources: dict | None = None, rebuilt: frozenset = frozenset()):
+        """rebuilt: the resource placeholders whose tables static_tables.py rebuilt from constants
+        (their handles in `resources`); their lookups convert to LiteRT builtin hash-table ops."""
         self.graph_def, self.key = graph_def, key
         self.nodes = {n.name: n for n in graph_def.node}
         # resource placeholder name -> live handle: what freezing left unfrozen (lookup tables)
         self.resources = {n: h for n, h in (resources or {}).items()
                           if n in self.nodes and graph_scan.is_resource_placeholder(self.nodes[n])}
+        self.rebuilt = rebuilt
+        self._builtin_lookups = {n for n, p in static_tables.lookup_of(graph_def).items() if p in rebuilt}
 
     def parse_node(self):
         """The signature's ParseExampleV2 node, None for a dense signature."""
@@ -132,7 +136,8 @@ class Graph:
                     continue
                 source = self.nodes[graph_scan.node_of(inp)]
                 if graph_scan.is_resource_placeholder(source):
-                    tables.append(source.name)
+                    if source.name not in self.rebuilt:
+                        tables.append(source.name)
                 elif source.op == "Placeholder":
                     raise DeriveError(f"signature {self.key!r} output needs graph input {source.name!r} "
                                       f"beyond the cut; export a signature whose inputs are all features")
@@ -143,12 +148,15 @@ class Graph:
         if unsupported:
             self._refuse_ops(unsupported)
         if tables:
-            raise DeriveError(f"signature {self.key!r} needs lookup tables ({sorted(set(tables))}) beyond the "
-                              f"cut, which lose their contents in conversion; use placement='transformed'")
+            raise DeriveError(
+                f"signature {self.key!r} needs lookup tables {sorted(set(tables))} that cannot become LiteRT "
+                f"builtin hash tables (those are rebuilt from their contents when every use is a lookup in the "
+                f"signature itself, string -> int64 or int64 -> string); converted as they are they would be "
+                f"empty. Use placement='transformed' if a Transform computes them, or look the values up in the app")
 
     def _collect_unsupported(self, node, feeds: list[Feed], found: dict[str, set]) -> None:
         """Ops LiteRT cannot run at this node or in the functions it calls, with the features feeding them."""
-        if node.op in NEEDS_SELECT_OPS:
+        if node.op in NEEDS_SELECT_OPS and node.name not in self._builtin_lookups:
             found.setdefault(node.op, set()).update(self._features_feeding(node.name, feeds))
         inputs = graph_scan.data_inputs(node)
         by_tensor = {f.tensor: f.name for f in feeds} | {f.tensor.removesuffix(":0"): f.name for f in feeds}
@@ -185,8 +193,9 @@ class Graph:
         detail = "; ".join(f"{op} (features {sorted(f) or 'none'})" for op, f in sorted(by_op.items()))
         raise DeriveError(
             f"signature {self.key!r} needs ops outside LiteRT's builtin set: {detail}. The interpreter "
-            f"has no Flex (Select TF ops) delegate and vocabulary tables lose their contents in "
-            f"conversion. Use placement='transformed' (the app feeds Transform's outputs), or compute these features "
+            f"has no Flex (Select TF ops) delegate; a vocabulary lookup becomes a builtin hash table only "
+            f"when its table is used by lookups in the signature itself (not inside a function body). "
+            f"Use placement='transformed' (the app feeds Transform's outputs), or compute these features "
             f"outside the model")
 
     def _features_feeding(self, name: str, feeds: list[Feed]) -> set[str]:

@@ -68,6 +68,10 @@ def _unfed_message(unfed, explicit: Mapping[str, str], features: Sequence[str]) 
             f". Available features: {sorted(features)}. Fix: set input_mapping={{{paste}}}")
 
 
+# A string tensor's dtype as TensorFlow ('string', numpy 'object') and LiteRT (numpy bytes_: 'bytes') name it
+STRING_DTYPES = ("object", "string", "bytes")
+
+
 def object_problem(values: np.ndarray) -> str:
     """Why a decoded feature column is not numeric: strings, or rows of different lengths."""
     if values.ndim == 2:   # every example has the same number of values: they are bytes
@@ -78,7 +82,7 @@ def object_problem(values: np.ndarray) -> str:
 
 def to_tensor(values: np.ndarray, spec: TensorSpec, feature: str) -> np.ndarray:
     """Reshapes a [batch, ...] feature array to the tensor's shape and dtype."""
-    if values.dtype == object and spec.dtype not in ("object", "string"):
+    if values.dtype == object and spec.dtype not in STRING_DTYPES:
         raise InputMappingError(
             f"feature {feature!r} (feeding model input {spec.name!r}, {spec.dtype}) {object_problem(values)}; "
             f"the model needs {spec.dtype} values, the same number in every example (map another feature "
@@ -95,8 +99,8 @@ def to_tensor(values: np.ndarray, spec: TensorSpec, feature: str) -> np.ndarray:
                 f"but model input {spec.name!r} needs shape {list(spec.shape)} "
                 f"({int(np.prod(inner))} values); map the right feature in input_mapping")
     array = values.reshape(target)
-    if spec.dtype in ("object", "string"):
-        return array.astype(object, copy=False)   # bytes, e.g. a raw string feature a Transform takes
+    if spec.dtype in STRING_DTYPES:
+        return array.astype(object, copy=False)   # bytes: a raw string feature a Transform or a lookup takes
     if spec.quantized:
         return quantize(array.astype(np.float32), spec)
     return array.astype(spec.dtype, copy=False)

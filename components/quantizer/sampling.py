@@ -38,9 +38,10 @@ def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: 
             f"calibration.split={cal.split!r} holds no examples{held_out} ({len(files)} record file(s): "
             f"{files}); set calibration.split to a split with data, or re-run the ExampleGen that wrote it")
     arrays, mapping = derive.inputs_from_records(records, derived, derived_dir, config.input_mapping)
+    arrays = calibration.storable(arrays)   # np.savez below writes them without pickling
     _refuse_nonfinite(arrays, cal.split, files)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     io_utils.write_bytes(os.path.join(out_dir, artifacts.CALIBRATION_FILE), buffer.getvalue())
     logging.info("Calibration: %d of %d examples from split %r (seed %d).",
                  len(records), seen, cal.split, cal.seed)
