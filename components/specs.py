@@ -17,6 +17,7 @@ CONFIG_KEY = "config"
 # Channels.
 MODEL_KEY = "model"                  # Quantizer, TFLiteExporter: the Trainer's model; EdgeEvaluator: the TFLite
 EXAMPLES_KEY = "examples"
+SCHEMA_KEY = "schema"                # Quantizer: SchemaGen's schema (single-valued VarLen features)
 PLAN_KEY = "plan"
 TFLITE_MODEL_KEY = "tflite_model"
 FLOAT_MODEL_KEY = "float_model"
@@ -31,6 +32,7 @@ class QuantizerSpec(component_spec.ComponentSpec):
     INPUTS = {
         MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
+        SCHEMA_KEY: component_spec.ChannelParameter(type=standard_artifacts.Schema, optional=True),
     }
     OUTPUTS = {PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan)}
 

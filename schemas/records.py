@@ -113,6 +113,14 @@ class Derivation:
     placement: Placement
     inputs: tuple[TensorRecord, ...]
     raw_features: tuple[TensorRecord, ...] = ()
+    # inputs that are single-valued VarLen features fed dense, missing values as
+    # core/single_valued.py writes them (b"", NaN, the smallest int64)
+    single_valued: tuple[str, ...] = ()
+
+    @property
+    def missing_contract(self) -> dict[str, str]:
+        """{feature: dtype} of the single-valued inputs (what core/single_valued.fill takes)."""
+        return {t.name: t.dtype for t in self.inputs if t.name in self.single_valued}
 
 
 @dataclasses.dataclass(frozen=True)

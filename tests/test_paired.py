@@ -89,3 +89,15 @@ def test_right_or_wrong_metrics_use_the_paired_proportion_interval():
     worse = {"n": 360, "sum": 6.0, "sq": 8.0}                         # 7 worse, 1 better
     low, high = paired.interval(worse, right_or_wrong=True)
     assert 0 < low < 6 / 360 < high
+
+
+def test_paired_correctness_counts_ties_as_accuracy_and_top_k_do():
+    """int8 outputs tie often: accuracy takes the first of tied top scores (argmax, the confusion
+    matrix's rule), top-k counts ties in; the paired differences must follow the same rules, or a
+    drop of 10 examples gets an interval around 0 (seen on an int8 model before this was fixed)."""
+    scores = np.array([[0.5, 0.5, 0.0], [0.2, 0.7, 0.7], [0.1, 0.1, 0.8], [np.nan, 1.0, 0.0]])
+    labels = np.array([1, 2, 0, 1])
+    spec = metrics.Spec("classification", 3, None, (1, 2))
+    stats = metrics.classification_stats(labels, scores, spec)
+    assert paired.correct(labels, scores).sum() == np.trace(stats["confusion"]) == 0
+    assert [paired.correct(labels, scores, k).sum() for k in (1, 2)] == stats["topk_correct"].tolist() == [2, 3]

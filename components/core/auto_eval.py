@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_edge.components.core import (auto_search, calibration, checks, examples, holdout, input_mapping, latency,
-                                      litert, metrics)
+                                      litert, metrics, single_valued)
 from tfx_edge.components.core import quantize as quantize_lib
 from tfx_edge.schemas import _strict
 from tfx_edge.schemas import metric_table
@@ -41,15 +41,17 @@ class Validation:
     mapping: Mapping[str, str]
 
 
-def validation_subset(records, tensors, config: QuantizationConfig) -> tuple[list[bytes], Validation, dict]:
-    """(held-out records, Validation, its record for the plan) from a split's records."""
+def validation_subset(records, tensors, config: QuantizationConfig,
+                      contract: Mapping[str, str] | None = None) -> tuple[list[bytes], Validation, dict]:
+    """(held-out records, Validation, its record for the plan) from a split's records; contract:
+    single-valued VarLen inputs fed dense (core/single_valued.py)."""
     auto = _strict.need(config.auto, "auto")
     subset, seen = holdout.select(records, auto.validation_fraction, auto.max_validation_examples, auto.seed)
     if not subset:
         raise examples.ExamplesError(
             f"auto.validation_split={auto.validation_split!r} gave no validation examples "
             f"({seen} records, validation_fraction={auto.validation_fraction}); raise the fraction")
-    features = examples.Decoder().decode(subset)
+    features = single_valued.fill(examples.Decoder().decode(subset), contract or {}, len(subset))
     if auto.label_feature not in features:
         raise examples.ExamplesError(f"auto.label_feature={auto.label_feature!r} is not in the examples; "
                                      f"features are {sorted(features)}")

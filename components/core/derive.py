@@ -51,12 +51,18 @@ class Derived:
     placement: str
     inputs: tuple[TensorSpec, ...]
     raw_features: tuple[TensorSpec, ...] = ()   # 'transformed': what TRANSFORM_KEY takes
+    single_valued: tuple[str, ...] = ()         # inputs fed dense from VarLen features (single_valued.py)
+
+    @property
+    def missing_contract(self) -> dict[str, str]:
+        """{feature: dtype} of the single-valued inputs (what single_valued.fill takes)."""
+        return self.record().missing_contract
 
     def record(self) -> records.Derivation:
         def specs(items):
             return tuple(records.TensorRecord(t.name, t.dtype, tuple(t.shape)) for t in items)
         return records.Derivation(self.signature_kind, Placement(self.placement),  # type: ignore[arg-type]
-                                  specs(self.inputs), specs(self.raw_features))
+                                  specs(self.inputs), specs(self.raw_features), self.single_valued)
 
     @classmethod
     def from_record(cls, record: records.Derivation) -> Derived:
@@ -64,7 +70,7 @@ class Derived:
             return tuple(TensorSpec(t.name, t.dtype, tuple(-1 if d is None else d for d in t.shape))
                          for t in items)
         return cls(record.signature_kind, record.placement.value, specs(record.inputs),
-                   specs(record.raw_features))
+                   specs(record.raw_features), tuple(record.single_valued))
 
 
 def load_signature(saved_model_dir: str, key: str):
@@ -76,9 +82,11 @@ def load_signature(saved_model_dir: str, key: str):
 
 
 def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
-           probe: Sequence[bytes] | None = None) -> Derived:
+           probe: Sequence[bytes] | None = None, single_valued: frozenset[str] | None = None) -> Derived:
     """Writes the derived SavedModel (signature `key`) to out_dir; returns what it takes.
-    probe: serialized examples of the pipeline's data ('transformed': names the Transform outputs)."""
+    probe: serialized examples of the pipeline's data ('transformed': names the Transform outputs).
+    single_valued: the features the pipeline's schema declares with at most one value per example
+    (None: no schema given); 'embedded' feeds such VarLen features dense [batch, 1]."""
     loaded, signature = load_signature(saved_model_dir, key)
     frozen = convert_to_constants.convert_variables_to_constants_v2(signature)
     graph_def, rewritten = graph_rewrite.rewrite(frozen.graph.as_graph_def())
@@ -96,6 +104,7 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
     parse = graph.parse_node()
     raw: list[graph_cut.Feed] = []
     signatures: dict = {}
+    why_sparse, dense_sparse = "", []
     if parse is None:
         feeds = graph_cut.placeholder_feeds(frozen, signature, key)
         kind, used_placement = DENSE, Placement.EMBEDDED
@@ -105,11 +114,32 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
         kind, used_placement = EXAMPLES, placement
     else:
         feeds = graph.dense_features(parse)
+        sparse = graph.used_sparse(feeds, outputs, parse)
+        dense_sparse = graph.single_valued_features(parse, sparse & (single_valued or frozenset()))
+        feeds += dense_sparse
+        why_sparse = _why_sparse(single_valued, graph.string_sparse(parse, sparse))
         kind, used_placement = EXAMPLES, placement
-    graph.check_reachable(feeds, outputs, parse)
+    graph.check_reachable(feeds, outputs, parse, why_sparse)
     signatures[key] = graph_cut.function(graph.graph_def, feeds, outputs, graph.resources)
     _save(signatures, out_dir, layer, list(rebuilt.values()))
-    return Derived(kind, used_placement.value, tuple(f.spec for f in feeds), tuple(f.spec for f in raw))
+    return Derived(kind, used_placement.value, tuple(f.spec for f in feeds), tuple(f.spec for f in raw),
+                   tuple(f.name for f in dense_sparse))
+
+
+def _why_sparse(single_valued: frozenset[str] | None, strings: set[str]) -> str:
+    """Why the sparse features left are not fed dense (for the refusal)."""
+    why = []
+    if strings:
+        why.append(f"string features {sorted(strings)} stay sparse: LiteRT has no builtin kernel that makes sparse "
+                   f"strings dense (SparseToDense, SelectV2 on strings)")
+    if single_valued is None:
+        why.append("a numeric VarLen feature is fed dense [batch, 1] when the pipeline's schema shows at most one "
+                   "value per example, but no schema reached the Quantizer: wire SchemaGen's output into it, "
+                   "Quantizer(schema=...) / edge_components(..., schema=...)")
+    else:
+        why.append("a numeric one is fed dense only when the schema declares at most one value per example "
+                   "(value_count.max: 1)")
+    return " (" + "; ".join(why) + ")"
 
 
 def _transform_outputs(graph: graph_cut.Graph, parse, layer, key: str, probe):
@@ -174,7 +204,7 @@ def inputs_from_records(records, derived: Derived, derived_dir: str, explicit=No
     """
     if derived.raw_features:
         return transform_cut.transform_fn(derived_dir, TRANSFORM_KEY)(records), {}
-    return examples.model_inputs(records, list(derived.inputs), explicit)
+    return examples.model_inputs(records, list(derived.inputs), explicit, derived.missing_contract)
 
 
 __all__ = ["DENSE", "EXAMPLES", "TRANSFORM_KEY", "DeriveError", "Derived", "derive", "inputs_from_records",

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
-from tfx_edge.components.core import input_mapping, tfrecord
+from tfx_edge.components.core import input_mapping, single_valued, tfrecord
 
 
 class ExamplesError(ValueError):
@@ -138,16 +138,17 @@ def _ragged(column: pa.Array) -> np.ndarray:
     return out
 
 
-def model_inputs(records: Sequence[bytes], tensors, explicit=None):
+def model_inputs(records: Sequence[bytes], tensors, explicit=None, contract=None):
     """Decodes records and feeds every model input tensor from its mapped feature.
 
     Returns ({tensor name: array}, {tensor name: feature name}). Arrays keep the
     tensor's dtype (float, int64, bool...); float arrays are not yet quantized
-    (the converter and LiteRT runner take care of that).
+    (the converter and LiteRT runner take care of that). contract: {feature: dtype} of
+    single-valued VarLen features fed dense (single_valued.fill).
     """
     if not records:
         raise ExamplesError("no examples to read: the split is empty")
-    features = Decoder().decode(records)
+    features = single_valued.fill(Decoder().decode(records), contract or {}, len(records))
     mapping = input_mapping.resolve(tensors, list(features), explicit)
     plain = [input_mapping.TensorSpec(t.name, "float32" if t.quantized else t.dtype, t.shape) for t in tensors]
     return input_mapping.feed(features, plain, mapping), mapping

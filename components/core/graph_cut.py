@@ -15,7 +15,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfx_edge.components.core import graph_scan, static_tables
+from tfx_edge.components.core import graph_scan, single_valued, static_tables
 from tfx_edge.components.core.input_mapping import TensorSpec
 
 PARSE_OPS = ("ParseExampleV2",)
@@ -47,10 +47,33 @@ class Feed:
     tensor: str
     dtype: str
     shape: tuple[int, ...]   # -1 for the batch (and any dynamic) dimension
+    # a single-valued VarLen feature fed dense [batch, 1]: the parse's (indices, values, dense_shape)
+    # tensors it stands for (components/core/single_valued.py: the missing-value contract)
+    parts: tuple[str, ...] = ()
 
     @property
     def spec(self) -> TensorSpec:
         return TensorSpec(self.name, self.dtype, self.shape)
+
+    @property
+    def tensors(self) -> tuple[str, ...]:
+        """The graph tensors this feed replaces."""
+        return self.parts or (self.tensor,)
+
+    def placeholders(self) -> list[tuple[str, str, tuple[int, ...]]]:
+        """(graph tensor, dtype, shape) of each tensor this feed replaces."""
+        if not self.parts:
+            return [(self.tensor, self.dtype, self.shape)]
+        return [(self.parts[0], "int64", (-1, 2)), (self.parts[1], self.dtype, (-1,)), (self.parts[2], "int64", (2,))]
+
+
+def by_tensor(feeds: list[Feed]) -> dict[str, str]:
+    """Graph tensor (with and without ':0') -> the feed's name, for every tensor a feed replaces."""
+    out = {}
+    for f in feeds:
+        for tensor in f.tensors:
+            out[tensor] = out[tensor.removesuffix(":0")] = f.name
+    return out
 
 
 class Graph:
@@ -101,6 +124,37 @@ class Graph:
             feeds.append(Feed(name, f"{parse.name}:{3 * num_sparse + i}", dtype, tuple([-1] + shape)))
         return feeds
 
+    def single_valued_features(self, parse, names: set[str]) -> list[Feed]:
+        """The parsed numeric sparse features in `names`, as dense [batch, 1] feeds standing for their
+        parts. String ones are left to the refusal: LiteRT has no builtin kernel that densifies
+        sparse strings (SparseToDense, SelectV2 on strings)."""
+        feeds = [f for f in self._sparse_feeds(parse) if f.name in names and f.dtype != "string"]
+        for f in feeds:
+            _check_name(f.name, "feature")
+        return feeds
+
+    def _sparse_feeds(self, parse) -> list[Feed]:
+        """Every parsed sparse feature as a feed standing for its (indices, values, dense_shape)."""
+        if parse is None:
+            return []
+        num_sparse = parse.attr["num_sparse"].i
+        dtypes = [tf.as_dtype(t).name for t in parse.attr["sparse_types"].list.type]
+        return [Feed(name, f"{parse.name}:{num_sparse + i}", dtypes[i], (-1, 1),
+                     tuple(f"{parse.name}:{k * num_sparse + i}" for k in range(3)))
+                for i, name in enumerate(self.keys(parse, 2))]
+
+    def string_sparse(self, parse, names: set[str]) -> set[str]:
+        """Which of the parsed sparse features `names` hold strings."""
+        dtypes = [tf.as_dtype(t).name for t in parse.attr["sparse_types"].list.type]
+        return {n for n, dtype in zip(self.keys(parse, 2), dtypes) if n in names and dtype == "string"}
+
+    def used_sparse(self, feeds: list[Feed], outputs: dict[str, str], parse) -> set[str]:
+        """The parsed sparse (VarLen) features the outputs read beyond the feeds."""
+        _, _, parsed = self._walk(feeds, outputs, parse)
+        num_sparse = parse.attr["num_sparse"].i
+        keys = self.keys(parse, 2)
+        return {keys[i % num_sparse] for i in parsed if i < 3 * num_sparse}
+
     def crossing(self, scope: str) -> list[str]:
         """Tensors produced inside `scope` and consumed outside it (data edges only), in graph order."""
         out: list[str] = []
@@ -113,10 +167,30 @@ class Graph:
                     out.append(tensor)
         return out
 
-    def check_reachable(self, feeds: list[Feed], outputs: dict[str, str], parse) -> None:
+    def check_reachable(self, feeds: list[Feed], outputs: dict[str, str], parse, why_sparse: str = "") -> None:
         """Everything the outputs need is computable from the feeds with builtin ops (function
-        bodies included); a lookup table beyond the cut is refused."""
-        fed = {f.tensor for f in feeds} | {f.tensor.removesuffix(":0") for f in feeds}
+        bodies included); a lookup table beyond the cut is refused. why_sparse: why a sparse
+        feature the outputs read is not fed (said in the refusal)."""
+        unsupported, tables, parsed = self._walk(feeds, outputs, parse)
+        reasons = []
+        if parsed:
+            reasons.append(self._parse_outputs_reason(parse, parsed, feeds, why_sparse))
+        if unsupported:
+            reasons.append(self._ops_reason(unsupported))
+        if tables:
+            reasons.append(
+                f"signature {self.key!r} needs lookup tables {sorted(set(tables))} that cannot become LiteRT "
+                f"builtin hash tables (those are rebuilt from their contents when every use is a lookup in the "
+                f"signature itself, string -> int64 or int64 -> string); converted as they are they would be "
+                f"empty. Use placement='transformed' if a Transform computes them, or look the values up in the app")
+        if reasons:
+            raise DeriveError(" Also: ".join(reasons))
+
+    def _walk(self, feeds: list[Feed], outputs: dict[str, str], parse):
+        """From the outputs back to the feeds: (unsupported ops with their features, tables not
+        rebuilt, ParseExampleV2 output indices read beyond the feeds)."""
+        fed = set(by_tensor(feeds))
+        named = feeds + [f for f in self._sparse_feeds(parse) if f.name not in {g.name for g in feeds}]
         seen, stack = set(), [graph_scan.node_of(t) for t in outputs.values()]
         unsupported: dict[str, set] = {}
         tables: list[str] = []
@@ -127,7 +201,7 @@ class Graph:
                 continue
             seen.add(name)
             node = self.nodes[name]
-            self._collect_unsupported(node, feeds, unsupported)
+            self._collect_unsupported(node, named, unsupported)
             for inp in graph_scan.data_inputs(node):
                 if inp in fed:
                     continue
@@ -143,33 +217,24 @@ class Graph:
                                       f"beyond the cut; export a signature whose inputs are all features")
                 else:
                     stack.append(source.name)
-        if parsed:
-            self._refuse_parse_outputs(parse, parsed, feeds)
-        if unsupported:
-            self._refuse_ops(unsupported)
-        if tables:
-            raise DeriveError(
-                f"signature {self.key!r} needs lookup tables {sorted(set(tables))} that cannot become LiteRT "
-                f"builtin hash tables (those are rebuilt from their contents when every use is a lookup in the "
-                f"signature itself, string -> int64 or int64 -> string); converted as they are they would be "
-                f"empty. Use placement='transformed' if a Transform computes them, or look the values up in the app")
+        return unsupported, tables, parsed
 
     def _collect_unsupported(self, node, feeds: list[Feed], found: dict[str, set]) -> None:
         """Ops LiteRT cannot run at this node or in the functions it calls, with the features feeding them."""
         if node.op in NEEDS_SELECT_OPS and node.name not in self._builtin_lookups:
             found.setdefault(node.op, set()).update(self._features_feeding(node.name, feeds))
         inputs = graph_scan.data_inputs(node)
-        by_tensor = {f.tensor: f.name for f in feeds} | {f.tensor.removesuffix(":0"): f.name for f in feeds}
+        names = by_tensor(feeds)
         for function in graph_scan.called_functions(node):
             for op, indices in graph_scan.library_ops(self.graph_def, function, NEEDS_SELECT_OPS):
                 features = found.setdefault(op, set())
                 for i in (i for i in indices if i < len(inputs)):
-                    if inputs[i] in by_tensor:
-                        features.add(by_tensor[inputs[i]])
+                    if inputs[i] in names:
+                        features.add(names[inputs[i]])
                     else:
                         features.update(self._features_feeding(graph_scan.node_of(inputs[i]), feeds))
 
-    def _refuse_parse_outputs(self, parse, indices: set[int], feeds: list[Feed]) -> None:
+    def _parse_outputs_reason(self, parse, indices: set[int], feeds: list[Feed], why_sparse: str) -> str:
         """Every parsed feature the kept part reads other than through the feeds, named at once."""
         num_sparse = parse.attr["num_sparse"].i
         num_dense = len(parse.attr["Tdense"].list.type)
@@ -184,14 +249,14 @@ class Graph:
         used = "; ".join((f"feature {next(iter(names))!r} is used as a {kind} feature" if len(names) == 1 else
                           f"features {sorted(names)} are used as {kind} features")
                          for kind, names in sorted(by_kind.items()))
-        raise DeriveError(
-            f"{used} where the cut feeds {[f.name for f in feeds]}; TFLite takes one dense tensor per feature: "
-            f"give such features a fixed length in the schema (FixedLenFeature with a default value), or use "
-            f"placement='transformed' (the app feeds Transform's outputs)")
+        return (
+            f"{used} where the cut feeds {[f.name for f in feeds]}; TFLite takes one dense tensor per feature"
+            f"{why_sparse}: give such features a fixed length in the schema (FixedLenFeature with a default "
+            f"value), or use placement='transformed' (the app feeds Transform's outputs)")
 
-    def _refuse_ops(self, by_op: dict[str, set[str]]) -> None:
+    def _ops_reason(self, by_op: dict[str, set[str]]) -> str:
         detail = "; ".join(f"{op} (features {sorted(f) or 'none'})" for op, f in sorted(by_op.items()))
-        raise DeriveError(
+        return (
             f"signature {self.key!r} needs ops outside LiteRT's builtin set: {detail}. The interpreter "
             f"has no Flex (Select TF ops) delegate; a vocabulary lookup becomes a builtin hash table only "
             f"when its table is used by lookups in the signature itself (not inside a function body). "
@@ -199,13 +264,13 @@ class Graph:
             f"outside the model")
 
     def _features_feeding(self, name: str, feeds: list[Feed]) -> set[str]:
-        by_tensor = {f.tensor: f.name for f in feeds} | {f.tensor.removesuffix(":0"): f.name for f in feeds}
+        names = by_tensor(feeds)
         found, seen, stack = set(), set(), [name]
         while stack:
             node = self.nodes[stack.pop()]
             for inp in node.input:
-                if inp in by_tensor:
-                    found.add(by_tensor[inp])
+                if inp in names:
+                    found.add(names[inp])
                 elif not inp.startswith("^") and graph_scan.node_of(inp) not in seen:
                     seen.add(graph_scan.node_of(inp))
                     stack.append(graph_scan.node_of(inp))
@@ -263,7 +328,8 @@ def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: d
     specs = [tf.TensorSpec([None if d < 0 else d for d in f.shape], f.dtype, name=f.name) for f in feeds]
 
     def imported(*args):
-        input_map = dict(zip(fed, args)) | {n + ":0": tf.identity(h) for n, h in zip(tables, handles)}
+        values = [part for f, arg in zip(feeds, args) for part in (_sparse_parts(arg) if f.parts else (arg,))]
+        input_map = dict(zip(fed, values)) | {n + ":0": tf.identity(h) for n, h in zip(tables, handles)}
         return tf.graph_util.import_graph_def(sub, input_map=input_map, return_elements=[fetches[k] for k in keys],
                                               name="")
     # wrap_function: a v1 graph function, so no automatic control dependencies are added between the
@@ -275,6 +341,24 @@ def function(graph_def, feeds: list[Feed], fetches: dict[str, str], resources: d
         return dict(zip(keys, graph_fn(*args)))
     cut.graph_fn = graph_fn   # keeps the imported graph alive with the function
     return cut
+
+
+def _sparse_parts(dense: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(indices, values, dense_shape) of the sparse tensor ParseExampleV2 gives for a feature with at
+    most one value per example, from its dense [batch, 1] form (single_valued.py's missing values).
+    A float input is read through its bits (BITCAST): no op that int8 quantization rewrites touches
+    it before the missing values are left out, so NaN never reaches a calibrated range."""
+    if dense.dtype == tf.float32:
+        bits = tf.bitcast(dense, tf.int32)
+        present = tf.not_equal(bits, tf.constant(single_valued.FLOAT_MISSING_BITS, tf.int32))
+        indices = tf.where(present)
+        values = tf.bitcast(tf.gather_nd(bits, indices), tf.float32)
+    else:
+        present = tf.not_equal(dense, tf.constant(single_valued.INT_MISSING, dense.dtype))
+        indices = tf.where(present)
+        values = tf.gather_nd(dense, indices)
+    width = tf.cast(tf.reduce_any(present), tf.int64)   # ParseExampleV2: the batch's most values (0 or 1)
+    return indices, values, tf.stack([tf.shape(dense, out_type=tf.int64)[0], width])
 
 
 def _beyond_cut(nodes: dict, fed_nodes: set[str], resources: dict) -> set[str]:
@@ -301,7 +385,8 @@ def _subgraph(graph_def, feeds: list[Feed], fetches: list[str], resources: dict)
     come from a fed node or from beyond the cut: checks such as Keras' value-range Asserts on the parsed features are
     dropped (LiteRT drops them in conversion; the parity check compares the outputs)."""
     nodes = {n.name: n for n in graph_def.node}
-    fed_nodes = {graph_scan.node_of(f.tensor) for f in feeds}
+    placeholders = [p for f in feeds for p in f.placeholders()]
+    fed_nodes = {graph_scan.node_of(tensor) for tensor, _, _ in placeholders}
     beyond = _beyond_cut(nodes, fed_nodes, resources)
     inputs = {name: [i for i in node.input if not (i.startswith("^") and (i[1:] in beyond or i[1:] in fed_nodes))]
               for name, node in nodes.items()}
@@ -311,7 +396,7 @@ def _subgraph(graph_def, feeds: list[Feed], fetches: list[str], resources: dict)
         if name not in needed and name not in fed_nodes:
             needed.add(name)
             stack.extend(graph_scan.node_of(i) for i in inputs[name])
-    names = {f.tensor: f"tfx_edge_feed_{i}" for i, f in enumerate(feeds)}
+    names = {tensor: f"tfx_edge_feed_{i}" for i, (tensor, _, _) in enumerate(placeholders)}
     names |= {t.removesuffix(":0"): n for t, n in list(names.items()) if t.endswith(":0")}
     sub = type(graph_def)()
     sub.versions.CopyFrom(graph_def.versions)
@@ -324,8 +409,8 @@ def _subgraph(graph_def, feeds: list[Feed], fetches: list[str], resources: dict)
         copy.CopyFrom(node)
         del copy.input[:]
         copy.input.extend(names.get(i, i) + (":0" if i in names else "") for i in inputs[node.name])
-    for f in feeds:
-        placeholder = sub.node.add(name=names[f.tensor], op="Placeholder")
-        placeholder.attr["dtype"].type = tf.as_dtype(f.dtype).as_datatype_enum
-        placeholder.attr["shape"].shape.CopyFrom(tf.TensorShape([None if d < 0 else d for d in f.shape]).as_proto())
-    return sub, [names[f.tensor] + ":0" for f in feeds], sorted(n for n in resources if n in needed)
+    for tensor, dtype, shape in placeholders:
+        placeholder = sub.node.add(name=names[tensor], op="Placeholder")
+        placeholder.attr["dtype"].type = tf.as_dtype(dtype).as_datatype_enum
+        placeholder.attr["shape"].shape.CopyFrom(tf.TensorShape([None if d < 0 else d for d in shape]).as_proto())
+    return sub, [names[t] + ":0" for t, _, _ in placeholders], sorted(n for n in resources if n in needed)

@@ -27,9 +27,14 @@ from tfx_edge.schemas import metric_table
 Z_95 = 1.959963984540054
 
 
-def correct(labels: np.ndarray, scores: np.ndarray, k: int = 1) -> np.ndarray:
-    """1.0 where the label is among the top k scores (a non-finite row is a miss, as in accuracy)."""
+def correct(labels: np.ndarray, scores: np.ndarray, k: int | None = None) -> np.ndarray:
+    """1.0 where the example counts as right, exactly as metrics.classification_stats counts it (a
+    non-finite row is a miss): k=None, accuracy: the label is the argmax (the first of tied top
+    scores, as Keras and TFMA count; int8 outputs tie often); k: top-k accuracy, the label's
+    score has fewer than k scores above it (ties count in, as tf.math.in_top_k)."""
     finite = np.isfinite(scores).all(axis=1)
+    if k is None:
+        return (finite & (np.argmax(scores, axis=1) == labels)).astype(np.float64)
     label_score = scores[np.arange(len(labels)), labels]
     rank = np.sum(scores > label_score[:, None], axis=1)
     return (finite & (rank < k)).astype(np.float64)

@@ -6,7 +6,9 @@ must compute what the SavedModel computes. On the Quantizer's parity sample
 Examples in, or the dense inputs), the float32 TFLite runs on the derived inputs,
 and every output must agree within `tolerance * (1 + max |SavedModel output|)`.
 With no examples (a dense signature and no Examples channel) seeded probe inputs
-are used instead. NaN or inf anywhere fails.
+are used instead. NaN or inf anywhere fails. Each single-valued VarLen feature fed dense
+(core/single_valued.py) is also checked missing: one sample example is added without it, so
+the missing-value contract is verified whether or not the sample has a missing value.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def check(float_model: bytes, key: str, source_dir: str, derived: derive.Derived
     """{output: {max_abs_diff, scale}, ...} plus the verdict; raises ParityError beyond tolerance."""
     _, signature = derive.load_signature(source_dir, key)
     if records:
+        records = list(records) + without_features(records, derived.single_valued)
         tflite_inputs, _ = derive.inputs_from_records(records, derived, derived_dir, mapping)
         expected = _run_signature(signature, derived, records, tflite_inputs)
         source = "examples"
@@ -50,6 +53,19 @@ def check(float_model: bytes, key: str, source_dir: str, derived: derive.Derived
             f"Check the signature for ops the converter rewrites, or raise parity_tolerance if the "
             f"difference is expected")
     return report
+
+
+def without_features(records: list[bytes], features) -> list[bytes]:
+    """For each feature, the first record holding it, serialized again without it."""
+    out = []
+    for feature in features:
+        for record in records:
+            example = tf.train.Example.FromString(record)
+            if feature in example.features.feature:
+                del example.features.feature[feature]
+                out.append(example.SerializeToString())
+                break
+    return out
 
 
 def _run_signature(signature, derived: derive.Derived, records, inputs: dict) -> dict[str, np.ndarray]:

@@ -42,7 +42,7 @@ import threading
 import uuid
 from typing import Any, Iterable, Iterator, Mapping
 
-from tfx_edge.components.core import examples, input_mapping, metrics, scoring, tfrecord
+from tfx_edge.components.core import examples, input_mapping, metrics, scoring, single_valued, tfrecord
 
 _MODULES_LOADED = time.perf_counter()
 # pylint: enable=g-import-not-at-top,wrong-import-position,g-bad-import-order
@@ -70,6 +70,7 @@ class Job:
     batch_size: int
     num_threads: int = 1
     shards_per_file: int | None = None      # units per file: None chooses (see units)
+    contract: Mapping[str, str] = dataclasses.field(default_factory=dict)   # single_valued.fill's
 
 
 def _read(path: str) -> bytes:
@@ -249,7 +250,7 @@ class ScoreUnit(beam.DoFn):
             return dict(facts)
 
     def _decode(self, records: list[bytes]):
-        features = self._decoder.decode(records)
+        features = single_valued.fill(self._decoder.decode(records), self._job.contract, len(records))
         return features, {name: input_mapping.feed(features, runner.inputs, self._job.mapping)
                           for name, runner in self._runners.items()}, len(records)
 

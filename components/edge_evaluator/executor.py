@@ -42,7 +42,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         key = export.plan.signature_key
         saved_dir = _saved_model_dir(config, input_dict.get(specs.SAVED_MODEL_KEY) or [])
         mapping = config.input_mapping if config.input_mapping is not None else dict(export.plan.input_mapping)
-        plan = planning.plan(config, quant, ref, files, key, mapping, saved_dir)
+        plan = planning.plan(config, quant, ref, files, key, mapping, saved_dir,
+                             export.plan.derivation.missing_contract)
 
         summary = self._score(files, plan.job, evaluation.uri) if plan.job else report.EMPTY_SUMMARY
         _check_slice_features(config, summary)

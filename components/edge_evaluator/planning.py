@@ -8,11 +8,11 @@ of classes and the slice features, and builds the scoring Job.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
-from tfx_edge.components.core import binary_scoring, examples, input_mapping, litert, metrics, scoring
+from tfx_edge.components.core import binary_scoring, examples, input_mapping, litert, metrics, scoring, single_valued
 from tfx_edge.components.edge_evaluator import beam_job
 from tfx_edge.schemas import metric_table
 from tfx_edge.schemas.evaluation import EvaluationConfig, Task
@@ -69,7 +69,9 @@ def _tensor_bytes(spec: input_mapping.TensorSpec) -> int:
 
 
 def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: list[str],
-         key: str, explicit_mapping: dict | None, saved_model_dir: str | None) -> Plan:
+         key: str, explicit_mapping: dict | None, saved_model_dir: str | None,
+         contract: Mapping[str, str] | None = None) -> Plan:
+    """contract: {feature: dtype} of single-valued VarLen inputs fed dense (core/single_valued.py)."""
     if [t.name for t in quant.inputs] != [t.name for t in ref.inputs]:
         raise ValueError(f"quantized and float models take different inputs: "
                          f"{[t.name for t in quant.inputs]} vs {[t.name for t in ref.inputs]}")
@@ -77,7 +79,8 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
     records = _first_batch(files, config.batch_size or FIRST_BATCH)
     if not records:
         return Plan(None, None, None)
-    first = examples.Decoder().decode(records)
+    contract = dict(contract or {})
+    first = single_valued.fill(examples.Decoder().decode(records), contract, len(records))
     mapping = input_mapping.resolve(quant.inputs, list(first), explicit_mapping or {})
     _check_label(config, first)
     classes = _classes(config, quant, ref, output)
@@ -95,7 +98,7 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
         models[names.SAVED_MODEL] = (beam_job.SAVED_MODEL, saved_model_dir)
     batch = config.batch_size or auto_batch_size(sum(map(len, records)) / len(records), (quant, ref))
     job = beam_job.Job(models, key, mapping, spec, batch, config.num_threads,
-                       config.shards_per_file)
+                       config.shards_per_file, contract)
     return Plan(job, first, classes)
 
 

@@ -30,7 +30,7 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
     start = time.monotonic()
     auto = _strict.need(config.auto, "auto")
     tensors = list(derived.inputs)
-    subset, validation, record = _validation(config, tensors, examples_artifact)
+    subset, validation, record = _validation(config, tensors, examples_artifact, derived.missing_contract)
     exclude = holdout.digests(subset) if config.calibration.split == auto.validation_split else frozenset()
     cal_record, mapping, arrays, sampled = sampling.calibrate(config, derived, derived_dir, examples_artifact,
                                                               plan_uri, exclude)
@@ -55,10 +55,10 @@ def search(config: QuantizationConfig, source: str, derived: derive.Derived, der
             "qat": qat, "auto": summary}
 
 
-def _validation(config: QuantizationConfig, tensors, examples_artifact):
+def _validation(config: QuantizationConfig, tensors, examples_artifact, contract):
     auto = _strict.need(config.auto, "auto")
     files = io_utils.split_files(examples_artifact, auto.validation_split, "auto.validation_split")
-    return auto_eval.validation_subset(examples.iter_records(files), tensors, config)
+    return auto_eval.validation_subset(examples.iter_records(files), tensors, config, contract)
 
 
 def _cache_dir(auto, plan_uri: str) -> str:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
+
+from absl import logging
 
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact, artifact_utils
 
 from tfx_edge.components import artifacts, io_utils, record_files, specs
 from tfx_edge.components.core import auto_eval, derive
-from tfx_edge.components.quantizer import sampling
+from tfx_edge.components.quantizer import sampling, schema_facts
 from tfx_edge.schemas import _strict, records
+from tfx_edge.schemas.modes import MODES
 from tfx_edge.schemas.quantization import Mode, Placement, QuantizationConfig
 
 
@@ -29,8 +33,11 @@ class Executor(base_executor.BaseExecutor):
         source = io_utils.serving_dir(model)
         derived_dir = os.path.join(plan_artifact.uri, artifacts.DERIVED_MODEL_DIR)
         probe = sampling.probe_records(config, examples_artifact) if config.placement == Placement.TRANSFORMED else None
-        derived = derive.derive(source, config.signature_key, derived_dir, config.placement, probe)
+        schema = _single_or_none(input_dict.get(specs.SCHEMA_KEY))
+        single = schema_facts.single_valued(schema) if schema is not None else None
+        derived = derive.derive(source, config.signature_key, derived_dir, config.placement, probe, single)
         _check_supported(config, derived)
+        config = _sparse_in_float(config, derived)
         if config.mode == Mode.AUTO:
             from tfx_edge.components.quantizer import auto  # pylint: disable=g-import-not-at-top
             parts = auto.search(config, source, derived, derived_dir, examples_artifact, plan_artifact.uri)
@@ -55,6 +62,24 @@ def _check_supported(config: QuantizationConfig, derived: derive.Derived) -> Non
     if derived.raw_features and config.mode in (Mode.AUTO, Mode.QAT):
         raise ValueError(f"mode={config.mode.value!r} with placement='transformed' is not supported: the "
                          f"search and QAT read raw examples; use placement='embedded' or another mode")
+    if derived.single_valued and config.mode in (Mode.AUTO, Mode.QAT):
+        raise ValueError(f"mode={config.mode.value!r} with VarLen features fed dense ({list(derived.single_valued)}) "
+                         f"is not supported yet; choose a mode (int8, dynamic_range, float16, ...)")
+
+
+# LiteRT's int8 SPARSE_TO_DENSE gives wrong values (measured: outputs off by the output's own scale,
+# against 0.04 with it in float), so where VarLen features are fed dense it stays in float.
+SPARSE_FLOAT_OPS = ("SPARSE_TO_DENSE",)
+
+
+def _sparse_in_float(config: QuantizationConfig, derived: derive.Derived) -> QuantizationConfig:
+    """The config with SPARSE_FLOAT_OPS kept in float when the derived model densifies VarLen features
+    and the mode quantizes activations with a float fallback; recorded in the plan's config."""
+    if not derived.single_valued or not MODES[config.mode].float_fallback:
+        return config
+    ops = tuple(sorted(set(config.keep_float_ops) | set(SPARSE_FLOAT_OPS)))
+    logging.info("Quantizer: keeping %s in float (VarLen features %s fed dense)", ops, list(derived.single_valued))
+    return dataclasses.replace(config, keep_float_ops=ops)
 
 
 def _prepare(config: QuantizationConfig, source: str, derived: derive.Derived, derived_dir: str,

@@ -39,7 +39,7 @@ def calibrate(config: QuantizationConfig, derived: derive.Derived, derived_dir: 
             f"{files}); set calibration.split to a split with data, or re-run the ExampleGen that wrote it")
     arrays, mapping = derive.inputs_from_records(records, derived, derived_dir, config.input_mapping)
     arrays = calibration.storable(arrays)   # np.savez below writes them without pickling
-    _refuse_nonfinite(arrays, cal.split, files)
+    _refuse_nonfinite({k: v for k, v in arrays.items() if k not in derived.single_valued}, cal.split, files)
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **arrays)
     io_utils.write_bytes(os.path.join(out_dir, artifacts.CALIBRATION_FILE), buffer.getvalue())
