@@ -18,6 +18,7 @@ CONFIG_KEY = "config"
 MODEL_KEY = "model"                  # Quantizer, TFLiteExporter: the Trainer's model; EdgeEvaluator: the TFLite
 EXAMPLES_KEY = "examples"
 SCHEMA_KEY = "schema"                # Quantizer: SchemaGen's schema (single-valued VarLen features)
+STATISTICS_KEY = "statistics"        # Quantizer: StatisticsGen's statistics (the same, from the data)
 PLAN_KEY = "plan"
 TFLITE_MODEL_KEY = "tflite_model"
 FLOAT_MODEL_KEY = "float_model"
@@ -33,6 +34,7 @@ class QuantizerSpec(component_spec.ComponentSpec):
         MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
         SCHEMA_KEY: component_spec.ChannelParameter(type=standard_artifacts.Schema, optional=True),
+        STATISTICS_KEY: component_spec.ChannelParameter(type=standard_artifacts.ExampleStatistics, optional=True),
     }
     OUTPUTS = {PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan)}
 

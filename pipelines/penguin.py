@@ -71,7 +71,7 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
     edge = edge_components(trainer.outputs["model"], example_gen.outputs["examples"], None,
                            quantization, evaluation, serving_dir,
                            eval_examples=transform.outputs["transformed_examples"] if transformed else None,
-                           schema=schema_gen.outputs["schema"])
+                           schema=schema_gen.outputs["schema"], statistics=statistics_gen.outputs["statistics"])
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, transform, trainer] + edge,

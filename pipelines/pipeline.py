@@ -116,14 +116,17 @@ def _float_evaluation(examples, model, float_min_accuracy: float):
 
 
 def edge_components(model, examples, float_blessing, quantization: QuantizationConfig,
-                    evaluation: EvaluationConfig, serving_dir: str, eval_examples=None, schema=None) -> list:
+                    evaluation: EvaluationConfig, serving_dir: str, eval_examples=None, schema=None,
+                    statistics=None) -> list:
     """The tfx-edge tail after any Trainer: Quantizer -> TFLiteExporter -> EdgeEvaluator -> Pusher.
 
     eval_examples: what the EdgeEvaluator scores (default `examples`); with placement
-    'transformed', Transform's transformed_examples. schema: SchemaGen's output (the Quantizer
-    feeds single-valued VarLen features dense in placement 'embedded').
+    'transformed', Transform's transformed_examples. schema / statistics: SchemaGen's /
+    StatisticsGen's outputs (the Quantizer feeds single-valued VarLen features dense in placement
+    'embedded').
     """
-    quantizer = Quantizer(model=model, examples=examples, config=quantization, schema=schema)
+    quantizer = Quantizer(model=model, examples=examples, config=quantization, schema=schema,
+                          statistics=statistics)
     exporter = TFLiteExporter(model=model, plan=quantizer.outputs["plan"])
     edge_evaluator = EdgeEvaluator(
         examples=eval_examples or examples, model=exporter.outputs["tflite_model"],

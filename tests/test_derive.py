@@ -224,3 +224,41 @@ def test_conversion_hints_never_name_what_the_user_already_did(what, named, not_
     message = convert.explain(what, "'tf.Foo' op is neither a custom op nor a flex op")
     hint = message.split("tf.Foo' op is neither a custom op nor a flex op", 1)[1]
     assert "Foo" in message and all(n in hint for n in named) and not any(n in hint for n in not_named)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_transform_buckets_become_builtin_comparisons_and_pass_parity(side, tmp_path):
+    """tf.Transform's own apply_buckets (tf.searchsorted: UpperBound / LowerBound, not in LiteRT's
+    builtin set) is rewritten to a count of boundaries at or below each value; values equal to a
+    boundary and beyond both ends included, the float32 TFLite equals the SavedModel and int8 converts."""
+    import tensorflow_transform as tft
+    from tensorflow_transform import tf_utils
+    boundaries = tf.constant([[-1.0, 0.0, 0.5, 2.0]])
+    weights = tf.Variable(np.linspace(-1, 1, 5 * 3, dtype=np.float32).reshape(5, 3))
+    spec = {"x": tf.io.FixedLenFeature([1], tf.float32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(serialized):
+        x = tf.io.parse_example(serialized, spec)["x"][:, 0]
+        if side == "right":
+            ids = tft.apply_buckets(x, boundaries)
+        else:
+            ids = tf_utils.assign_buckets(x, boundaries, side=tf_utils.Side.LEFT)
+        return {"logits": tf.one_hot(ids, 5) @ weights}
+    module = tf.Module()
+    module.weights, module.serve = weights, serve
+    source = str(tmp_path / "src")
+    tf.saved_model.save(module, source, signatures={KEY: serve})
+    values = [-3.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 7.0] * 4
+    records = [tf.train.Example(features=tf.train.Features(feature={
+        "x": tf.train.Feature(float_list=tf.train.FloatList(value=[v]))})).SerializeToString() for v in values]
+    out = str(tmp_path / "d")
+    derived = derive.derive(source, KEY, out, Placement.EMBEDDED)
+    float_model = convert.convert_float(out, KEY)
+    ops = _ops(float_model)
+    assert not {"UPPER_BOUND", "LOWER_BOUND"} & ops and "SUM" in ops, ops
+    report = parity.check(float_model, KEY, source, derived, out, records, None, 1e-6)
+    assert report["passed"] and report["worst_relative_diff"] == 0.0
+    int8 = convert.convert(out, QuantizationConfig(mode=Mode.INT8, calibration=CalibrationConfig(num_samples=36)),
+                           {"x": np.array(values, np.float32).reshape(-1, 1)})
+    checks.smoke_run(int8, KEY)

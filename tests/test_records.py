@@ -20,9 +20,9 @@ from tfx_edge.schemas.quantization import QuantizationConfig
 # Adding, removing, renaming or retyping a field changes a record's schema: bump its VERSION (readers
 # refuse other versions, so old files are re-made rather than misread) and update the line here.
 SCHEMAS = {
-    "tfx_edge.QuantizationPlan": (4, "eade1f1d70ec"),
-    "tfx_edge.ExportReport": (4, "69f4be4d0a91"),
-    "tfx_edge.EdgeEvaluation": (7, "e975b8214009"),
+    "tfx_edge.QuantizationPlan": (4, "ad547c33d2dd"),
+    "tfx_edge.ExportReport": (4, "1e88d33c9f6a"),
+    "tfx_edge.EdgeEvaluation": (7, "754a5c8d3585"),
 }
 
 

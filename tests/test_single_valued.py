@@ -91,10 +91,10 @@ def source(tmp_path_factory):
 
 def test_without_a_schema_the_varlen_features_are_refused_naming_them_and_the_schema_wiring(source, tmp_path):
     _, path, _, _ = source
-    with pytest.raises(DeriveError, match=r"features \['a', 'c'\] are used as sparse.*no schema reached the "
-                                          r"Quantizer.*edge_components\(\.\.\., schema=\.\.\.\)"):
+    with pytest.raises(DeriveError, match=r"features \['a', 'c'\] are used as sparse.*neither reached the "
+                                          r"Quantizer.*edge_components\(\.\.\., schema=\.\.\., statistics=\.\.\.\)"):
         derive.derive(path, KEY, str(tmp_path / "d"), Placement.EMBEDDED)
-    with pytest.raises(DeriveError, match=r"feature 'c' is used as a sparse.*value_count.max: 1"):
+    with pytest.raises(DeriveError, match=r"feature 'c' is used as a sparse.*value_count.max: 1.*statistics"):
         derive.derive(path, KEY, str(tmp_path / "d2"), Placement.EMBEDDED, single_valued=frozenset({"a"}))
 
 
@@ -160,3 +160,25 @@ def test_quantizer_with_the_schema_exports_int8_that_the_gate_blesses(source):
     assert report.plan.config.keep_float_ops == ("SPARSE_TO_DENSE",)   # LiteRT's int8 kernel is wrong
     assert report.plan.derivation.single_valued == ("a", "c") and report.parity.passed
     assert result.slices[""].metrics["float_tflite"]["accuracy"] == 1.0   # labels are the model's own classes
+
+
+def test_statistics_of_every_split_decide_single_valued_features():
+    """TFX's taxi data: empty CSV cells are present with no value, so SchemaGen writes no value_count for
+    those columns; StatisticsGen's max_num_values (0 or 1) shows them single-valued."""
+    from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+    from tfx_edge.components.quantizer import schema_facts
+
+    def split(counts: dict) -> statistics_pb2.DatasetFeatureStatisticsList:
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        dataset = stats.datasets.add()
+        for name, most in counts.items():
+            feature = dataset.features.add()
+            feature.path.step.append(name)
+            feature.num_stats.common_stats.max_num_values = most
+        return stats
+    assert schema_facts.statistics_names([split({"a": 1, "b": 1, "c": 0}), split({"a": 1, "b": 2})]) == ["a", "c"]
+    schema = schema_pb2.Schema()
+    schema.feature.add(name="a").value_count.max = 1
+    schema.feature.add(name="b").value_count.max = 3
+    schema.feature.add(name="c")
+    assert schema_facts.schema_names(schema) == ["a"]

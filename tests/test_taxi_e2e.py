@@ -81,3 +81,42 @@ def test_gate_figures_equal_an_independent_loop_through_the_models_own_signature
     assert round(evaluation.slices[""].metrics["quantized"]["binary_accuracy"] * total) == correct
     assert evaluation.blessed == all(check.passed for check in evaluation.checks)
     assert ("gate: BLESSED" in run["text"]) == evaluation.blessed
+
+
+def test_embedded_is_refused_naming_exactly_what_no_builtin_op_can_preprocess(runs, tmp_path):
+    """Placement 'embedded' with SchemaGen's and StatisticsGen's outputs (edge_components wires them): the
+    15 numeric VarLen features (at most one value each) are fed dense; the refusal names only the
+    string features with their vocabulary / OOV-hash ops and the bucketized ones inside the Transform's
+    function body, with the way out."""
+    from tfx.types import artifact_utils, standard_artifacts
+    from helpers import make_artifact
+    from tfx_edge.components import specs
+    from tfx_edge.components.artifacts import QuantizationPlan
+    from tfx_edge.components.core.graph_cut import DeriveError
+    from tfx_edge.components.quantizer import executor
+    from tfx_edge.schemas import Mode, Placement, QuantizationConfig
+    store = runs["dynamic_range"]["store"]
+
+    def latest(type_name: str, contains: str):
+        found = max((a for a in store.get_artifacts_by_type(type_name) if contains in a.uri), key=lambda a: a.id)
+        artifact = make_artifact(getattr(standard_artifacts, type_name), found.uri)
+        if type_name in ("Examples", "ExampleStatistics"):
+            artifact.split_names = artifact_utils.encode_split_names(["train", "eval"])
+        return artifact
+    inputs = {specs.MODEL_KEY: [latest("Model", "/Trainer/")], specs.EXAMPLES_KEY: [latest("Examples", "CsvExampleGen")],
+              specs.SCHEMA_KEY: [latest("Schema", "SchemaGen")],
+              specs.STATISTICS_KEY: [latest("ExampleStatistics", "StatisticsGen")]}
+    config = QuantizationConfig(mode=Mode.DYNAMIC_RANGE, placement=Placement.EMBEDDED)
+    plan = make_artifact(QuantizationPlan, str(tmp_path / "plan"))
+    with pytest.raises(DeriveError) as refused:
+        executor.Executor().Do(inputs, {specs.PLAN_KEY: [plan]}, {specs.CONFIG_KEY: config.to_json()})
+    message = str(refused.value)
+    print(f"\ntaxi embedded: {message}")
+    assert "features ['company', 'payment_type'] are used as sparse" in message
+    assert "string features ['company', 'payment_type'] stay sparse" in message
+    assert "StringToHashBucketFast (features ['company', 'payment_type'])" in message
+    assert ("UpperBound (features ['dropoff_latitude', 'dropoff_longitude', 'pickup_latitude', 'pickup_longitude'])"
+            in message)
+    fed = message.split("where the cut feeds ")[1].split("]")[0]
+    assert fed.count("'") // 2 == 15 and "'trip_seconds'" in fed   # every numeric feature is fed dense
+    assert not os.path.exists(os.path.join(plan.uri, "plan.json"))   # nothing half-written is published

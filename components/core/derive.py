@@ -85,8 +85,8 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
            probe: Sequence[bytes] | None = None, single_valued: frozenset[str] | None = None) -> Derived:
     """Writes the derived SavedModel (signature `key`) to out_dir; returns what it takes.
     probe: serialized examples of the pipeline's data ('transformed': names the Transform outputs).
-    single_valued: the features the pipeline's schema declares with at most one value per example
-    (None: no schema given); 'embedded' feeds such VarLen features dense [batch, 1]."""
+    single_valued: the features the pipeline's schema or statistics show with at most one value per
+    example (None: neither given); 'embedded' feeds such VarLen features dense [batch, 1]."""
     loaded, signature = load_signature(saved_model_dir, key)
     frozen = convert_to_constants.convert_variables_to_constants_v2(signature)
     graph_def, rewritten = graph_rewrite.rewrite(frozen.graph.as_graph_def())
@@ -117,7 +117,8 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
         sparse = graph.used_sparse(feeds, outputs, parse)
         dense_sparse = graph.single_valued_features(parse, sparse & (single_valued or frozenset()))
         feeds += dense_sparse
-        why_sparse = _why_sparse(single_valued, graph.string_sparse(parse, sparse))
+        strings = graph.string_sparse(parse, sparse)
+        why_sparse = _why_sparse(single_valued, strings, sparse - strings - {f.name for f in dense_sparse})
         kind, used_placement = EXAMPLES, placement
     graph.check_reachable(feeds, outputs, parse, why_sparse)
     signatures[key] = graph_cut.function(graph.graph_def, feeds, outputs, graph.resources)
@@ -126,20 +127,21 @@ def derive(saved_model_dir: str, key: str, out_dir: str, placement: Placement,
                    tuple(f.name for f in dense_sparse))
 
 
-def _why_sparse(single_valued: frozenset[str] | None, strings: set[str]) -> str:
-    """Why the sparse features left are not fed dense (for the refusal)."""
+def _why_sparse(single_valued: frozenset[str] | None, strings: set[str], numeric: set[str]) -> str:
+    """Why the sparse features left (strings, numeric) are not fed dense (for the refusal)."""
     why = []
     if strings:
         why.append(f"string features {sorted(strings)} stay sparse: LiteRT has no builtin kernel that makes sparse "
                    f"strings dense (SparseToDense, SelectV2 on strings)")
-    if single_valued is None:
-        why.append("a numeric VarLen feature is fed dense [batch, 1] when the pipeline's schema shows at most one "
-                   "value per example, but no schema reached the Quantizer: wire SchemaGen's output into it, "
-                   "Quantizer(schema=...) / edge_components(..., schema=...)")
-    else:
-        why.append("a numeric one is fed dense only when the schema declares at most one value per example "
-                   "(value_count.max: 1)")
-    return " (" + "; ".join(why) + ")"
+    if numeric and single_valued is None:
+        why.append("a numeric VarLen feature is fed dense [batch, 1] when the pipeline's schema or statistics "
+                   "show at most one value per example, but neither reached the Quantizer: wire SchemaGen's and "
+                   "StatisticsGen's outputs into it, Quantizer(schema=..., statistics=...) / "
+                   "edge_components(..., schema=..., statistics=...)")
+    elif numeric:
+        why.append(f"numeric features {sorted(numeric)} are fed dense only when the schema (value_count.max: 1) "
+                   f"or the statistics of every split show at most one value per example")
+    return " (" + "; ".join(why) + ")" if why else ""
 
 
 def _transform_outputs(graph: graph_cut.Graph, parse, layer, key: str, probe):

@@ -31,7 +31,7 @@ NEEDS_SELECT_OPS = frozenset({
     "LookupTableFindV2", "LookupTableFind", "HashTableV2", "MutableHashTableV2", "StringToHashBucketFast",
     "StringToHashBucketStrong", "StringToHashBucket", "DenseBincount", "Bincount", "StringSplitV2",
     "StaticRegexReplace", "RegexReplace", "StringLower", "StringStrip", "Substr", "AsString",
-    "StringToNumber"})
+    "StringToNumber", "UpperBound", "LowerBound"})   # Bounds: tf.Transform's apply_buckets (searchsorted)
 _NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
 
 

@@ -7,6 +7,10 @@ The node keeps its name, so every consumer reads the rewrite. Ids outside [0, si
 nowhere, as in TensorFlow's kernel on ids it accepts. The exporter's parity check (float32 TFLite
 against the Trainer's own signature) verifies every rewrite on the pipeline's own examples; it
 also catches the one guess made here, the output rank when the graph does not record it (2).
+
+UpperBound / LowerBound (tf.searchsorted: tf.Transform's apply_buckets / bucketize) become a count of
+the boundaries at or below (UpperBound) or below (LowerBound) each value: ExpandDims both sides, a
+LessEqual / Less comparison, Cast and Sum over the boundaries' axis, builtin ops all.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from tensorflow.core.framework import attr_value_pb2
 
 from tfx_edge.components.core.graph_cut import DeriveError
 
-REWRITTEN_OPS = ("DenseBincount",)
+BOUND_COMPARISONS = {"UpperBound": "LessEqual", "LowerBound": "Less"}   # boundary <= / < value
+REWRITTEN_OPS = ("DenseBincount", *BOUND_COMPARISONS)
 
 
 def rewrite(graph_def) -> tuple[object, dict[str, int]]:
@@ -26,9 +31,40 @@ def rewrite(graph_def) -> tuple[object, dict[str, int]]:
     out.CopyFrom(graph_def)
     nodes = {n.name: n for n in out.node}
     found = [n for n in out.node if n.op in REWRITTEN_OPS]
+    counts: dict[str, int] = {}
     for node in found:
-        _bincount(out, nodes, node)
-    return out, ({"DenseBincount": len(found)} if found else {})
+        counts[node.op] = counts.get(node.op, 0) + 1
+        if node.op in BOUND_COMPARISONS:
+            _bound(out, node)
+        else:
+            _bincount(out, nodes, node)
+    return out, counts
+
+
+def _bound(graph_def, node) -> None:
+    """UpperBound(sorted [B, K], values [B, N]) = sum over k of (sorted[b, k] <= values[b, n]);
+    LowerBound with <. The node keeps its name."""
+    boundaries, values = (i for i in node.input if not i.startswith("^"))
+    name, dtype, out_type = node.name, node.attr["T"].type, node.attr["out_type"].type
+    sides = []
+    for side, tensor, dim in (("boundaries", boundaries, 1), ("values", values, -1)):
+        at = _add_const(graph_def, f"{name}/tfx_edge_{side}_axis", np.array(dim, np.int32))
+        expanded = graph_def.node.add(name=f"{name}/tfx_edge_{side}", op="ExpandDims", input=[tensor, at])
+        expanded.attr["T"].type = dtype
+        expanded.attr["Tdim"].type = tf.int32.as_datatype_enum
+        sides.append(expanded.name)
+    compared = graph_def.node.add(name=f"{name}/tfx_edge_compare", op=BOUND_COMPARISONS[node.op], input=sides)
+    compared.attr["T"].type = dtype
+    counted = graph_def.node.add(name=f"{name}/tfx_edge_count", op="Cast", input=[compared.name])
+    counted.attr["SrcT"].type = tf.bool.as_datatype_enum
+    counted.attr["DstT"].type = out_type
+    last = _add_const(graph_def, f"{name}/tfx_edge_axis", np.array(-1, np.int32))
+    node.Clear()
+    node.name, node.op = name, "Sum"
+    node.input.extend([counted.name, last])
+    node.attr["T"].type = out_type
+    node.attr["Tidx"].type = tf.int32.as_datatype_enum
+    node.attr["keep_dims"].b = False
 
 
 def _bincount(graph_def, nodes: dict, node) -> None:

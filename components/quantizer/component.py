@@ -28,10 +28,12 @@ class Quantizer(base_component.BaseComponent):
 
     def __init__(self, model: types.BaseChannel,
                  config: QuantizationConfig | Mapping[str, Any],
-                 examples: types.BaseChannel | None = None, schema: types.BaseChannel | None = None):
-        """schema: SchemaGen's output; with it, placement 'embedded' feeds a VarLen feature the schema
-        declares with at most one value per example as a dense [batch, 1] input
-        (components/core/single_valued.py: what the app feeds for a missing value)."""
+                 examples: types.BaseChannel | None = None, schema: types.BaseChannel | None = None,
+                 statistics: types.BaseChannel | None = None):
+        """schema / statistics: SchemaGen's / StatisticsGen's outputs; with them, placement 'embedded'
+        feeds a VarLen feature that the schema declares, or the statistics of every split show, with
+        at most one value per example as a dense [batch, 1] input (components/core/single_valued.py:
+        what the app feeds for a missing value)."""
         config = QuantizationConfig.coerce(config)
         needs_examples = config.needs_calibration or config.mode == Mode.QAT
         if needs_examples and examples is None:
@@ -39,5 +41,5 @@ class Quantizer(base_component.BaseComponent):
                 f"examples=None is invalid for mode={config.mode.value!r}: calibration/QAT "
                 f"reads the pipeline's Examples; pass examples=example_gen.outputs['examples']")
         super().__init__(spec=QuantizerSpec(
-            model=model, examples=examples, schema=schema, config=config.to_json(),
+            model=model, examples=examples, schema=schema, statistics=statistics, config=config.to_json(),
             plan=types.Channel(type=QuantizationPlan)))

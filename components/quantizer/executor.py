@@ -33,8 +33,8 @@ class Executor(base_executor.BaseExecutor):
         source = io_utils.serving_dir(model)
         derived_dir = os.path.join(plan_artifact.uri, artifacts.DERIVED_MODEL_DIR)
         probe = sampling.probe_records(config, examples_artifact) if config.placement == Placement.TRANSFORMED else None
-        schema = _single_or_none(input_dict.get(specs.SCHEMA_KEY))
-        single = schema_facts.single_valued(schema) if schema is not None else None
+        single = schema_facts.single_valued(_single_or_none(input_dict.get(specs.SCHEMA_KEY)),
+                                            _single_or_none(input_dict.get(specs.STATISTICS_KEY)))
         derived = derive.derive(source, config.signature_key, derived_dir, config.placement, probe, single)
         _check_supported(config, derived)
         config = _sparse_in_float(config, derived)
