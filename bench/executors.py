@@ -24,12 +24,13 @@ def run_quantizer(config: Any, model: Any, examples: Any, out_uri: str) -> Any:
     return plan
 
 
-def run_exporter(model: Any, plan: Any, out_root: str) -> tuple[Any, Any]:
+def run_exporter(model: Any, plan: Any, out_root: str, export: Any = None) -> tuple[Any, Any]:
     from tfx.types import standard_artifacts
     from tfx_edge.components import specs
     from tfx_edge.components.tflite_exporter import executor
     tflite = make_artifact(standard_artifacts.Model, os.path.join(out_root, "tflite_model"))
     float_model = make_artifact(standard_artifacts.Model, os.path.join(out_root, "float_model"))
+    properties = {specs.CONFIG_KEY: export.to_json()} if export is not None else {}
     executor.Executor().Do({specs.MODEL_KEY: [model], specs.PLAN_KEY: [plan]},
-                           {specs.TFLITE_MODEL_KEY: [tflite], specs.FLOAT_MODEL_KEY: [float_model]}, {})
+                           {specs.TFLITE_MODEL_KEY: [tflite], specs.FLOAT_MODEL_KEY: [float_model]}, properties)
     return tflite, float_model

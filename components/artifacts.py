@@ -19,10 +19,10 @@ class EdgeEvaluation(artifact.Artifact):
 
 
 # Files inside artifacts: defined in schemas/names.py (TF-free readers use them too).
-from tfx_edge.schemas.names import (AEQ_RECIPE_FILE, BLESSED_FILE, CALIBRATION_FILE, DERIVED_MODEL_DIR,  # noqa: E402,F401
-                                    EXPORT_REPORT_FILE, HTML_REPORT_FILE, LAYER_REPORT_FILE, METRICS_FILE,
-                                    NOT_BLESSED_FILE, PARITY_FILE, PLAN_FILE, QAT_MODEL_DIR, REPORT_FILE,
-                                    TFLITE_FILE)
+from tfx_edge.schemas.names import (AEQ_RECIPE_FILE, APP_CONTRACT_FILE, BLESSED_FILE,  # noqa: E402,F401
+                                    CALIBRATION_FILE, DERIVED_MODEL_DIR, EXPORT_REPORT_FILE, HTML_REPORT_FILE,
+                                    LABELS_FILE, LAYER_REPORT_FILE, METRICS_FILE, NOT_BLESSED_FILE, PARITY_FILE,
+                                    PLAN_FILE, QAT_MODEL_DIR, REPORT_FILE, TFLITE_FILE)
 
 # Custom properties. The blessing's `current_model_id` / `current_model` name the float
 # parent the gate compared against (copied from the float Evaluator's blessing), never a

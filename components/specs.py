@@ -40,7 +40,7 @@ class QuantizerSpec(component_spec.ComponentSpec):
 
 
 class TFLiteExporterSpec(component_spec.ComponentSpec):
-    PARAMETERS: dict[str, component_spec.ExecutionParameter] = {}
+    PARAMETERS = {CONFIG_KEY: component_spec.ExecutionParameter(type=str, optional=True)}
     INPUTS = {
         MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         PLAN_KEY: component_spec.ChannelParameter(type=QuantizationPlan),

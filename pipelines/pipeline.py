@@ -16,7 +16,7 @@ from tfx.proto import example_gen_pb2
 from tfx_edge.components import EdgeEvaluator, Quantizer, TFLiteExporter
 from tfx_edge.pipelines import digits_model
 from tfx_edge.pipelines.demo_data import LABEL_KEY
-from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, QuantizationConfig,
+from tfx_edge.schemas import (EvaluationConfig, ExportConfig, MetricThreshold, OutputKind, QuantizationConfig,
                               SliceThreshold, Thresholds)
 
 TRAINER_RUN_FN = "tfx_edge.pipelines.digits_model.run_fn"
@@ -59,6 +59,11 @@ def _check_splits(quantization: QuantizationConfig, evaluation: EvaluationConfig
                          f"e.g. 'train'")
 
 
+# The demo's class names and description, in the pushed model's metadata and labels.txt
+DIGITS_EXPORT = ExportConfig(label_names=tuple(str(digit) for digit in range(10)),
+                             description="Handwritten digit (0-9) from 8x8 grey levels 0-16, the 64 pixels row by row.")
+
+
 def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serving_dir: str,
                     quantization: QuantizationConfig, evaluation: EvaluationConfig,
                     metadata_path: str | None = None, train_steps: int = 400,
@@ -74,7 +79,8 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serv
         train_args=tfx.proto.TrainArgs(num_steps=train_steps))
     baseline, evaluator = _float_evaluation(examples, trainer.outputs["model"], float_min_accuracy)
     edge = edge_components(trainer.outputs["model"], examples, evaluator.outputs["blessing"],
-                           quantization, evaluation, serving_dir)
+                           quantization, evaluation, serving_dir, schema=schema,
+                           statistics=front[1].outputs["statistics"], export=DIGITS_EXPORT)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root,
         components=front + [trainer, baseline, evaluator] + edge,
@@ -117,17 +123,17 @@ def _float_evaluation(examples, model, float_min_accuracy: float):
 
 def edge_components(model, examples, float_blessing, quantization: QuantizationConfig,
                     evaluation: EvaluationConfig, serving_dir: str, eval_examples=None, schema=None,
-                    statistics=None) -> list:
+                    statistics=None, export: ExportConfig | None = None) -> list:
     """The tfx-edge tail after any Trainer: Quantizer -> TFLiteExporter -> EdgeEvaluator -> Pusher.
 
     eval_examples: what the EdgeEvaluator scores (default `examples`); with placement
     'transformed', Transform's transformed_examples. schema / statistics: SchemaGen's /
     StatisticsGen's outputs (the Quantizer feeds single-valued VarLen features dense in placement
-    'embedded').
+    'embedded'). export: the TFLiteExporter's config (class names, description for the app).
     """
     quantizer = Quantizer(model=model, examples=examples, config=quantization, schema=schema,
                           statistics=statistics)
-    exporter = TFLiteExporter(model=model, plan=quantizer.outputs["plan"])
+    exporter = TFLiteExporter(model=model, plan=quantizer.outputs["plan"], config=export)
     edge_evaluator = EdgeEvaluator(
         examples=eval_examples or examples, model=exporter.outputs["tflite_model"],
         float_model=exporter.outputs["float_model"], float_blessing=float_blessing, config=evaluation)

@@ -3,11 +3,13 @@
 from tfx_edge.schemas._strict import ConfigError
 from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Guards, Kernel, LatencyConfig, MetricThreshold,
                                          OutputConfig, OutputKind, SliceThreshold, Task, Thresholds)
+from tfx_edge.schemas.export import ExportConfig
 from tfx_edge.schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
                                            Placement, QatConfig, QuantizationConfig)
 
 __all__ = [
     "AEQ_PRESETS", "AeqConfig", "AutoConfig", "Budgets", "CalibrationConfig", "ConfigError",
-    "EvaluationConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold", "Mode", "OutputConfig", "OutputKind",
+    "EvaluationConfig", "ExportConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold", "Mode",
+    "OutputConfig", "OutputKind",
     "Placement", "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
 ]

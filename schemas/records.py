@@ -505,4 +505,40 @@ class EvaluationResult(Record):
                 f"{name}_drop": drop.absolute if drop else None}
 
 
-RECORDS: tuple[type[Record], ...] = (QuantizationPlanRecord, ExportReport, EvaluationResult)
+# ---- app_contract.json ---------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class AppTensor:
+    """One input or output as the app sees it: real = scale * (q - zero_point) when scale is not 0."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]          # -1 for the batch (and any dynamic) dimension
+    meaning: str
+    scale: float = 0.0
+    zero_point: int = 0
+    missing: str | None = None      # what the app feeds for a missing value (single-valued VarLen inputs)
+
+
+@dataclasses.dataclass(frozen=True)
+class AppContract(Record):
+    """app_contract.json, beside the model in Format-Serving (pushed with it): what the app feeds,
+    what it gets back, which file and bytes, and where the gate's figures are."""
+
+    KIND: ClassVar[str] = "tfx_edge.AppContract"
+    VERSION: ClassVar[int] = 1
+
+    model_file: str
+    model_sha256: str
+    signature_key: str
+    placement: Placement
+    preprocessing: str
+    inputs: tuple[AppTensor, ...]
+    outputs: tuple[AppTensor, ...]
+    labels_file: str | None
+    label_output: str | None
+    provenance: dict[str, str]
+    gate: str
+
+
+RECORDS: tuple[type[Record], ...] = (QuantizationPlanRecord, ExportReport, EvaluationResult, AppContract)

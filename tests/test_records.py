@@ -23,6 +23,7 @@ SCHEMAS = {
     "tfx_edge.QuantizationPlan": (4, "ad547c33d2dd"),
     "tfx_edge.ExportReport": (4, "1e88d33c9f6a"),
     "tfx_edge.EdgeEvaluation": (7, "754a5c8d3585"),
+    "tfx_edge.AppContract": (1, "e1fd7b004603"),
 }
 
 
@@ -82,7 +83,8 @@ def test_no_field_is_typed_any(cls):
 
 @pytest.fixture(scope="module")
 def written(int8_export, examples_artifact, tmp_path_factory):
-    """{record class: file bytes} of the plan, the export report and an evaluation of the int8 export."""
+    """{record class: file bytes} of the plan, the export report, the app contract and an evaluation of
+    the int8 export."""
     from helpers import run_edge_evaluator
     from tfx_edge.schemas import LatencyConfig, MetricThreshold, Thresholds
     config = EvaluationConfig(thresholds=Thresholds(metrics={"accuracy": MetricThreshold(max_absolute_drop=0.05)}),
@@ -91,7 +93,8 @@ def written(int8_export, examples_artifact, tmp_path_factory):
                                        str(tmp_path_factory.mktemp("records")))
     paths = {records.QuantizationPlanRecord: os.path.join(int8_export["plan"].uri, "plan.json"),
              records.ExportReport: os.path.join(int8_export["tflite"].uri, "export_report.json"),
-             records.EvaluationResult: os.path.join(evaluation.uri, "metrics.json")}
+             records.EvaluationResult: os.path.join(evaluation.uri, "metrics.json"),
+             records.AppContract: os.path.join(int8_export["tflite"].uri, "Format-Serving", "app_contract.json")}
     return {cls: open(path, "rb").read() for cls, path in paths.items()}
 
 

@@ -60,11 +60,13 @@ from typing import Mapping
 import flatbuffers  # type: ignore[import-untyped]
 import numpy as np
 
+from tfx_edge.schemas import names
+
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_FILE_IDENTIFIER = b"M001"
 TFLITE_FILE_IDENTIFIER = b"TFL3"
 MIN_PARSER_VERSION = "1.0.0"
-LABELS_FILE = "labels.txt"
+LABELS_FILE = names.LABELS_FILE
 LABELS_DESCRIPTION = "Labels for categories that the model can recognize."  # upstream LabelFileMd's
 PROVENANCE_PREFIX = "Provenance: "
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)

@@ -12,10 +12,12 @@ from tfx.types import artifact, artifact_utils
 from tfx.utils import path_utils
 
 from tfx_edge.components import artifacts, io_utils, record_files, specs
-from tfx_edge.components.core import checks, convert, parity
+import tfx_edge
+from tfx_edge.components.core import app_contract, checks, convert, parity
 from tfx_edge.components.core.input_mapping import InputMappingError
 from tfx_edge.components.core import quantize as quantize_lib
 from tfx_edge.schemas import _strict, records
+from tfx_edge.schemas.export import ExportConfig
 
 
 class Executor(base_executor.BaseExecutor):
@@ -50,13 +52,16 @@ class Executor(base_executor.BaseExecutor):
         if result.aeq_recipe is not None:
             io_utils.write_json(os.path.join(out_model.uri, artifacts.AEQ_RECIPE_FILE), result.aeq_recipe)
             extra["aeq_recipe"] = artifacts.AEQ_RECIPE_FILE
-        report = _check(result.model, float_bytes, plan, plan_sha256, parity_report, extra)
+        export = _export_config(exec_properties)
+        model, beside = app_contract.describe(result.model, plan, plan_sha256, export, tfx_edge.__version__)
+        report = _check(model, float_bytes, plan, plan_sha256, parity_report, extra)
+        contract = app_contract.contract(model, artifacts.TFLITE_FILE, plan, plan_sha256, export, tfx_edge.__version__)
         _write_model(out_float, float_bytes)
-        _write_model(out_model, result.model)
+        _write_model(out_model, model, beside, contract)
         record_files.write_record(os.path.join(out_model.uri, artifacts.EXPORT_REPORT_FILE), report)
         _record(out_model, out_float, report)
-        logging.info("TFLite %s: %d bytes (float32 %d, ratio %.3f).", config.mode.value,
-                     len(result.model), len(float_bytes), report.size_ratio)
+        logging.info("TFLite %s: %d bytes (float32 %d, ratio %.3f), with LiteRT metadata and %s.", config.mode.value,
+                     len(model), len(float_bytes), report.size_ratio, sorted([artifacts.APP_CONTRACT_FILE, *beside]))
 
 
 def _parity(float_bytes: bytes, trainer_model, plan: records.QuantizationPlanRecord, plan_uri: str, derived,
@@ -100,8 +105,22 @@ def _check(model: bytes, float_bytes: bytes, plan: records.QuantizationPlanRecor
         tf_version=tf.__version__, **extra)
 
 
-def _write_model(out: artifact.Artifact, model: bytes) -> None:
-    io_utils.write_bytes(os.path.join(path_utils.serving_model_path(out.uri), artifacts.TFLITE_FILE), model)
+def _export_config(exec_properties: dict[str, Any]) -> ExportConfig:
+    """The exporter's config; pipelines compiled before it had one give none."""
+    if exec_properties.get(specs.CONFIG_KEY) is None:
+        return ExportConfig()
+    return record_files.config_property(ExportConfig, exec_properties, "TFLiteExporter")
+
+
+def _write_model(out: artifact.Artifact, model: bytes, beside: dict[str, bytes] | None = None,
+                 contract: records.AppContract | None = None) -> None:
+    """Format-Serving/tflite and the files the app gets with it (what the stock Pusher copies)."""
+    serving = path_utils.serving_model_path(out.uri)
+    io_utils.write_bytes(os.path.join(serving, artifacts.TFLITE_FILE), model)
+    for name, data in sorted((beside or {}).items()):
+        io_utils.write_bytes(os.path.join(serving, name), data)
+    if contract is not None:
+        record_files.write_record(os.path.join(serving, artifacts.APP_CONTRACT_FILE), contract)
 
 
 def _record(out_model: artifact.Artifact, out_float: artifact.Artifact, report: records.ExportReport) -> None:
