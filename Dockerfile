@@ -4,7 +4,7 @@
 #   docker push REGION-docker.pkg.dev/PROJECT/REPO/tfx-edge:TAG
 #
 # Debian 13 (trixie): glibc 2.41, as tfx 1.21's ml-metadata and tensorflow-data-validation
-# wheels need glibc >= 2.38 and GLIBCXX_3.4.32. Python 3.11 (tfx[kfp] 1.21 needs < 3.12).
+# wheels are manylinux_2_39 (glibc >= 2.39, GLIBCXX_3.4.32). Python 3.11 (tfx[kfp] 1.21 needs < 3.12).
 # The package is installed (not editable) with the exact versions of requirements.lock, so
 # the image runs what `make test` tested. Each pipeline step runs
 # `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...` (compiled

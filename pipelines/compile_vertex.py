@@ -20,6 +20,7 @@ import sys
 
 from tfx_edge.pipelines import run_local
 
+GCS_PREFIX = "gs://"
 PLACEHOLDERS = {"--image": "gcr.io/my-project/tfx-edge:latest", "--pipeline-root": "gs://my-bucket/tfx-edge/root",
                 "--data-root": "gs://my-bucket/tfx-edge/data/digits",
                 "--serving-dir": "gs://my-bucket/tfx-edge/serving_model"}
@@ -27,11 +28,15 @@ PLACEHOLDERS = {"--image": "gcr.io/my-project/tfx-edge:latest", "--pipeline-root
 
 def add_vertex_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", default=PLACEHOLDERS["--image"], help="the component image (see the Dockerfile)")
-    p.add_argument("--pipeline-root", default=PLACEHOLDERS["--pipeline-root"])
+    p.add_argument("--pipeline-root", default=PLACEHOLDERS["--pipeline-root"],
+                   help="where Vertex writes the artifacts: a gs:// path (Vertex cannot write a local one)")
     p.add_argument("--data-root", default=PLACEHOLDERS["--data-root"], help="train/ and eval/ TFRecords")
     p.add_argument("--serving-dir", default=PLACEHOLDERS["--serving-dir"], help="push destination")
     p.add_argument("--output", default=os.path.join("work", f"{run_local.PIPELINE_NAME}.json"),
                    help="the PipelineJob JSON; the PipelineSpec YAML goes beside it")
+    p.add_argument("--allow-local-paths", action="store_true",
+                   help="compile with non-gs:// paths (to run the compiled steps on this machine through TFX's "
+                   "Kubeflow V2 entry point; Vertex itself cannot use them)")
     p.add_argument("--allow-placeholders", action="store_true",
                    help="compile with the placeholder image/bucket defaults (for a dry run)")
     run_local.add_quantization_args(p)
@@ -45,12 +50,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def check_placeholders(args: argparse.Namespace) -> None:
-    left = [flag for flag, value in PLACEHOLDERS.items()
-            if getattr(args, flag[2:].replace("-", "_")) == value]
+    """Placeholder values are refused (unless a dry run), and so are paths Vertex cannot use."""
+    local = [f"{flag} {_value(args, flag)!r}" for flag in ("--pipeline-root", "--data-root", "--serving-dir")
+             if not str(_value(args, flag)).startswith(GCS_PREFIX)]
+    if local and not args.allow_local_paths:
+        raise SystemExit(f"tfx-edge vertex: {', '.join(local)} not on Cloud Storage: Vertex's steps run in "
+                         f"Google's cloud and read and write {GCS_PREFIX}... paths only; give gs://BUCKET/... paths "
+                         f"(or --allow-local-paths to run the compiled steps on this machine)")
+    left = [flag for flag, value in PLACEHOLDERS.items() if _value(args, flag) == value]
     if left and not args.allow_placeholders:
         raise SystemExit(f"tfx-edge vertex: {', '.join(left)} still have placeholder values "
                          f"({', '.join(PLACEHOLDERS[f] for f in left)}): give your image and buckets, "
                          f"or --allow-placeholders for a dry run")
+
+
+def _value(args: argparse.Namespace, flag: str):
+    return getattr(args, flag[2:].replace("-", "_"))
 
 
 def compile_pipeline(args: argparse.Namespace) -> str:

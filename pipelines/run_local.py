@@ -108,7 +108,9 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_quantization_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.INT8.value)
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.INT8.value,
+                   help=f"quantization mode (default here {Mode.INT8.value}; QuantizationConfig's own default, in "
+                   f"a pipeline of yours, is {QuantizationConfig().mode.value})")
     p.add_argument("--calibration-samples", type=checked(int, lambda v: CalibrationConfig(num_samples=v)),
                    default=200)
     p.add_argument("--qat-epochs", type=checked(int, lambda v: QatConfig(epochs=v)), default=1, help="with --mode qat")

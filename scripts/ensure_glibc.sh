@@ -2,13 +2,14 @@
 # Make sure this machine's glibc / libstdc++ can load the tfx 1.21 stack.
 #
 # ml-metadata 1.21 and tensorflow-data-validation 1.21 ship only
-# manylinux_2_39 wheels: they need GLIBC >= 2.38 and GLIBCXX_3.4.32.
+# manylinux_2_39 wheels: pip installs them only on glibc >= 2.39 (the tag), and
+# their libraries need GLIBCXX_3.4.32.
 # On Debian 12 (glibc 2.36) we install libc6 and libstdc++6 from Debian 13
 # (trixie), reading the archive URI from this machine's own apt sources
 # (never a hard-coded host). Anywhere else we stop with a clear message.
 set -euo pipefail
 
-need_major=2; need_minor=38
+need_major=2; need_minor=39   # the wheels' manylinux_2_39 tag
 glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
 glibc_ok() {
   local v; v=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
@@ -28,8 +29,9 @@ fi
 
 fail() {
   echo "[setup] ERROR: $1" >&2
-  echo "[setup] tfx 1.21 needs GLIBC >= 2.38 and GLIBCXX_3.4.32 (ml-metadata and" >&2
-  echo "[setup] tensorflow-data-validation ship only manylinux_2_39 wheels)." >&2
+  echo "[setup] tfx 1.21 needs glibc >= 2.39 and GLIBCXX_3.4.32 (ml-metadata and" >&2
+  echo "[setup] tensorflow-data-validation ship only manylinux_2_39 wheels, which pip" >&2
+  echo "[setup] installs only on glibc 2.39 or newer)." >&2
   echo "[setup] Use Debian 13 / Ubuntu 24.04 or newer, or run this on Debian 12 as root." >&2
   exit 1
 }

@@ -168,3 +168,11 @@ def test_template_example_in_a_process_that_already_imported_tensorflow_says_to_
     assert penguin_template.LEGACY_KERAS not in os.environ
     run_local.legacy_keras(run_local.parse_args(["--example", "penguin"]))   # other examples: untouched
     assert penguin_template.LEGACY_KERAS not in os.environ
+
+
+def test_vertex_refuses_local_paths_naming_them():
+    from tfx_edge.pipelines import compile_vertex
+    args = compile_vertex.parse_args(["--image", "example.com/tfx-edge:1", "--pipeline-root", "/local/root",
+                                      "--data-root", "gs://b/data", "--serving-dir", "gs://b/serving"])
+    with pytest.raises(SystemExit, match=r"--pipeline-root '/local/root' not on Cloud Storage.*gs://BUCKET"):
+        compile_vertex.check_placeholders(args)

@@ -28,7 +28,7 @@ def _compile(root, name: str, *extra) -> CompiledPipeline:
     compile_vertex.compile_pipeline(compile_vertex.parse_args(
         ["--output", str(out), "--mode", "int8", "--image", "example.com/tfx-edge:test",
          "--pipeline-root", str(root / name), "--data-root", str(root / "unused"),
-         "--serving-dir", str(root / f"serving_{name}"), *extra]))
+         "--serving-dir", str(root / f"serving_{name}"), "--allow-local-paths", *extra]))
     return CompiledPipeline(str(out), str(root / f"{name}_root"))
 
 
