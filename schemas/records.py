@@ -456,6 +456,27 @@ class Provenance:
 
 
 @dataclasses.dataclass(frozen=True)
+class RunIdentity:
+    """Which run and files an evaluation is of, so a report can be tied to them."""
+
+    tfx_edge_version: str
+    evaluated_at: str               # UTC, ISO 8601, to the second
+    pipeline_run_id: str | None     # the orchestrator's run id (None when run outside a pipeline)
+    model_uri: str
+    float_model_uri: str
+    examples_uri: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerError:
+    """One tensor of the export's layer report (QuantizationDebugger), by its int8 error."""
+
+    tensor: str
+    op: str
+    trimmed_nsr: float | None       # noise-to-signal ratio of the int8 tensor, outliers trimmed
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
@@ -487,6 +508,8 @@ class EvaluationResult(Record):
     auto: AutoSearch | None = None
     parity: ParityRecord | None = None
     derivation: Derivation | None = None
+    identity: RunIdentity | None = None
+    worst_layers: tuple[LayerError, ...] = ()   # the layer report's worst tensors (int8 modes)
 
     @property
     def overall(self) -> SliceSummary | None:

@@ -22,7 +22,7 @@ import lxml.html
 import pytest
 from PIL import Image
 
-from tfx_edge.components.edge_evaluator import (html_report, report_cells, report_charts, report_curves,
+from tfx_edge.components.edge_evaluator import (html_report, report_cells, report_charts, report_curves, report_diagnosis,
                                                 report_view)
 from tfx_edge.schemas import records
 from result_fixtures import (AUTO_CONFIG, CONFUSION_FLOAT, CONFUSION_QUANT, EVIL, classification_result,
@@ -65,6 +65,8 @@ def render(result: dict) -> tuple:
 ALLOWED_IMPORTS = {
     html_report: {"__future__", "functools", "jinja2", "tfx_edge.components.edge_evaluator",
                   "tfx_edge.schemas.records"},
+    report_diagnosis: {"__future__", "tfx_edge.components.edge_evaluator.report_cells", "tfx_edge.schemas.names",
+                       "tfx_edge.schemas.records"},
     report_view: {"__future__", "dataclasses", "json", "tfx_edge.components.edge_evaluator",
                   "tfx_edge.components.edge_evaluator.report_cells", "tfx_edge.components.edge_evaluator.report_charts",
                   "tfx_edge.schemas.names", "tfx_edge.schemas.records"},
@@ -339,3 +341,29 @@ def test_a_binary_output_gets_roc_pr_and_calibration_curves_of_both_models():
     assert [s.get("aria-label") for s in svgs] == ["ROC", "Precision-recall", "Calibration"]
     assert len(find_all(svgs[0], "polyline")) == 3 and len(find_all(svgs[1], "polyline")) == 2
     assert 'id="curves"' not in render(classification_result())[0]
+
+
+def test_what_quantization_changed_lists_the_moved_cells_largest_first():
+    _, doc = render(classification_result())
+    (table,) = find_all(doc, "table", "changes")
+    rows = table_rows(table)
+    # CONFUSION_QUANT - CONFUSION_FLOAT: (1,1) -2, (1,2) +2, (0,0) -1, (0,1) +1
+    assert [r[:2] + r[-1:] for r in rows] == [["1", "1", "-2"], ["1", "2", "+2"], ["0", "0", "-1"], ["0", "1", "+1"]]
+    assert [r[2] for r in rows] == ["right", "wrong", "right", "wrong"]
+
+
+def test_run_identity_and_the_worst_layers_are_shown():
+    result = classification_result()
+    result["identity"] = {"tfx_edge_version": "9.9", "evaluated_at": "2026-12-01T15:00:00+00:00",
+                          "pipeline_run_id": "run-42", "model_uri": "/root/TFLiteExporter/tflite_model/7",
+                          "float_model_uri": "/root/TFLiteExporter/float_model/7", "examples_uri": "/root/Gen/1"}
+    result["worst_layers"] = [{"tensor": "conv/Relu", "op": "CONV_2D", "trimmed_nsr": 0.25},
+                              {"tensor": "dense", "op": "FULLY_CONNECTED", "trimmed_nsr": None}]
+    text, doc = render(result)
+    facts = {content(li).split(":", 1)[0]: content(li).split(":", 1)[1].strip() for li in find_all(doc, "li")}
+    assert facts["evaluated"] == "2026-12-01T15:00:00+00:00 by tfx-edge 9.9" and facts["run"] == "run-42"
+    assert facts["quantized sha256"] == result["provenance"]["quantized_sha256"]
+    (layers,) = find_all(doc, "table", "layers")
+    assert table_rows(layers)[0][:2] == ["conv/Relu", "CONV_2D"]
+    ids = [e.get("id") for e in doc.iter("section") if e.get("id") is not None]
+    assert ids.index("layers") == ids.index("confusion") + 1

@@ -11,10 +11,8 @@ the same model, data and candidate does not convert again.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import time
@@ -24,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_edge.components.core import (auto_search, calibration, checks, examples, holdout, input_mapping, latency,
-                                      litert, metrics, single_valued)
+                                      layer_errors, litert, metrics, single_valued)
 from tfx_edge.components.core import quantize as quantize_lib
 from tfx_edge.schemas import _strict
 from tfx_edge.schemas import metric_table
@@ -174,24 +172,9 @@ class Evaluator:
         return cached["layers"]
 
 
-# Ops whose int8 output range is fixed by the kernel: keeping them in float alone fixes nothing.
-_FIXED_RANGE_OPS = frozenset({"SOFTMAX", "LOGISTIC", "TANH", "LOG_SOFTMAX"})
-
-
 def ranked_nodes(layer_report_csv: str) -> list[str]:
-    """Tensor names of the layer report, worst trimmed noise-to-signal ratio first."""
-    rows = list(csv.DictReader(io.StringIO(layer_report_csv)))
-    rows = [r for r in rows if r.get("tensor_name") and r.get("op_name") not in _FIXED_RANGE_OPS]
-    rows.sort(key=lambda r: _float(r.get("trimmed_nsr")), reverse=True)
-    return list(dict.fromkeys(r["tensor_name"] for r in rows))
-
-
-def _float(text) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return float("-inf")
-    return value if value == value else float("-inf")
+    """Tensor names of the layer report, worst trimmed noise-to-signal ratio first (fixed-range ops left out)."""
+    return [tensor for tensor, _, _ in layer_errors.ranked(layer_report_csv, layer_errors.FIXED_RANGE_OPS)]
 
 
 def _error_text(error: Exception) -> str:

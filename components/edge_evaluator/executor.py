@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 from typing import Any
 
@@ -13,8 +15,9 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact, artifact_utils
 from tfx.utils import io_utils as tfx_io_utils
 
+import tfx_edge
 from tfx_edge.components import artifacts, io_utils, record_files, specs
-from tfx_edge.components.core import examples, gate, input_mapping, latency, slicing
+from tfx_edge.components.core import examples, gate, input_mapping, latency, layer_errors, slicing
 from tfx_edge.components.edge_evaluator import (beam_job, html_report, planning, report, tfma_output,
                                                 worker_errors)
 from tfx_edge.schemas.evaluation import EvaluationConfig
@@ -52,7 +55,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         float_blessing = (input_dict.get(specs.FLOAT_BLESSING_KEY) or [None])[0]
         blessed, checks = gate.decide(_evidence(config, summary, facts, timing, float_blessing, export, quant),
                                       config.thresholds)
-        result = report.build(config, summary, facts, timing, checks, blessed, plan, export, provenance)
+        identity = _identity(self, model, input_dict, files)
+        result = report.build(config, summary, facts, timing, checks, blessed, plan, export, provenance,
+                              identity, _worst_layers(model, export))
         _record(evaluation, blessing, model, result, float_blessing, os.path.dirname(files[0]))
         _log(timing, blessed, checks)
 
@@ -117,6 +122,30 @@ def _verified_models(model: artifact.Artifact, input_dict):
     provenance = records.Provenance(export_report_sha256=report_sha256, plan_sha256=export.plan_sha256,
                                     quantized_sha256=export.quantized.sha256, float_sha256=export.float_model.sha256)
     return export, quant, ref, provenance
+
+
+WORST_LAYERS = 5   # the layer report's tensors the report shows
+
+
+def _identity(executor, model: artifact.Artifact, input_dict, files: list[str]) -> records.RunIdentity:
+    """The run and files this evaluation is of (the run id when an orchestrator gave one)."""
+    context = getattr(executor, "_context", None)
+    float_model = artifact_utils.get_single_instance(input_dict[specs.FLOAT_MODEL_KEY])
+    return records.RunIdentity(
+        tfx_edge_version=tfx_edge.__version__,
+        evaluated_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+        pipeline_run_id=getattr(context, "pipeline_run_id", None) or None, model_uri=model.uri,
+        float_model_uri=float_model.uri, examples_uri=os.path.dirname(os.path.dirname(files[0])))
+
+
+def _worst_layers(model: artifact.Artifact, export: records.ExportReport) -> tuple[records.LayerError, ...]:
+    """The worst tensors of the export's layer report, when it wrote one."""
+    if not export.layer_report:
+        return ()
+    path = os.path.join(model.uri, export.layer_report)
+    text = io_utils.read_bytes(path).decode()
+    return tuple(records.LayerError(tensor, op, nsr if math.isfinite(nsr) else None)
+                 for tensor, op, nsr in layer_errors.ranked(text)[:WORST_LAYERS])
 
 
 def _check_slice_features(config: EvaluationConfig, summary: dict) -> None:

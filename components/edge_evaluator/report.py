@@ -38,7 +38,9 @@ def float_ops(ops: dict) -> int:
 
 
 def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, checks, blessed: bool,
-          plan, export: records.ExportReport, provenance: records.Provenance) -> records.EvaluationResult:
+          plan, export: records.ExportReport, provenance: records.Provenance,
+          identity: records.RunIdentity | None = None,
+          worst_layers: tuple[records.LayerError, ...] = ()) -> records.EvaluationResult:
     """The typed result (metrics.json) from the scoring summary, model facts, timing and checks;
     built through the strict reader, so what is recorded is exactly what can be read back."""
     job, auto = plan.job, export.plan.auto
@@ -59,6 +61,8 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "config": json.loads(config.to_json()), "provenance": dataclasses.asdict(provenance),
         "auto": _strict.to_dict(auto) if auto else None, "parity": _strict.to_dict(export.parity),
         "derivation": _strict.to_dict(export.plan.derivation),
+        "identity": dataclasses.asdict(identity) if identity else None,
+        "worst_layers": [dataclasses.asdict(layer) for layer in worst_layers],
     }
     plain = json.loads(json.dumps(body, default=_numpy_scalar))
     data = {"kind": records.EvaluationResult.KIND, "version": records.EvaluationResult.VERSION,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from tfx_edge.components.edge_evaluator import report_charts, report_curves
+from tfx_edge.components.edge_evaluator import report_charts, report_curves, report_diagnosis
 from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, first_reference,
                                                               is_number, kib, metric, model_names, na,
                                                               reference_names, slice_of, text)
@@ -49,6 +49,8 @@ class Report:
     pairs: tuple                # of (reference, agreement Cell, max output difference Cell)
     per_class: Table | None
     confusion: Confusion | None
+    confusion_changes: Table | None
+    worst_layers: Table | None
     size_chart: BarChart | None
     models: Table | None
     kernels: tuple
@@ -96,9 +98,18 @@ def _facts(result: EvaluationResult) -> tuple:
     optional = [("float32 vs SavedModel", _parity(result.parity)),
                 ("latency measured on", f"this host (not a device): {host.cpu}, {host.cores} cores, "
                                         f"LiteRT {host.litert}" if host else None),
-                ("the app feeds", _app_inputs(result.derivation))]
+                ("the app feeds", _app_inputs(result.derivation))] + _identity(result)
     facts += [(name, value) for name, value in optional if value is not None]
     return tuple((name, cell(value, "")) for name, value in facts)
+
+
+def _identity(result: EvaluationResult) -> list:
+    """Which run, files and bytes this is of."""
+    ident, prov = result.identity, result.provenance
+    return [("quantized sha256", prov.quantized_sha256), ("float32 sha256", prov.float_sha256)] + (
+        [("evaluated", f"{ident.evaluated_at} by tfx-edge {ident.tfx_edge_version}"),
+         ("run", ident.pipeline_run_id), ("model", ident.model_uri), ("examples", ident.examples_uri)]
+        if ident else [])
 
 
 def _parity(parity: ParityRecord | None) -> str | None:
@@ -241,7 +252,9 @@ def build_view(result: EvaluationResult) -> Report:
         metrics=_metrics(result), other_outputs=_other_outputs(result), scored_outputs=_scored_outputs(result),
         curves=report_curves.curve_charts(result), pairs=_pairs(result),
         per_class=report_charts.per_class_table(result),
-        confusion=report_charts.confusion_matrices(result), size_chart=report_charts.size_chart(result),
+        confusion=report_charts.confusion_matrices(result),
+        confusion_changes=report_diagnosis.confusion_changes(result),
+        worst_layers=report_diagnosis.worst_layers(result), size_chart=report_charts.size_chart(result),
         models=report_charts.models_table(result), kernels=report_charts.kernel_charts(result),
         slices=_slices(result),
         mapping=tuple((str(k), str(v)) for k, v in result.input_mapping.items()),
