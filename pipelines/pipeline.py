@@ -79,8 +79,7 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, data_root: str, serv
         train_args=tfx.proto.TrainArgs(num_steps=train_steps))
     baseline, evaluator = _float_evaluation(examples, trainer.outputs["model"], float_min_accuracy)
     edge = edge_components(trainer.outputs["model"], examples, evaluator.outputs["blessing"],
-                           quantization, evaluation, serving_dir, schema=schema,
-                           statistics=front[1].outputs["statistics"], export=DIGITS_EXPORT)
+                           quantization, evaluation, serving_dir, export=DIGITS_EXPORT)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root,
         components=front + [trainer, baseline, evaluator] + edge,

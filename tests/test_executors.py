@@ -41,7 +41,7 @@ def test_exporter_writes_pushable_checked_models(int8_export):
     quant_path = os.path.join(tflite_uri, "Format-Serving", "tflite")
     float_path = os.path.join(float_uri, "Format-Serving", "tflite")
     report, _ = record_files.read_export_report(tflite_uri)
-    assert os.listdir(os.path.join(tflite_uri, "Format-Serving")) == ["tflite"]
+    assert sorted(os.listdir(os.path.join(tflite_uri, "Format-Serving"))) == ["app_contract.json", "tflite"]
     assert report.quantized.bytes == os.path.getsize(quant_path)
     assert report.quantized.dynamic_batch and report.float_model.dynamic_batch
     assert report.quantized.ops.integer > 0 and report.float_model.ops.integer == 0

@@ -44,7 +44,7 @@ def test_first_run_blesses_and_pushes_the_quantized_tflite(local_runs):
     assert first["evaluation"].blessed, first["text"]
     assert first["push"]["pushed"] and len(first["versions"]) == 1
     pushed = root / "serving" / first["versions"][0]
-    assert os.listdir(pushed) == ["tflite"]
+    assert sorted(os.listdir(pushed)) == ["app_contract.json", "labels.txt", "tflite"]   # the model and what the app needs
     assert os.path.getsize(pushed / "tflite") == first["evaluation"].models["quantized"].size_bytes
     assert "BLESSED" in first["text"] and "pushed:" in first["text"]
 

@@ -93,7 +93,8 @@ def test_every_step_and_the_stock_pusher_run_through_the_v2_entry_point(pipeline
     pushed = _run(blessed, "Pusher", tmp_path, env)["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
     assert pushed["pushed"] == 1
     versions = os.listdir(root / "serving_blessed")
-    assert len(versions) == 1 and os.listdir(root / "serving_blessed" / versions[0]) == ["tflite"]
+    assert len(versions) == 1 and sorted(os.listdir(root / "serving_blessed" / versions[0])) == [
+        "app_contract.json", "labels.txt", "tflite"]   # the model and what the app needs
 
     # The same exported model against a gate it cannot pass: NOT_BLESSED, and the Pusher pushes nothing.
     strict.produced.update({k: v for k, v in blessed.produced.items() if k[0] in ("Quantizer", "TFLiteExporter")})

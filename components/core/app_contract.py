@@ -17,7 +17,7 @@ stock Pusher copies as it is, so they reach the serving directory with the .tfli
 from __future__ import annotations
 
 from tfx_edge.components.core import litert, single_valued, tflite_metadata
-from tfx_edge.components.core.input_mapping import TensorSpec
+from tfx_edge.components.core.input_mapping import STRING_DTYPES, TensorSpec
 from tfx_edge.schemas import names, records
 from tfx_edge.schemas.export import ExportConfig
 from tfx_edge.schemas.quantization import Placement
@@ -104,10 +104,15 @@ def _preprocessing(derivation: records.Derivation) -> str:
     return "none: the preprocessing is inside the model; feed each raw feature by name"
 
 
+def _dtype(t: TensorSpec) -> str:
+    """The tensor's dtype as LiteRT's schema names it ('string', where numpy says 'bytes')."""
+    return "string" if t.dtype in STRING_DTYPES else t.dtype
+
+
 def _tensor(t: TensorSpec, meaning: str, labels_file: str | None = None) -> tflite_metadata.TensorInfo:
-    return tflite_metadata.TensorInfo(t.name, meaning, t.dtype, tuple(t.shape), labels_file=labels_file)
+    return tflite_metadata.TensorInfo(t.name, meaning, _dtype(t), tuple(t.shape), labels_file=labels_file)
 
 
 def _app_tensor(t: TensorSpec, meaning: str, missing: str | None) -> records.AppTensor:
-    return records.AppTensor(name=t.name, dtype=t.dtype, shape=tuple(t.shape), meaning=meaning,
+    return records.AppTensor(name=t.name, dtype=_dtype(t), shape=tuple(t.shape), meaning=meaning,
                              scale=t.scale, zero_point=t.zero_point, missing=missing)

@@ -139,11 +139,17 @@ def _identity(executor, model: artifact.Artifact, input_dict, files: list[str]) 
 
 
 def _worst_layers(model: artifact.Artifact, export: records.ExportReport) -> tuple[records.LayerError, ...]:
-    """The worst tensors of the export's layer report, when it wrote one."""
+    """The worst tensors of the export's layer report, when it wrote one. A diagnosis, not a gate input:
+    a report that is missing or unreadable is said in the log and leaves the section out."""
     if not export.layer_report:
         return ()
     path = os.path.join(model.uri, export.layer_report)
-    text = io_utils.read_bytes(path).decode()
+    try:
+        text = io_utils.read_bytes(path).decode()
+    except Exception as error:  # noqa: BLE001  (missing, unreadable, not text: the report goes without it)
+        logging.warning("EdgeEvaluator: the export's layer report %s is unreadable (%s: %s); the report shows "
+                        "no worst layers", path, type(error).__name__, error)
+        return ()
     return tuple(records.LayerError(tensor, op, nsr if math.isfinite(nsr) else None)
                  for tensor, op, nsr in layer_errors.ranked(text)[:WORST_LAYERS])
 
