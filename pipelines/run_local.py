@@ -164,48 +164,41 @@ def build(args: argparse.Namespace):
         metadata_path=metadata_path(args), train_steps=args.train_steps, trainer_run_fn=RUN_FNS[args.model])
 
 
+def _transform_example(args: argparse.Namespace, pipeline_name: str, evaluation, **pipeline_kwargs):
+    """One of TFX's Transform examples (penguin, taxi, imdb, the penguin template) under <work-dir>/<example>/."""
+    from tfx_edge.pipelines import penguin  # pylint: disable=g-import-not-at-top
+    return penguin.create_penguin_pipeline(
+        pipeline_name=pipeline_name, pipeline_root=os.path.join(args.work_dir, args.example, "pipeline_root"),
+        serving_dir=args.serving_dir, quantization=quantization_config(args), evaluation=evaluation,
+        metadata_path=metadata_path(args), train_steps=args.train_steps, **pipeline_kwargs)
+
+
+def _penguin_gate(args: argparse.Namespace):
+    from tfx_edge.pipelines import penguin  # pylint: disable=g-import-not-at-top
+    return penguin.penguin_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop, Placement(args.placement))
+
+
 def _build_penguin(args: argparse.Namespace):
     from tfx_edge.pipelines import penguin  # pylint: disable=g-import-not-at-top
-    root = os.path.join(args.work_dir, "penguin")
-    return penguin.create_penguin_pipeline(
-        pipeline_name=penguin.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
-        serving_dir=args.serving_dir, quantization=quantization_config(args),
-        evaluation=penguin.penguin_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop,
-                                              Placement(args.placement)),
-        metadata_path=metadata_path(args), train_steps=args.train_steps)
+    return _transform_example(args, penguin.PIPELINE_NAME, _penguin_gate(args))
 
 
 def _build_taxi(args: argparse.Namespace):
-    from tfx_edge.pipelines import penguin, taxi  # pylint: disable=g-import-not-at-top
-    root = os.path.join(args.work_dir, "taxi")
-    return penguin.create_penguin_pipeline(
-        pipeline_name=taxi.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
-        serving_dir=args.serving_dir, quantization=quantization_config(args),
-        evaluation=taxi.taxi_evaluation(args.max_drop, min_accuracy(args)), data_root=taxi.DATA_ROOT,
-        metadata_path=metadata_path(args), train_steps=args.train_steps, module=taxi.MODULE,
-        infer_feature_shape=False)
+    from tfx_edge.pipelines import taxi  # pylint: disable=g-import-not-at-top
+    return _transform_example(args, taxi.PIPELINE_NAME, taxi.taxi_evaluation(args.max_drop, min_accuracy(args)),
+                              data_root=taxi.DATA_ROOT, module=taxi.MODULE, infer_feature_shape=False)
 
 
 def _build_imdb(args: argparse.Namespace):
-    from tfx_edge.pipelines import imdb, penguin  # pylint: disable=g-import-not-at-top
-    root = os.path.join(args.work_dir, "imdb")
-    return penguin.create_penguin_pipeline(
-        pipeline_name=imdb.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
-        serving_dir=args.serving_dir, quantization=quantization_config(args),
-        evaluation=imdb.imdb_evaluation(args.max_drop, min_accuracy(args)), data_root=imdb.DATA_ROOT,
-        metadata_path=metadata_path(args), train_steps=args.train_steps, module=imdb.MODULE)
+    from tfx_edge.pipelines import imdb  # pylint: disable=g-import-not-at-top
+    return _transform_example(args, imdb.PIPELINE_NAME, imdb.imdb_evaluation(args.max_drop, min_accuracy(args)),
+                              data_root=imdb.DATA_ROOT, module=imdb.MODULE)
 
 
 def _build_template(args: argparse.Namespace):
-    from tfx_edge.pipelines import penguin, penguin_template  # pylint: disable=g-import-not-at-top
-    root = os.path.join(args.work_dir, "template")
-    return penguin.create_penguin_pipeline(
-        pipeline_name=penguin_template.PIPELINE_NAME, pipeline_root=os.path.join(root, "pipeline_root"),
-        serving_dir=args.serving_dir, quantization=quantization_config(args),
-        evaluation=penguin.penguin_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop,
-                                              Placement(args.placement)),
-        metadata_path=metadata_path(args), train_steps=args.train_steps,
-        module=penguin_template.PREPROCESSING_MODULE, run_module=penguin_template.RUN_MODULE)
+    from tfx_edge.pipelines import penguin_template  # pylint: disable=g-import-not-at-top
+    return _transform_example(args, penguin_template.PIPELINE_NAME, _penguin_gate(args),
+                              module=penguin_template.PREPROCESSING_MODULE, run_module=penguin_template.RUN_MODULE)
 
 
 def legacy_keras(args: argparse.Namespace) -> None:
