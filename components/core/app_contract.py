@@ -26,9 +26,10 @@ GATE = ("the Pusher pushes this model only when the EdgeEvaluator blessed it; th
         "provenance.quantized_sha256 is model_sha256, and its metrics.json holds the gate's figures")
 
 
-def describe(model: bytes, plan: records.QuantizationPlanRecord, plan_sha256: str, export: ExportConfig,
-             version: str) -> tuple[bytes, dict[str, bytes]]:
-    """(the model with its LiteRT metadata, {file name: bytes} to write beside it)."""
+def package(model: bytes, model_file: str, plan: records.QuantizationPlanRecord, plan_sha256: str,
+            export: ExportConfig, version: str) -> tuple[bytes, dict[str, bytes], records.AppContract]:
+    """(the model with its LiteRT metadata, {file name: bytes} to write beside it, the app contract of
+    those bytes). Raises before anything is written when export does not fit the model."""
     key = plan.config.signature_key
     inputs, outputs = litert.signature_specs(litert.load(model), key)
     labelled = _labelled_output(outputs, export)
@@ -41,24 +42,17 @@ def describe(model: bytes, plan: records.QuantizationPlanRecord, plan_sha256: st
                       for t in outputs),
         labels=export.label_names or None,
         provenance=provenance(plan, plan_sha256, version))
-    described = tflite_metadata.populate(model, info)
+    described = tflite_metadata.populate(model, info)   # signatures and tensors unchanged
     files = {names.LABELS_FILE: tflite_metadata.labels_bytes(export.label_names)} if export.label_names else {}
-    return described, files
-
-
-def contract(model: bytes, model_file: str, plan: records.QuantizationPlanRecord, plan_sha256: str,
-             export: ExportConfig, version: str) -> records.AppContract:
-    """The app contract of the described model (its bytes: the sha256 it records)."""
-    key = plan.config.signature_key
-    inputs, outputs = litert.signature_specs(litert.load(model), key)
-    return records.AppContract(
-        model_file=model_file, model_sha256=records.sha256(model), signature_key=key,
+    contract = records.AppContract(
+        model_file=model_file, model_sha256=records.sha256(described), signature_key=key,
         placement=plan.derivation.placement, preprocessing=_preprocessing(plan.derivation),
         inputs=tuple(_app_tensor(t, _input_meaning(t, plan.derivation), _missing(t, plan.derivation))
                      for t in inputs),
         outputs=tuple(_app_tensor(t, f"model output {t.name!r}", None) for t in outputs),
-        labels_file=names.LABELS_FILE if export.label_names else None, label_output=_labelled_output(outputs, export),
+        labels_file=names.LABELS_FILE if export.label_names else None, label_output=labelled,
         provenance=provenance(plan, plan_sha256, version), gate=GATE)
+    return described, files, contract
 
 
 def provenance(plan: records.QuantizationPlanRecord, plan_sha256: str, version: str) -> dict[str, str]:

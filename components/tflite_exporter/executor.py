@@ -53,9 +53,9 @@ class Executor(base_executor.BaseExecutor):
             io_utils.write_json(os.path.join(out_model.uri, artifacts.AEQ_RECIPE_FILE), result.aeq_recipe)
             extra["aeq_recipe"] = artifacts.AEQ_RECIPE_FILE
         export = _export_config(exec_properties)
-        model, beside = app_contract.describe(result.model, plan, plan_sha256, export, tfx_edge.__version__)
+        model, beside, contract = app_contract.package(result.model, artifacts.TFLITE_FILE, plan, plan_sha256,
+                                                       export, tfx_edge.__version__)
         report = _check(model, float_bytes, plan, plan_sha256, parity_report, extra)
-        contract = app_contract.contract(model, artifacts.TFLITE_FILE, plan, plan_sha256, export, tfx_edge.__version__)
         _write_model(out_float, float_bytes)
         _write_model(out_model, model, beside, contract)
         record_files.write_record(os.path.join(out_model.uri, artifacts.EXPORT_REPORT_FILE), report)
