@@ -85,7 +85,8 @@ def pin_shapes(graph_def, rebuilt) -> None:
     (tf.lite's calibration wrapper) leaves HASHTABLE_FIND's output a scalar, so the ops after it
     see the wrong shape (a RESHAPE fails); the interpreter gives the keys' shape, where this
     RESHAPE changes nothing. Applied before the cut, so the parity check covers it."""
-    finds = [n for n in graph_def.node if n.op == "LookupTableFindV2" and lookup_of(graph_def).get(n.name) in rebuilt]
+    tables = lookup_of(graph_def)
+    finds = [n for n in graph_def.node if n.op == "LookupTableFindV2" and tables.get(n.name) in rebuilt]
     for find in finds:
         shape = graph_def.node.add(name=f"{find.name}/tfx_edge_keys_shape", op="Shape", input=[find.input[1]])
         shape.attr["T"].type = find.attr["Tin"].type
