@@ -1,5 +1,9 @@
 # tfx-edge: `make demo` runs the pipeline, `make test` the tests; each sets itself up.
-PY := .venv/bin/python
+# PYTHON_MINOR and VENV choose the interpreter and its environment (scripts/setup.sh):
+# `make test` is Python 3.11 in .venv; CI also runs `make test PYTHON_MINOR=3.13 VENV=.venv-3.13`.
+export PYTHON_MINOR ?= 3.11
+export VENV ?= .venv
+PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup demo demo-beam test check bench vertex image clean
