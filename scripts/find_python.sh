@@ -22,7 +22,7 @@ fail() { echo "[setup] ERROR: no Python $minor here and $1. Install python$minor
 command -v apt-get >/dev/null || fail "this is not a Debian system (no apt-get)"
 echo "[setup] installing python$minor with apt-get..." >&2
 apt-get update -qq >&2 || true
-if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$exe" "$exe-venv" >&2 && works "/usr/bin/$exe"; then
+if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$exe" "$exe-venv" "$exe-dev" >&2 && works "/usr/bin/$exe"; then
   echo "/usr/bin/$exe"; exit 0
 fi
 . /etc/os-release
@@ -38,6 +38,6 @@ opts=(-o APT::Sandbox::User=root -o "Dir::Etc::SourceList=$work/trixie.list" -o 
       -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache")
 echo "[setup] Debian 12 has no python3.13: installing it from Debian 13 (trixie), archive $uri" >&2
 apt-get "${opts[@]}" update -qq >&2
-DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" install -y -qq "$exe" "$exe-venv" >&2
+DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" install -y -qq "$exe" "$exe-venv" "$exe-dev" >&2
 works "/usr/bin/$exe" || fail "apt-get ran but /usr/bin/$exe does not run"
 echo "/usr/bin/$exe"
