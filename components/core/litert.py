@@ -76,7 +76,7 @@ def op_summary(model: bytes) -> dict:
     counts: a recurrent layer's step runs in a WHILE body, which the interpreter's op list omits."""
     kinds: collections.Counter = collections.Counter()
     by_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for name, operands, results in _operators(model):
+    for name, _, operands, results in _operators(model):
         kind = _op_kind(name, operands, results)
         kinds[kind] += 1
         by_op[name][kind] += 1
@@ -88,9 +88,14 @@ def op_summary(model: bytes) -> dict:
     }
 
 
+def op_versions(model: bytes) -> list[tuple[str, int]]:
+    """(op name, op version) of every operator in every subgraph (what gpu_ops.incompatible takes)."""
+    return [(name, version) for name, version, _, _ in _operators(model)]
+
+
 def _operators(model: bytes):
-    """(op name, operand dtype names, result dtype names) of every operator in every subgraph,
-    read with LiteRT's own flatbuffer reader."""
+    """(op name, op version, operand dtype names, result dtype names) of every operator in every
+    subgraph, read with LiteRT's own flatbuffer reader."""
     from ai_edge_litert.tools import flatbuffer_utils as fb  # pylint: disable=g-import-not-at-top
     obj = fb.convert_bytearray_to_object(bytearray(model))
     for subgraph in obj.subgraphs:
@@ -98,7 +103,7 @@ def _operators(model: bytes):
         for op in subgraph.operators:
             code = obj.operatorCodes[op.opcodeIndex]
             name = (code.customCode.decode() if code.customCode else fb.opcode_to_name(obj, op.opcodeIndex)) or "?"
-            yield name, _types(names, op.inputs), _types(names, op.outputs)
+            yield name, code.version, _types(names, op.inputs), _types(names, op.outputs)
 
 
 def _types(names: list[str], indices) -> list[str]:
