@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
     run_local.add_demo_args(sub.add_parser("demo", help="run the demo pipeline locally",
                                            formatter_class=argparse.ArgumentDefaultsHelpFormatter))
     compile_vertex.add_vertex_args(sub.add_parser(
-        "vertex", help="compile for Vertex AI / Kubeflow", formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+        "vertex", help="compile for Vertex AI / Kubeflow (the demo, or your pipeline: --pipeline)",
+        description=compile_vertex.__doc__, formatter_class=compile_vertex.HelpFormatter))
     report = sub.add_parser("report", help="print the summary of an EdgeEvaluation artifact")
     report.add_argument("uri", help="the EdgeEvaluation artifact's directory (holds metrics.json)")
     return p
@@ -43,11 +44,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
     if args.command == "report":
         return _report(args.uri)
     run_local.check_args(p, args)   # every argument error comes before TensorFlow is imported
     if args.command == "vertex":
+        compile_vertex.check_args(args, argv)
         job = compile_vertex.compile_pipeline(args)
         print(f"wrote {job}\nwrote {compile_vertex.spec_path(job)}")
         return 0
