@@ -1,13 +1,14 @@
 """The summary of an EdgeEvaluation as text, read from its metrics.json (no TensorFlow, TFX or MLMD).
 
-`tfx-edge report` and the demo's summary both print this; percentages and points for the
-primary metric, as the HTML report's gate table states drops.
+`tfx-edge report` and the demo's summary both print this, in the units of the HTML report and of
+the thresholds (components/edge_evaluator/report_cells: fractions, relative drops in percent).
 """
 
 from __future__ import annotations
 
 import os
 
+from tfx_edge.components.edge_evaluator.report_cells import drop_text, relative, text
 from tfx_edge.schemas import names, records
 
 
@@ -25,19 +26,16 @@ def read_evaluation(path: str) -> records.EvaluationResult:
     return records.EvaluationResult.from_json(data, f"the EdgeEvaluator's result {path!r}", fix)
 
 
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
-
-
 def _evaluation_lines(evaluation: records.EvaluationResult) -> list[str]:
     name, primary = evaluation.primary_metric, evaluation.primary()
-    drop = primary[f"{name}_drop"]
+    overall = evaluation.overall
+    drop = overall.drop(names.FLOAT_TFLITE, name) if overall else None
     models, lat = evaluation.models, evaluation.latency
     quant, ref = models[names.QUANTIZED].size_bytes, models[names.FLOAT_TFLITE].size_bytes
     lines = [
-        f"{name}: float32 {_pct(primary[f'{name}_float_tflite'])}  quantized "
-        f"{_pct(primary[f'{name}_quantized'])}  drop "
-        f"{'n/a' if drop is None else f'{100 * drop:.2f} points'} ({evaluation.examples} eval examples)",
+        f"{name}: float32 {text(primary[f'{name}_float_tflite'])}  quantized "
+        f"{text(primary[f'{name}_quantized'])}  drop {drop_text(drop)} "
+        f"(relative {relative(drop.relative if drop else None)}, {evaluation.examples} eval examples)",
         f"size: float32 {_kib(ref)}  quantized {_kib(quant)}  ratio "
         f"{quant / ref if quant and ref else float('nan'):.3f} {evaluation.mode}",
     ]

@@ -2,7 +2,8 @@
 
 from tfx_edge.schemas._strict import ConfigError
 from tfx_edge.schemas.evaluation import (Budgets, EvaluationConfig, Guards, Kernel, LatencyConfig, MetricThreshold,
-                                         OutputConfig, OutputKind, SliceThreshold, Task, Thresholds)
+                                         OutputConfig, OutputKind, SliceThreshold, Target, Task,
+                                         Thresholds)
 from tfx_edge.schemas.export import ExportConfig
 from tfx_edge.schemas.quantization import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, Mode,
                                            Placement, QatConfig, QuantizationConfig)
@@ -11,5 +12,5 @@ __all__ = [
     "AEQ_PRESETS", "AeqConfig", "AutoConfig", "Budgets", "CalibrationConfig", "ConfigError",
     "EvaluationConfig", "ExportConfig", "Guards", "Kernel", "LatencyConfig", "MetricThreshold", "Mode",
     "OutputConfig", "OutputKind",
-    "Placement", "QatConfig", "QuantizationConfig", "SliceThreshold", "Task", "Thresholds",
+    "Placement", "QatConfig", "QuantizationConfig", "SliceThreshold", "Target", "Task", "Thresholds",
 ]

@@ -28,6 +28,21 @@ class OutputKind(str, enum.Enum):
     LOGITS = "logits"
 
 
+class Target(str, enum.Enum):
+    """Where the quantized model must run; each is a gate check (components/core/targets.py).
+
+    cpu: LiteRT on the host CPU, XNNPACK and builtin kernels (the gate's own figures).
+    gpu: every op is one the LiteRT GPU delegate's model builder accepts (offline, from its op table).
+    microcontroller: TFLite Micro's interpreter (the tflite-micro package, extra 'micro') allocates and
+      runs the model on sample examples, its outputs equal LiteRT's, and its tensor arena is recorded
+      (Budgets.max_arena_bytes gates it).
+    """
+
+    CPU = "cpu"
+    GPU = "gpu"
+    MICROCONTROLLER = "microcontroller"
+
+
 class Kernel(str, enum.Enum):
     """LiteRT CPU kernels: XNNPACK (the default delegate) or the builtin reference kernels."""
 
@@ -146,6 +161,7 @@ class Budgets:
     max_latency_p95_us: float | None = None
     max_latency_ratio: float | None = None   # quantized p50 / float32 TFLite p50
     max_float_ops: int | None = None         # ops computing in float (float + hybrid)
+    max_arena_bytes: int | None = None       # TFLite Micro's tensor arena (targets include 'microcontroller')
 
     def __post_init__(self) -> None:
         _strict.check_fields(self)
@@ -306,9 +322,11 @@ class EvaluationConfig(_strict.JsonConfig):
     binary_thresholds: tuple[float, ...] = ()
     example_weight_key: str | None = None
     shards_per_file: int | None = None
+    targets: tuple[Target, ...] = (Target.CPU,)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _strict._coerce_enum(Task, self.task, "task"))
+        object.__setattr__(self, "targets", _strict._coerce(tuple[Target, ...], self.targets, "targets"))
         if self.output_kind is not None:
             object.__setattr__(self, "output_kind",
                                _strict._coerce_enum(OutputKind, self.output_kind, "output_kind"))
@@ -325,6 +343,15 @@ class EvaluationConfig(_strict.JsonConfig):
         for i, st in enumerate(self.thresholds.slices):
             self._check_slice(f"thresholds.slices[{i}]", st)
         self._check_outputs()
+        self._check_targets()
+
+    def _check_targets(self) -> None:
+        if not self.targets or len(set(self.targets)) != len(self.targets):
+            fail("targets", [t.value for t in self.targets], "list each target once, at least one (e.g. "
+                 "('cpu',) or ('cpu', 'gpu', 'microcontroller'))")
+        if self.thresholds.budgets.max_arena_bytes is not None and Target.MICROCONTROLLER not in self.targets:
+            fail("thresholds.budgets.max_arena_bytes", self.thresholds.budgets.max_arena_bytes,
+                 "the arena is measured by the 'microcontroller' target: add it to targets")
 
     def _check_outputs(self) -> None:
         if self.outputs and self.output_name is None:

@@ -477,11 +477,43 @@ class LayerError:
 
 
 @dataclasses.dataclass(frozen=True)
+class TargetOp:
+    """An op a deployment target cannot run, and why."""
+
+    op: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetReport:
+    """One deployment target's check of the quantized model (core/targets.py).
+
+    runs: the target accepts the model (gpu: every op in the delegate's table; microcontroller: TFLite
+    Micro allocated and ran it, its outputs equal to LiteRT's reference kernels'); refused: the ops it
+    cannot run. For the microcontroller: the smallest tensor arena TFLite Micro allocated the model
+    in, the sample examples run, the largest output difference from LiteRT's reference kernels and
+    its tolerance (output units), and from the XNNPACK outputs the gate's figures come from.
+    """
+
+    target: str
+    runs: bool
+    detail: str
+    checked_by: str                                   # the tool and version (or table source) that decided
+    refused: tuple[TargetOp, ...] = ()
+    arena_bytes: int | None = None
+    examples: int | None = None
+    max_abs_diff: float | None = None
+    tolerance: float | None = None
+    agree: bool | None = None                         # outputs within the tolerance on every sample example
+    scored_max_abs_diff: float | None = None          # vs the outputs the gate scored (LiteRT, XNNPACK)
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluationResult(Record):
     """metrics.json: every figure the EdgeEvaluator measured, every check, and its decision."""
 
     KIND: ClassVar[str] = "tfx_edge.EdgeEvaluation"
-    VERSION: ClassVar[int] = 7
+    VERSION: ClassVar[int] = 8
 
     blessed: bool
     task: str
@@ -510,6 +542,7 @@ class EvaluationResult(Record):
     derivation: Derivation | None = None
     identity: RunIdentity | None = None
     worst_layers: tuple[LayerError, ...] = ()   # the layer report's worst tensors (int8 modes)
+    targets: tuple[TargetReport, ...] = ()      # EvaluationConfig.targets beyond 'cpu', in config order
 
     @property
     def overall(self) -> SliceSummary | None:

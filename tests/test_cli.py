@@ -133,7 +133,7 @@ def _artifact(tmp_path, content) -> str:
 def test_report_prints_the_summary_without_tensorflow(tmp_path, blessed):
     code, out, err = run_cli("report", _artifact(tmp_path, {**METRICS, "blessed": blessed}))
     assert code == (0 if blessed else 1), err
-    assert "accuracy: float32 97.50%  quantized 50.00%  drop 47.50 points (360 eval examples)" in out
+    assert "accuracy: float32 0.975  quantized 0.5  drop 0.475 (relative 48.70%, 360 eval examples)" in out
     assert f"gate: {'BLESSED' if blessed else 'NOT BLESSED'} (1 of 2 checks passed)" in out
     assert f"report: {tmp_path / 'report.html'}" in out
 

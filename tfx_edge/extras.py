@@ -10,6 +10,7 @@ EXTRAS = {
     "tensorflow_model_optimization": "qat", "tf_keras": "qat",
     "ai_edge_quantizer": "aeq",
     "kfp": "kfp",
+    "tflite_micro": "micro",
     "sklearn": "demo", "tensorboard": "demo",
 }
 

@@ -37,6 +37,7 @@ class Evidence:
     guards: Guards = dataclasses.field(default_factory=Guards)
     scored_outputs: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)   # name -> its summary
     output_thresholds: Mapping[str, Mapping[str, MetricThreshold]] = dataclasses.field(default_factory=dict)
+    targets: Sequence[records.TargetReport] = ()   # EvaluationConfig.targets beyond 'cpu'
 
 
 def _finite(value: Any) -> bool:
@@ -60,6 +61,7 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> tuple[bool, list[Check
     for st in thresholds.slices:
         checks += _slice_checks(evidence, st)
     checks += _budget_checks(evidence, thresholds)
+    checks += _target_checks(evidence.targets)
     checks += _output_checks(evidence)
     checks += guards.checks(evidence.guards, evidence.confusion, names.QUANTIZED, evidence.references,
                             evidence.other_outputs)
@@ -183,6 +185,15 @@ def _slice_checks(ev: Evidence, st: SliceThreshold) -> list[Check]:
     return checks
 
 
+def _target_checks(reports: Sequence[records.TargetReport]) -> list[Check]:
+    return [Check(f"targets.{r.target}", r.runs, True, r.runs,
+                  f"{r.target}: {r.detail}" + ("" if r.runs else ": FAILED")) for r in reports]
+
+
+def _arena(ev: Evidence) -> int | None:
+    return next((r.arena_bytes for r in ev.targets if r.arena_bytes is not None), None)
+
+
 def _budget_checks(ev: Evidence, thresholds: Thresholds) -> list[Check]:
     b = thresholds.budgets
     kernel = ev.budget_kernel
@@ -195,6 +206,7 @@ def _budget_checks(ev: Evidence, thresholds: Thresholds) -> list[Check]:
         ("max_latency_p95_us", quant.get("p95_us"), b.max_latency_p95_us, f"quantized p95 latency, {kernel} (us)"),
         ("max_latency_ratio", ratio, b.max_latency_ratio, f"p50 latency quantized / float32, {kernel}"),
         ("max_float_ops", ev.float_ops, b.max_float_ops, "ops computing in float (float + hybrid)"),
+        ("max_arena_bytes", _arena(ev), b.max_arena_bytes, "TFLite Micro tensor arena (bytes)"),
     ]
     return [limit_check(f"budgets.{name}", value, limit, True, what)
             for name, value, limit, what in wanted if limit is not None]

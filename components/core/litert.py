@@ -15,9 +15,10 @@ _FLOAT = ("float32", "float16", "float64")
 _QUANTIZED = ("int8", "uint8", "int16", "int4")
 
 
-def load(model: bytes, num_threads: int = 1, xnnpack: bool = True) -> litert.Interpreter:
-    """An interpreter over model bytes; xnnpack=False disables the default delegates."""
-    resolver = (litert.OpResolverType.AUTO if xnnpack
+def load(model: bytes, num_threads: int = 1, xnnpack: bool = True, reference: bool = False) -> litert.Interpreter:
+    """An interpreter over model bytes; xnnpack=False disables the default delegates; reference=True
+    runs LiteRT's reference kernels (the ones TFLite Micro's kernels are ported from)."""
+    resolver = (litert.OpResolverType.BUILTIN_REF if reference else litert.OpResolverType.AUTO if xnnpack
                 else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     return litert.Interpreter(model_content=model, num_threads=num_threads,
                               experimental_op_resolver_type=resolver)

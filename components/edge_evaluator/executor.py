@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import os
@@ -17,7 +18,7 @@ from tfx.utils import io_utils as tfx_io_utils
 
 import tfx_edge
 from tfx_edge.components import artifacts, io_utils, record_files, specs
-from tfx_edge.components.core import examples, gate, input_mapping, latency, layer_errors, slicing
+from tfx_edge.components.core import examples, gate, input_mapping, latency, layer_errors, slicing, targets
 from tfx_edge.components.edge_evaluator import (beam_job, html_report, planning, report, tfma_output,
                                                 worker_errors)
 from tfx_edge.schemas.evaluation import EvaluationConfig
@@ -51,13 +52,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         summary = self._score(files, plan.job, evaluation.uri) if plan.job else report.EMPTY_SUMMARY
         _check_slice_features(config, summary)
         timing = _latency(config, key, {names.QUANTIZED: quant, names.FLOAT_TFLITE: ref}, plan)
+        target_reports = targets.check(config.targets, quant.data, key, _rows(quant, plan, targets.MICRO_EXAMPLES))
         facts = report.model_facts(quant, ref, saved_dir)
         float_blessing = (input_dict.get(specs.FLOAT_BLESSING_KEY) or [None])[0]
-        blessed, checks = gate.decide(_evidence(config, summary, facts, timing, float_blessing, export, quant),
-                                      config.thresholds)
+        evidence = _evidence(config, summary, facts, timing, float_blessing, export, quant)
+        blessed, checks = gate.decide(dataclasses.replace(evidence, targets=target_reports), config.thresholds)
         identity = _identity(self, model, input_dict, files)
         result = report.build(config, summary, facts, timing, checks, blessed, plan, export, provenance,
-                              identity, _worst_layers(model, export))
+                              identity, _worst_layers(model, export), target_reports)
         _record(evaluation, blessing, model, result, float_blessing, os.path.dirname(files[0]))
         _log(timing, blessed, checks)
 
@@ -171,6 +173,16 @@ def _saved_model_dir(config: EvaluationConfig, saved: list[artifact.Artifact]) -
         raise ValueError("compare_saved_model=True needs the Trainer's model: pass saved_model="
                          "trainer.outputs['model'] to the EdgeEvaluator")
     return io_utils.serving_dir(saved[0])
+
+
+def _rows(model, plan: planning.Plan, n: int) -> list[dict]:
+    """Batch-1 feeds of the first n examples, by signature input name (the targets' sample)."""
+    if plan.first is None:
+        return []
+    mapping = plan.job.mapping if plan.job else {}
+    count = min(n, len(next(iter(plan.first.values()))))
+    return [input_mapping.feed({name: values[i:i + 1] for name, values in plan.first.items()}, model.inputs, mapping)
+            for i in range(count)]
 
 
 def _latency(config: EvaluationConfig, key: str, models, plan: planning.Plan) -> dict:

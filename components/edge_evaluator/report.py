@@ -11,6 +11,7 @@ import json
 from typing import Any, Mapping
 
 from tfx_edge.components.core import latency, litert
+from tfx_edge.components.edge_evaluator.report_cells import drop_text, relative, text
 from tfx_edge.schemas.evaluation import EvaluationConfig
 from tfx_edge.schemas import _strict, names, records
 
@@ -40,7 +41,8 @@ def float_ops(ops: dict) -> int:
 def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, checks, blessed: bool,
           plan, export: records.ExportReport, provenance: records.Provenance,
           identity: records.RunIdentity | None = None,
-          worst_layers: tuple[records.LayerError, ...] = ()) -> records.EvaluationResult:
+          worst_layers: tuple[records.LayerError, ...] = (),
+          targets: tuple[records.TargetReport, ...] = ()) -> records.EvaluationResult:
     """The typed result (metrics.json) from the scoring summary, model facts, timing and checks;
     built through the strict reader, so what is recorded is exactly what can be read back."""
     job, auto = plan.job, export.plan.auto
@@ -63,6 +65,7 @@ def build(config: EvaluationConfig, summary: dict, facts: dict, timing: dict, ch
         "derivation": _strict.to_dict(export.plan.derivation),
         "identity": dataclasses.asdict(identity) if identity else None,
         "worst_layers": [dataclasses.asdict(layer) for layer in worst_layers],
+        "targets": [dataclasses.asdict(t) for t in targets],
     }
     plain = json.loads(json.dumps(body, default=_numpy_scalar))
     data = {"kind": records.EvaluationResult.KIND, "version": records.EvaluationResult.VERSION,
@@ -111,24 +114,17 @@ def _p50(stats) -> float:
     return stats["p50_us"] if isinstance(stats, Mapping) else stats.p50_us
 
 
-def _num(value, pct: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{100 * value:.2f}%" if pct else f"{value:.4g}"
-
-
 def render(result: records.EvaluationResult) -> str:
     """A plain-text summary: decision, overall metrics per model, sizes, latency, checks."""
     lines = [f"EdgeEvaluator: {'BLESSED' if result.blessed else 'NOT BLESSED'}",
              f"task: {result.task}  mode: {result.mode}  examples: {result.examples}"]
     overall, name = result.overall, result.primary_metric
     for model, values in (overall.metrics if overall else {}).items():
-        lines.append(f"{name} {model}: {_num(values.get(name))}")
+        lines.append(f"{name} {model}: {text(values.get(name))}")
     for ref, pair in (overall.pairs if overall else {}).items():
         drop = overall.drop(ref, name) if overall else None
-        lines.append(f"vs {ref}: {name} drop {_num(drop.absolute if drop else None)} "
-                     f"(relative {_num(drop.relative if drop else None)}), agreement {_num(pair.get('agreement'))}, "
-                     f"max output diff {_num(pair.get('max_output_diff'))}")
+        lines.append(f"vs {ref}: {name} drop {drop_text(drop)} (relative {relative(drop.relative if drop else None)})"
+                     f", agreement {text(pair.get('agreement'))}, max output diff {text(pair.get('max_output_diff'))}")
     for model, facts in result.models.items():
         if facts.size_bytes is not None:
             lines.append(f"size {model}: {facts.size_bytes:,} B")

@@ -72,6 +72,22 @@ def na(cls: str = "num") -> Cell:
     return Cell("n/a", cls, "na")
 
 
+def relative(value) -> str:
+    """A relative drop as a percentage of the reference's value; every other metric value and absolute
+    drop is a fraction in text()'s form, as thresholds are written (lower_bound=0.9, max_absolute_drop=
+    0.01). One convention for the page, report.txt and the console."""
+    return f"{100 * value:.2f}%" if is_number(value) else "n/a"
+
+
+def drop_text(drop) -> str:
+    """An absolute drop with its 95% interval when it has one: "0.0056 [0.0011, 0.0102]"."""
+    if drop is None or missing(drop.absolute):
+        return "n/a"
+    if is_number(drop.ci_low) and is_number(drop.ci_high):
+        return f"{text(drop.absolute)} [{text(drop.ci_low)}, {text(drop.ci_high)}]"
+    return text(drop.absolute)
+
+
 def cell(value, cls: str = "num") -> Cell:
     """A value's cell; a grey n/a when missing."""
     return na(cls) if missing(value) else Cell(text(value), cls)

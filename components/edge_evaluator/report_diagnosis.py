@@ -36,3 +36,14 @@ def worst_layers(result: EvaluationResult) -> Table | None:
     rows = tuple(Row((Cell(layer.tensor, ""), Cell(layer.op, ""), cell(layer.trimmed_nsr)))
                  for layer in result.worst_layers)
     return Table("layers", ("Tensor", "Op", "Trimmed noise-to-signal"), rows)
+
+
+def targets(result: EvaluationResult) -> Table | None:
+    """Each deployment target beyond the host CPU: whether the model runs there, and what it measured."""
+    if not result.targets:
+        return None
+    rows = tuple(Row((Cell(t.target, ""), Cell("runs" if t.runs else "refused", "pass" if t.runs else "fail"),
+                      cell(t.arena_bytes), Cell(", ".join(o.op for o in t.refused) or "-", ""),
+                      Cell(t.detail, ""), Cell(t.checked_by, "")))
+                 for t in result.targets)
+    return Table("targets", ("Target", "Result", "Arena bytes", "Ops it cannot run", "Detail", "Checked by"), rows)

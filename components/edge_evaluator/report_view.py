@@ -13,9 +13,10 @@ import dataclasses
 import json
 
 from tfx_edge.components.edge_evaluator import report_charts, report_curves, report_diagnosis
-from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, first_reference,
-                                                              is_number, kib, metric, model_names, na,
-                                                              reference_names, slice_of, text)
+from tfx_edge.components.edge_evaluator.report_cells import (Cell, Row, Table, cell, drop_cls, drop_text,
+                                                              first_reference, is_number, kib, metric,
+                                                              model_names, na, reference_names, relative,
+                                                              slice_of)
 from tfx_edge.components.edge_evaluator.report_charts import BarChart, Confusion
 from tfx_edge.schemas.names import OVERALL, QUANTIZED
 from tfx_edge.schemas.records import Derivation, Drop, EvaluationResult, ParityRecord, SliceSummary, Trial
@@ -51,6 +52,7 @@ class Report:
     confusion: Confusion | None
     confusion_changes: Table | None
     worst_layers: Table | None
+    targets: Table | None
     size_chart: BarChart | None
     models: Table | None
     kernels: tuple
@@ -64,7 +66,7 @@ class Report:
 # ---- cells and drops ----------------------------------------------------
 
 def _pct(value, cls: str) -> Cell:
-    return Cell(f"{100 * value:.2f}%", cls) if is_number(value) else na(cls)
+    return Cell(relative(value), cls) if is_number(value) else na(cls)
 
 
 def _slice_name(key) -> str:
@@ -82,9 +84,7 @@ def _drop(slice_: SliceSummary | None, reference: str, name: str) -> Drop | None
 def _drop_cells(drop: Drop) -> tuple:
     """The absolute drop (with its 95% interval when there is one) and the relative drop."""
     cls = drop_cls(drop.absolute)
-    absolute = cell(drop.absolute, cls)
-    if is_number(drop.ci_low) and is_number(drop.ci_high) and absolute.text != "n/a":
-        absolute = Cell(f"{absolute.text} [{text(drop.ci_low)}, {text(drop.ci_high)}]", cls)
+    absolute = Cell(drop_text(drop), cls) if is_number(drop.absolute) else na(cls)
     return absolute, _pct(drop.relative, cls)
 
 
@@ -254,7 +254,8 @@ def build_view(result: EvaluationResult) -> Report:
         per_class=report_charts.per_class_table(result),
         confusion=report_charts.confusion_matrices(result),
         confusion_changes=report_diagnosis.confusion_changes(result),
-        worst_layers=report_diagnosis.worst_layers(result), size_chart=report_charts.size_chart(result),
+        worst_layers=report_diagnosis.worst_layers(result), targets=report_diagnosis.targets(result),
+        size_chart=report_charts.size_chart(result),
         models=report_charts.models_table(result), kernels=report_charts.kernel_charts(result),
         slices=_slices(result),
         mapping=tuple((str(k), str(v)) for k, v in result.input_mapping.items()),
