@@ -201,7 +201,8 @@ def demo_pipeline(args: argparse.Namespace):
         pipeline_name=args.pipeline_name or run_local.PIPELINE_NAME, pipeline_root=args.pipeline_root,
         data_root=args.data_root, serving_dir=args.serving_dir, quantization=run_local.quantization_config(args),
         trainer_run_fn=run_local.RUN_FNS[args.model],
-        evaluation=demo_evaluation(args.max_drop, run_local.min_accuracy(args), args.max_slice_drop))
+        evaluation=run_local.gate(args, demo_evaluation(args.max_drop, run_local.min_accuracy(args),
+                                                        args.max_slice_drop)))
 
 
 def factory_pipeline(args: argparse.Namespace):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import sys
@@ -13,8 +14,8 @@ import uuid
 from typing import Any, Callable
 
 from tfx_edge import extras
-from tfx_edge.schemas import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, ConfigError, MetricThreshold,
-                              Mode, Placement, QatConfig, QuantizationConfig)
+from tfx_edge.schemas import (AEQ_PRESETS, AeqConfig, AutoConfig, CalibrationConfig, ConfigError, EvaluationConfig,
+                              MetricThreshold, Mode, Placement, QatConfig, QuantizationConfig, Target)
 
 # Importing this module is light (argument parsing for `tfx-edge --help`); TFX, TensorFlow and
 # ML Metadata are imported when a pipeline is built or run. Every argument is checked while
@@ -130,6 +131,22 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
                    f"none: 100 reviews train a model near chance)")
     p.add_argument("--max-slice-drop", type=ACCURACY_DROP, default=0.1,
                    help="max accuracy drop within each label's slice")
+    p.add_argument("--targets", type=_targets, default=Target.CPU.value, metavar="T[,T...]",
+                   help="where the model must run, each a gate check: " + ", ".join(t.value for t in Target)
+                   + " (microcontroller needs the 'micro' extra, tflite-micro)")
+
+
+def _targets(text: str) -> tuple[Target, ...]:
+    try:
+        return tuple(Target(t.strip()) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a comma-separated list of "
+                                         + ", ".join(t.value for t in Target)) from None
+
+
+def gate(args: argparse.Namespace, evaluation: EvaluationConfig) -> EvaluationConfig:
+    """The example's gate with the command line's deployment targets."""
+    return dataclasses.replace(evaluation, targets=args.targets)
 
 
 def quantization_config(args: argparse.Namespace) -> QuantizationConfig:
@@ -155,7 +172,7 @@ def build(args: argparse.Namespace):
     data_root = os.path.join(args.work_dir, "data", "digits")
     demo_data.write(data_root)
     quantization = quantization_config(args)
-    evaluation = demo_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop)
+    evaluation = gate(args, demo_evaluation(args.max_drop, min_accuracy(args), args.max_slice_drop))
     return create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
@@ -169,7 +186,7 @@ def _transform_example(args: argparse.Namespace, pipeline_name: str, evaluation,
     from tfx_edge.pipelines import penguin  # pylint: disable=g-import-not-at-top
     return penguin.create_penguin_pipeline(
         pipeline_name=pipeline_name, pipeline_root=os.path.join(args.work_dir, args.example, "pipeline_root"),
-        serving_dir=args.serving_dir, quantization=quantization_config(args), evaluation=evaluation,
+        serving_dir=args.serving_dir, quantization=quantization_config(args), evaluation=gate(args, evaluation),
         metadata_path=metadata_path(args), train_steps=args.train_steps, **pipeline_kwargs)
 
 

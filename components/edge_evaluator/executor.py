@@ -135,7 +135,7 @@ def _identity(executor, model: artifact.Artifact, input_dict, files: list[str]) 
     float_model = artifact_utils.get_single_instance(input_dict[specs.FLOAT_MODEL_KEY])
     return records.RunIdentity(
         tfx_edge_version=tfx_edge.__version__,
-        evaluated_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+        evaluated_at=datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
         pipeline_run_id=getattr(context, "pipeline_run_id", None) or None, model_uri=model.uri,
         float_model_uri=float_model.uri, examples_uri=os.path.dirname(os.path.dirname(files[0])))
 
