@@ -18,14 +18,20 @@ from tfx import v1 as tfx
 
 from tfx_edge import extras
 from tfx_edge.pipelines.pipeline import edge_components
-from tfx_edge.schemas import (EvaluationConfig, MetricThreshold, OutputKind, Placement, QuantizationConfig,
-                              SliceThreshold, Thresholds)
+from tfx_edge.schemas import (EvaluationConfig, ExportConfig, MetricThreshold, OutputKind, Placement,
+                              QuantizationConfig, SliceThreshold, Thresholds)
 
 PIPELINE_NAME = "tfx-edge-penguin"
 MODULE = "tfx.examples.penguin.penguin_utils_keras"
 LABEL_KEY = "species"
 TFX_PACKAGES = ("tfx.examples.", "tfx.experimental.templates.")
 DATA_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "penguin")
+# The class names of `species` 0-2 in TFX's penguin data, read off the data itself: 146 / 68 / 120 rows
+# (palmerpenguins' complete Adelie / Chinstrap / Gentoo cases); class 0 has the shortest culmen, 1 a
+# long and deep one, 2 the longest flippers and the largest mass.
+PENGUIN_EXPORT = ExportConfig(label_names=("Adelie", "Chinstrap", "Gentoo"),
+                              description="Penguin species from culmen length and depth, flipper length and body "
+                              "mass, each scaled to [0, 1] as in TFX's penguin data.")
 
 
 def penguin_evaluation(max_drop: float, min_accuracy: float | None, max_slice_drop: float,
@@ -48,10 +54,11 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
                             beam_pipeline_args: Sequence[str] | None = None,
                             enable_cache: bool = True, module: str = MODULE,
                             infer_feature_shape: bool = True,
-                            run_module: str | None = None) -> tfx.dsl.Pipeline:
+                            run_module: str | None = None, export: ExportConfig | None = None) -> tfx.dsl.Pipeline:
     """CSV -> Transform -> Trainer with `module`'s preprocessing_fn and `run_module`'s run_fn
     (default: both from TFX's penguin module file), then the tfx-edge tail. infer_feature_shape:
-    SchemaGen's (TFX's taxi pipeline sets False: its features are then parsed as VarLen)."""
+    SchemaGen's (TFX's taxi pipeline sets False: its features are then parsed as VarLen). export: the
+    TFLiteExporter's config (PENGUIN_EXPORT names the penguin classes)."""
     run_module = run_module or module
     if run_module.startswith(TFX_PACKAGES):
         extras.require("tensorboard", f"TFX's {run_module} (its Trainer logs to TensorBoard)")
@@ -71,7 +78,8 @@ def create_penguin_pipeline(pipeline_name: str, pipeline_root: str, serving_dir:
     edge = edge_components(trainer.outputs["model"], example_gen.outputs["examples"], None,
                            quantization, evaluation, serving_dir,
                            eval_examples=transform.outputs["transformed_examples"] if transformed else None,
-                           schema=schema_gen.outputs["schema"], statistics=statistics_gen.outputs["statistics"])
+                           schema=schema_gen.outputs["schema"], statistics=statistics_gen.outputs["statistics"],
+                           export=export)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, transform, trainer] + edge,

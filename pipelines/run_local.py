@@ -197,7 +197,7 @@ def _penguin_gate(args: argparse.Namespace):
 
 def _build_penguin(args: argparse.Namespace):
     from tfx_edge.pipelines import penguin  # pylint: disable=g-import-not-at-top
-    return _transform_example(args, penguin.PIPELINE_NAME, _penguin_gate(args))
+    return _transform_example(args, penguin.PIPELINE_NAME, _penguin_gate(args), export=penguin.PENGUIN_EXPORT)
 
 
 def _build_taxi(args: argparse.Namespace):
@@ -213,9 +213,10 @@ def _build_imdb(args: argparse.Namespace):
 
 
 def _build_template(args: argparse.Namespace):
-    from tfx_edge.pipelines import penguin_template  # pylint: disable=g-import-not-at-top
+    from tfx_edge.pipelines import penguin, penguin_template  # pylint: disable=g-import-not-at-top
     return _transform_example(args, penguin_template.PIPELINE_NAME, _penguin_gate(args),
-                              module=penguin_template.PREPROCESSING_MODULE, run_module=penguin_template.RUN_MODULE)
+                              module=penguin_template.PREPROCESSING_MODULE, run_module=penguin_template.RUN_MODULE,
+                              export=penguin.PENGUIN_EXPORT)
 
 
 def legacy_keras(args: argparse.Namespace) -> None:

@@ -45,8 +45,9 @@ class Metric:
       metric is >= 0. Thresholds that can never pass or always pass are refused with it.
     binary: computed for a binary output only (two classes: one unit, or two), from TFMA's
       statistics (components/core/binary_scoring.py); weighted with example_weight_key.
-    interval: a mean over examples of a per-example value, so its drop gets a 95% confidence
-      interval from the paired differences (components/core/paired.py; not when weighted).
+    interval: its drop gets a 95% confidence interval (components/core/paired.py): a mean over
+      examples from the paired differences; a ratio of sums (precision, recall, F1, a binary
+      metric at another threshold, weighted binary metrics) by the delta method. Not AUC.
     """
 
     name: str
@@ -94,8 +95,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     # A binary output's metrics, as TFMA names them (its default threshold 0.5; <t>: binary_thresholds).
     Metric("binary_accuracy", HIGHER, frozenset({_C}), needs_output_kind=True, binary=True, interval=True),
     *(Metric(name, HIGHER, frozenset({_C}), needs_output_kind=True, binary=True) for name in (
-        "auc", "auc_precision_recall", "precision", "recall", "f1_score",
-        "binary_accuracy@<t>", "precision@<t>", "recall@<t>", "f1_score@<t>")),
+        "auc", "auc_precision_recall")),
+    *(Metric(name, HIGHER, frozenset({_C}), needs_output_kind=True, binary=True, interval=True) for name in (
+        "precision", "recall", "f1_score", "binary_accuracy@<t>", "precision@<t>", "recall@<t>", "f1_score@<t>")),
     Metric("mean_squared_error", LOWER, frozenset({_C}), needs_output_kind=True, binary=True,   # Brier score
            interval=True),
     Metric("calibration", None, frozenset({_C}), needs_output_kind=True, upper=None, binary=True),

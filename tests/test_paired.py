@@ -101,3 +101,83 @@ def test_paired_correctness_counts_ties_as_accuracy_and_top_k_do():
     stats = metrics.classification_stats(labels, scores, spec)
     assert paired.correct(labels, scores).sum() == np.trace(stats["confusion"]) == 0
     assert [paired.correct(labels, scores, k).sum() for k in (1, 2)] == stats["topk_correct"].tolist() == [2, 3]
+
+
+def _ratio_case(seed: int, n: int = 2000):
+    """Labels, two correlated probability outputs and weights of a binary problem."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    ref = np.clip(0.35 * y + rng.random(n) * 0.7, 0, 1)
+    cand = np.clip(ref + rng.normal(0, 0.08, n), 0, 1)
+    return y, cand, ref, 1.0 + rng.integers(0, 3, n)
+
+
+def _precision(y, p, w):
+    pos = p > 0.5
+    return np.sum(w * y * pos) / np.sum(w * pos)
+
+
+@pytest.mark.parametrize("name", ["precision", "recall", "f1_score", "binary_accuracy", "mean_squared_error"])
+def test_ratio_metric_intervals_are_the_delta_method_and_match_a_bootstrap(name):
+    from tfx_edge.components.core import binary_scoring
+    y, cand, ref, w = _ratio_case(0)
+    spec = binary_scoring.BinarySpec(weighted=True)
+    parts = {m: binary_scoring.ratio_parts(y, p, w, spec) for m, p in (("c", cand), ("r", ref))}
+    summed = paired.ratio_stats(parts["c"], parts["r"], np.ones(len(y), bool))[name]
+    low, high = paired.ratio_interval(summed, name)
+    derived = {m: binary_scoring.derive(_binary_stats(y, p, w, spec), spec)[name] for m, p in (("c", cand), ("r", ref))}
+    drop = derived["r"] - derived["c"] if name != "mean_squared_error" else derived["c"] - derived["r"]
+    assert low < drop < high and (low + high) / 2 == pytest.approx(drop, abs=1e-12)
+    rng = np.random.default_rng(1)                    # the paired bootstrap's spread of the same drop
+    draws = []
+    for _ in range(400):
+        i = rng.integers(0, len(y), len(y))
+        b = {m: binary_scoring.derive(_binary_stats(y[i], p[i], w[i], spec), spec)[name] for m, p in (("c", cand),
+                                                                                                     ("r", ref))}
+        draws.append(b["r"] - b["c"] if name != "mean_squared_error" else b["c"] - b["r"])
+    assert (high - low) / 2 == pytest.approx(paired.Z_95 * np.std(draws), rel=0.15)
+
+
+def _binary_stats(y, p, w, spec):
+    from tfx_edge.components.core import binary_scoring
+    mask = np.ones(len(y), bool)
+    return binary_scoring.batch_by_slice(y, p, w, spec, [("", mask)])[""]
+
+
+def test_a_ratio_without_a_denominator_has_no_interval():
+    zeros = np.zeros(10)
+    parts = {"precision": (zeros, zeros)}
+    summed = paired.ratio_stats(parts, parts, np.ones(10, bool))["precision"]
+    assert paired.ratio_interval(summed, "precision") == (None, None)
+
+
+def test_binary_outputs_carry_ratio_intervals_in_metrics_json(int8_export, examples_artifact, tmp_path):
+    from helpers import binary_eval_split, write_model
+    split, _, _ = binary_eval_split(examples_artifact, str(tmp_path / "split"), extras=True)
+    like = int8_export["tflite"].uri
+
+    def head(scale):
+        return lambda image: tf_sigmoid(scale)(image)
+
+    ref = write_model(str(tmp_path), "ref", head(1.0), like)
+    cand = write_model(str(tmp_path), "cand", head(0.9), like, reference_uri=ref.uri)
+    config = EvaluationConfig(latency=LatencyConfig(runs=0), output_kind="probabilities", example_weight_key="weight",
+                              thresholds=Thresholds(metrics={"precision": MetricThreshold(
+                                  max_absolute_drop=0.5, use_confidence_bound=True)}))
+    _, evaluation = run_edge_evaluator(config, split, cand, ref, str(tmp_path / "out"))
+    result = records.EvaluationResult.from_json(open(os.path.join(evaluation.uri, "metrics.json")).read(), "m", "f")
+    drops = result.slices[""].drops["float_tflite"]
+    for name in ("precision", "recall", "f1_score", "binary_accuracy", "mean_squared_error"):
+        assert drops[name].ci_low <= drops[name].absolute <= drops[name].ci_high, name
+        assert drops[name].ci_examples == 360
+    assert drops["auc"].ci_low is None                  # AUC has no additive variance
+    check = next(c for c in result.checks if c.name == "precision.max_absolute_drop")
+    assert check.value == pytest.approx(drops["precision"].ci_high)
+
+
+def tf_sigmoid(scale):
+    import tensorflow as tf
+
+    def fn(image):
+        return tf.sigmoid(scale * (tf.reduce_mean(image, axis=1, keepdims=True) - 4.5))
+    return fn

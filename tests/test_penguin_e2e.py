@@ -9,8 +9,9 @@ SavedModel's own signature and an independent LiteRT loop over the pushed file.
 from __future__ import annotations
 
 import glob
-import json
+import io
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -118,3 +119,26 @@ def test_transformed_placement_is_blessed_and_takes_transform_outputs(runs):
     inputs = litert.Interpreter(model_path=run["pushed"]).get_signature_runner("serving_default").get_input_details()
     assert sorted(inputs) == [f + "_xf" for f in FEATURES]
     assert run["evaluation"].config.label_feature == "species_xf"
+
+
+@pytest.mark.parametrize("placement", ["embedded", "transformed"])
+def test_the_pushed_model_names_the_species_for_the_app(runs, placement):
+    """labels.txt and app_contract.json are pushed beside the .tflite, and the model's own LiteRT
+    metadata, read with tflite-support's generated reader, names the classes."""
+    from test_tflite_metadata import read
+    from tfx_edge.schemas import records
+    run = runs[1][placement]
+    folder = os.path.dirname(run["pushed"])
+    assert sorted(os.listdir(folder)) == ["app_contract.json", "labels.txt", "tflite"]
+    with open(os.path.join(folder, "labels.txt")) as f:
+        assert f.read().splitlines() == list(penguin.PENGUIN_EXPORT.label_names)
+    with open(run["pushed"], "rb") as f:
+        model = f.read()
+    with open(os.path.join(folder, "app_contract.json"), "rb") as f:
+        contract = records.AppContract.from_json(f.read(), "app_contract.json", "re-run the TFLiteExporter")
+    assert contract.model_sha256 == records.sha256(model) and contract.labels_file == "labels.txt"
+    metadata = read(model)
+    output = metadata.SubgraphMetadata(0).OutputTensorMetadata(0)
+    assert output.AssociatedFiles(0).Name() == b"labels.txt"
+    with zipfile.ZipFile(io.BytesIO(model)) as archive:   # LiteRT packs associated files in a zip
+        assert archive.read("labels.txt").decode().splitlines() == ["Adelie", "Chinstrap", "Gentoo"]

@@ -78,6 +78,33 @@ def derive(summed: Mapping, spec: BinarySpec) -> dict[str, float]:
     return out
 
 
+def ratio_parts(labels: np.ndarray, probability: np.ndarray, weights: np.ndarray | None,
+                spec: BinarySpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-example numerator and denominator of each ratio metric (core/paired's delta-method
+    intervals): precision, recall, f1_score and binary_accuracy at every threshold, and, when
+    weighted, mean_squared_error. The unweighted binary_accuracy and mean_squared_error at 0.5 are
+    means, with paired.interval's exact-er intervals, and are left out. Rows with a non-finite
+    probability weigh 0, as in batch_by_slice."""
+    finite = np.isfinite(probability)
+    w = (np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)) * finite
+    y = np.where(finite, labels, 0).astype(np.float64)
+    p = np.where(finite, probability, 0.0)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for threshold in spec.all_thresholds:
+        pos = (p > threshold).astype(np.float64)
+        hit = w * y * pos
+        parts = {"precision": (hit, w * pos), "recall": (hit, w * y), "f1_score": (2 * hit, w * (pos + y)),
+                 "binary_accuracy": (w * (pos == y), w)}
+        for name, part in parts.items():
+            if threshold != DEFAULT_THRESHOLD:
+                out[metric_table.at_threshold(name, threshold)] = part
+            elif name != "binary_accuracy" or spec.weighted:
+                out[name] = part
+    if spec.weighted:
+        out["mean_squared_error"] = (w * (y - p) ** 2, w)
+    return out
+
+
 CURVE_POINTS = 101     # thresholds 0, 0.01, ..., 1 for the ROC and precision-recall curves
 CALIBRATION_BINS = 10  # equal-width bins of the predicted probability for the calibration diagram
 

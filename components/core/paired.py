@@ -11,8 +11,8 @@ binary_accuracy) d is -1, 0 or 1 and the interval is Agresti and Min's for paire
 (0.5 added to each cell of the 2x2 table): unlike the plain normal interval it does not
 collapse to [0, 0] when the two models agree on every example (360 agreeing examples: about
 +-0.54 points). The statistics (n, sum d, sum d^2) are additive, so intervals are
-identical on every runner. Ratio metrics (precision, AUC, calibration...) and weighted ones get
-no interval here.
+identical on every runner. Ratio metrics (precision, recall, F1, weighted binary metrics) get the
+delta method's interval (below); AUC gets none.
 """
 
 from __future__ import annotations
@@ -67,3 +67,43 @@ def interval(summed: Mapping, right_or_wrong: bool = False) -> tuple[float | Non
     variance = max(summed["sq"] - n * mean * mean, 0.0) / (n - 1)
     half = Z_95 * math.sqrt(variance / n)
     return mean - half, mean + half
+
+
+# --- ratio metrics: the delta method over paired per-example parts ------------------------------
+#
+# A ratio metric (precision = sum(w y pos) / sum(w pos), recall, F1, a weighted mean) is a ratio of
+# two means over the same examples; its drop against a reference, num_r/den_r - num_c/den_c (the
+# other way round for a lower-is-better metric), has the delta-method variance g' S g / n, where S
+# is the sample covariance of the per-example (num_r, den_r, num_c, den_c) and g the drop's
+# gradient at their means. The sums behind S (n, the four sums, their 16 cross products) are
+# additive, so these intervals are identical on every runner too. Not AUC: its variance (DeLong's)
+# needs the ranks of every example, which no additive statistic of this size carries.
+
+Parts = Mapping[str, tuple[np.ndarray, np.ndarray]]   # metric -> (per-example numerator, denominator)
+
+
+def ratio_stats(candidate: Parts, reference: Parts, mask: np.ndarray) -> dict:
+    """{metric: {"n", "s" [4], "q" [4, 4]}} of x = (num_ref, den_ref, num_cand, den_cand) over the rows in mask."""
+    out = {}
+    for name in sorted(set(candidate) & set(reference)):
+        x = np.stack([*reference[name], *candidate[name]], axis=1)[mask].astype(np.float64)
+        out[name] = {"n": int(x.shape[0]), "s": x.sum(axis=0), "q": x.T @ x}
+    return out
+
+
+def ratio_interval(summed: Mapping, name: str) -> tuple[float | None, float | None]:
+    """The 95% delta-method interval of a ratio metric's direction-aware drop (None when fewer than two
+    examples or a denominator sums to 0)."""
+    n = summed["n"]
+    s, q = np.asarray(summed["s"], np.float64), np.asarray(summed["q"], np.float64)
+    if n < 2 or s[1] == 0 or s[3] == 0:
+        return None, None
+    mean = s / n
+    a, b, c, d = mean
+    drop = a / b - c / d
+    gradient = np.array([1 / b, -a / (b * b), -1 / d, c / (d * d)])
+    if metric_table.direction(name) == metric_table.LOWER:
+        drop, gradient = -drop, -gradient
+    covariance = (q - n * np.outer(mean, mean)) / (n - 1)
+    half = Z_95 * math.sqrt(max(float(gradient @ covariance @ gradient), 0.0) / n)
+    return drop - half, drop + half
