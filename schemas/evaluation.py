@@ -20,6 +20,26 @@ from tfx_edge.schemas.metric_table import HIGHER, LOWER, METRIC_DIRECTIONS, PAIR
 
 WHOLE_SPLIT_ONLY = frozenset({"auc", "auc_precision_recall"})   # binary metrics without per-slice values
 
+# A slice: one feature ("species"), or a cross of two or more distinct features (("species", "island")),
+# whose slices are the combinations of their values.
+SliceFeature = str | tuple[str, ...]
+# A slice threshold's value: None (every value), a string (one feature) or, for a cross, one entry per
+# feature (a string, or None: every value of that feature).
+SliceValue = str | tuple[str | None, ...] | None
+
+
+def cross_of(feature: SliceFeature) -> tuple[str, ...]:
+    """The features of a slice_features entry (or of SliceThreshold.feature), in its order."""
+    return (feature,) if isinstance(feature, str) else tuple(feature)
+
+
+def values_of(feature: SliceFeature, value: SliceValue) -> tuple[str | None, ...]:
+    """A SliceThreshold's value as one entry per feature of its cross (None: every value)."""
+    n = len(cross_of(feature))
+    if value is None:
+        return (None,) * n
+    return (value,) if isinstance(value, str) else tuple(value)
+
 
 class OutputKind(str, enum.Enum):
     """What a classification output holds; decides the binary threshold and the loss."""
@@ -138,17 +158,56 @@ class SliceThreshold:
     """Metric thresholds for the examples whose `feature` equals `value` (or, with
     value None, for every value of the feature: each slice is checked on its own).
     A slice named by value must exist with at least `min_examples` examples; with
-    value None, slices smaller than min_examples are reported and not gated."""
+    value None, slices smaller than min_examples are reported and not gated.
 
-    feature: str
+    A crossed slice: `feature` is a cross slice_features lists, e.g. ("species", "island"),
+    and `value` None (every combination), or one entry per feature, a string or None
+    (every value of that feature), e.g. ("Adelie", None): every island of Adelie penguins.
+    A slice named by every value is gated like one named by value; any None, like value None."""
+
+    feature: SliceFeature
     metrics: dict[str, MetricThreshold]
-    value: str | None = None
+    value: SliceValue = None
     min_examples: int = 1
 
     def __post_init__(self) -> None:
         from tfx_edge.schemas import tfma_config   # a tfma.MetricThreshold proto is converted (or refused)
         object.__setattr__(self, "metrics", tfma_config.native_thresholds(self.metrics, "SliceThreshold.metrics"))
+        object.__setattr__(self, "feature", _strict._coerce(SliceFeature, self.feature, "SliceThreshold.feature"))
+        object.__setattr__(self, "value", _strict._coerce(SliceValue, self.value, "SliceThreshold.value"))
         _strict.check_fields(self)
+
+    @property
+    def named(self) -> bool:
+        """Whether it names one slice (a value for every feature), not every value of some feature."""
+        return all(v is not None for v in values_of(self.feature, self.value))
+
+
+def _check_cross(path: str, feature: SliceFeature) -> None:
+    """A slice feature is a non-empty name; a cross, two or more distinct ones."""
+    cross = cross_of(feature)
+    if any(not f for f in cross):
+        fail(path, feature, "name the Example feature(s) to slice by (an empty name slices nothing)")
+    if not isinstance(feature, str) and len(cross) < 2:
+        fail(path, feature, f"a crossed slice needs two or more features; slice by one feature as {cross[0]!r}"
+             if cross else "a crossed slice needs two or more features, e.g. ('species', 'island')")
+    if len(set(cross)) != len(cross):
+        fail(path, feature, "a crossed slice names each feature once; remove the repeated one")
+
+
+def _check_value(path: str, feature: SliceFeature, value: SliceValue) -> None:
+    """A single feature's value is a string (or None); a cross's, one string or None per feature."""
+    if isinstance(feature, str):
+        if value is not None and not isinstance(value, str):
+            fail(path, value, f"{feature!r} is one feature: give one value (a string), or None for every value")
+        return
+    if isinstance(value, str):
+        example = (value,) + (None,) * (len(feature) - 1)
+        fail(path, value, f"{feature!r} is a cross: give one value per feature, e.g. {example!r} (None: every "
+             f"value of that feature), or None for every combination")
+    if value is not None and len(value) != len(feature):
+        fail(path, value, f"{feature!r} is a cross of {len(feature)} features: give {len(feature)} values, one "
+             f"per feature in that order (None: every value of that feature)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,7 +351,9 @@ class EvaluationConfig(_strict.JsonConfig):
       Needed for the loss and for a single-unit binary output (threshold 0.5 on a
       probability, 0 on a logit); the EdgeEvaluator refuses to guess it.
     top_k: adds top_<k>_accuracy for each k.
-    slice_features: features whose values slice the metrics (one value per example).
+    slice_features: features whose values slice the metrics (one value per example); an entry that is
+      a tuple of two or more features is a crossed slice: one slice per combination of their values,
+      e.g. ("species", ("species", "island")). Examples without a feature are in its "<missing>" value.
     compare_saved_model: also run the float SavedModel (the EdgeEvaluator's
       `saved_model` input) and check drops against it too.
     batch_size: examples scored per LiteRT call. None (default): chosen from the bytes an example
@@ -310,7 +371,7 @@ class EvaluationConfig(_strict.JsonConfig):
     output_name: str | None = None
     output_kind: OutputKind | None = None
     top_k: tuple[int, ...] = ()
-    slice_features: tuple[str, ...] = ()
+    slice_features: tuple[SliceFeature, ...] = ()
     split: str = "eval"
     batch_size: int | None = None
     input_mapping: dict[str, str] | None = None
@@ -331,10 +392,12 @@ class EvaluationConfig(_strict.JsonConfig):
             object.__setattr__(self, "output_kind",
                                _strict._coerce_enum(OutputKind, self.output_kind, "output_kind"))
         object.__setattr__(self, "top_k", tuple(self.top_k))
-        object.__setattr__(self, "slice_features", tuple(self.slice_features))
+        object.__setattr__(self, "slice_features",
+                           _strict._coerce(tuple[SliceFeature, ...], self.slice_features, "slice_features"))
         object.__setattr__(self, "binary_thresholds", tuple(self.binary_thresholds))
         _strict.check_fields(self)
         self._check_numbers()
+        self._check_slice_features()
         self.latency.validate()
         if self.thresholds.budgets.needs_latency and self.latency.runs < 1:
             fail("latency.runs", self.latency.runs, "a latency budget needs latency.runs >= 1")
@@ -407,9 +470,22 @@ class EvaluationConfig(_strict.JsonConfig):
         output_kind = self.output_kind if self.task == Task.CLASSIFICATION else None
         return metric_table.task_names(self.task, self.top_k, output_kind, self.binary_thresholds)
 
+    def _check_slice_features(self) -> None:
+        seen: dict[frozenset[str], int] = {}
+        for i, entry in enumerate(self.slice_features):
+            _check_cross(f"slice_features[{i}]", entry)
+            j = seen.setdefault(frozenset(cross_of(entry)), i)
+            if j != i:
+                fail(f"slice_features[{i}]", entry, f"it slices the examples as slice_features[{j}]="
+                     f"{self.slice_features[j]!r} does; list each slice once")
+
     def _check_slice(self, path: str, st: SliceThreshold) -> None:
+        _check_cross(f"{path}.feature", st.feature)
         if st.feature not in self.slice_features:
-            fail(f"{path}.feature", st.feature, f"add it to slice_features (now {list(self.slice_features)})")
+            listed = next((f for f in self.slice_features if set(cross_of(f)) == set(cross_of(st.feature))), None)
+            fail(f"{path}.feature", st.feature, f"slice_features lists this cross as {listed!r}: name it in that "
+                 f"order" if listed is not None else f"add it to slice_features (now {list(self.slice_features)})")
+        _check_value(f"{path}.value", st.feature, st.value)
         if not st.metrics:
             fail(f"{path}.metrics", st.metrics, "set at least one metric threshold for the slice")
         if st.min_examples < 1:
@@ -454,5 +530,6 @@ class EvaluationConfig(_strict.JsonConfig):
 
 
 __all__ = ["Budgets", "EvaluationConfig", "Guards", "OutputConfig", "Kernel", "LatencyConfig", "MetricThreshold",
-           "OutputKind", "SliceThreshold", "Task", "Thresholds", "metric_direction",
+           "OutputKind", "SliceFeature", "SliceThreshold", "SliceValue", "Task", "Thresholds", "cross_of",
+           "metric_direction", "values_of",
            "HIGHER", "LOWER", "METRIC_DIRECTIONS", "PAIR_METRICS"]

@@ -355,8 +355,11 @@ class Drop:
 
 @dataclasses.dataclass(frozen=True)
 class SliceSummary:
-    """One slice: metrics per model, pair metrics and drops per reference."""
+    """One slice: metrics per model, pair metrics and drops per reference. `columns` is the slice, typed:
+    () for the whole split, ((feature, value),) for a single feature, one pair per feature in the cross's
+    order for a crossed slice; EvaluationResult.slices keys it by its display key (core/slicing.key_of)."""
 
+    columns: tuple[tuple[str, str], ...]
     examples: int
     nonfinite: dict[str, int]
     metrics: dict[str, dict[str, float | None]]
@@ -441,8 +444,9 @@ class CheckRecord:
     limit: Scalar
     passed: bool
     detail: str
-    slice: str = ""
+    slice: str = ""                                   # the slice's display key ("" the whole split)
     reference: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()         # the slice, typed (SliceSummary.columns)
 
 
 @dataclasses.dataclass(frozen=True)

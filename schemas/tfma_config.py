@@ -30,9 +30,9 @@ built (a ConfigError naming the TFMA field path, the value and the fix), never i
   per_slice_thresholds (maps)             metrics (never to a MetricConfig's: 'Metric not found');
                                           set MetricConfig.threshold / per_slice_thresholds instead.
   metrics_specs[].example_weights         accepted where the weighting is what tfx-edge computes.
-  binarize, aggregate, query_key,         refused (not supported yet).
-  output_weights, cross_slice_thresholds,
-  cross_slicing_specs
+  binarize, aggregate, query_key,         refused (not supported yet); cross_slicing_specs and
+  output_weights, cross_slice_thresholds, cross_slice_thresholds compare one slice with another (TFMA's
+  cross_slicing_specs                     cross-slice comparison), which tfx-edge does not do.
   value_threshold {lower_bound,           lower_bound / upper_bound (same inclusive comparisons).
   upper_bound}
   change_threshold {direction, absolute,  max_absolute_drop / max_relative_drop against the float32
@@ -40,13 +40,18 @@ built (a ConfigError naming the TFMA field path, the value and the fix), never i
   slicing_specs                           {} is the overall slice (required when slicing_specs is
                                           set: tfx-edge always gates the whole split);
                                           feature_keys [f] and feature_values {f: v} -> slice_features
-                                          (one feature per spec; crosses and slice_keys_sql refused).
+                                          "f"; several features (feature_keys [a, b], feature_values
+                                          {a: x, b: y}, or both mixed) are a crossed slice -> the cross
+                                          ("a", "b") in slice_features, its features sorted by name as
+                                          TFMA's slice keys are; slice_keys_sql refused.
   MetricConfig.threshold                  TFMA applies it to every slice it computes, so it gates
-                                          the overall slice and each slicing_specs slice
-                                          (SliceThreshold value None for feature_keys, the value for
-                                          feature_values).
-  per_slice_thresholds                    SliceThreshold(feature, value, metrics); the slice must be
-                                          one slicing_specs computes (else TFMA fails it as missing).
+                                          the overall slice and each slicing_specs slice, crossed ones
+                                          too (SliceThreshold value None for feature_keys, the value for
+                                          feature_values; a cross's value one entry per feature, None
+                                          for its feature_keys).
+  per_slice_thresholds                    SliceThreshold(feature, value, metrics), on a single or a
+                                          crossed slice; the slice must be one slicing_specs computes
+                                          (else TFMA fails it as missing).
   options.min_slice_size                  SliceThreshold.min_examples of every slice threshold.
   options.compute_confidence_intervals    refused when true; confidence_intervals.method accepted
                                           (TFMA reads it only when intervals are computed).
@@ -64,8 +69,8 @@ The other EvaluationConfig fields (split, latency, guards, input_mapping, ...) k
 (`budgets` is Thresholds.budgets). A keyword that disagrees with what the EvalConfig says is refused.
 
 Known differences that remain (tfx-edge is stricter or reports instead of failing):
-  * slices: examples without the slice feature form a "<feature>=<missing>" slice, which value-None
-    slice thresholds gate too (TFMA has no such slice).
+  * slices: examples without the slice feature form a "<feature>=<missing>" slice (in a cross, the
+    feature's "<missing>" value), which value-None slice thresholds gate too (TFMA has no such slice).
   * min_slice_size: a slice smaller than it is reported and not gated (SliceThreshold value None);
     TFMA's validator fails such a slice ("Metric not found"). A slice named by value must have
     min_slice_size examples in both.
@@ -85,7 +90,7 @@ from typing import Any
 from tfx_edge.schemas import _strict
 from tfx_edge.schemas._strict import ConfigError
 from tfx_edge.schemas.evaluation import Budgets, EvaluationConfig
-from tfx_edge.schemas.tfma_gates import _Converter
+from tfx_edge.schemas.tfma_gates import CROSS_SLICE, _Converter
 from tfx_edge.schemas.tfma_proto import (EVAL_CONFIG, METRIC_THRESHOLD, _as_dict, _normalize, _refuse,
                                          is_eval_config_dict, is_message)
 from tfx_edge.schemas.tfma_thresholds import metric_threshold, native_thresholds
@@ -121,8 +126,7 @@ def from_tfma(eval_config: Any, **overrides: Any) -> EvaluationConfig:
     convert.model_specs(data.get("model_specs", []))
     convert.slicing_specs(data.get("slicing_specs", []))
     if "cross_slicing_specs" in data:
-        _refuse("cross_slicing_specs", data["cross_slicing_specs"], "crossed slices are not supported yet; remove "
-                "cross_slicing_specs")
+        _refuse("cross_slicing_specs", data["cross_slicing_specs"], CROSS_SLICE)
     convert.options(data.get("options", {}))
     convert.metrics_specs(data.get("metrics_specs", []))
     convert.derive()

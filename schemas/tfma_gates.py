@@ -14,7 +14,13 @@ from tfx_edge.schemas.metric_table import Task
 from tfx_edge.schemas.tfma_metrics import _OVERALL_ONLY, _Metric, _metric
 from tfx_edge.schemas.tfma_proto import _refuse
 from tfx_edge.schemas.tfma_specs import _Specs
-from tfx_edge.schemas.tfma_thresholds import _Gate, _kwargs, _limits, _merge, _slice, _threshold
+from tfx_edge.schemas.tfma_thresholds import _Gate, _kwargs, _limits, _merge, _native, _slice, _threshold
+
+
+# cross_slicing_specs and cross-slice thresholds compare one slice's metrics with another's; a crossed slice
+# (several features in one SlicingSpec) is supported.
+CROSS_SLICE = ("TFMA's cross-slice comparisons (one slice's metrics against another's) are not supported; remove "
+               "them (a crossed slice, several features in one SlicingSpec, is: feature_keys=['a', 'b'])")
 
 
 class _Converter(_Specs):
@@ -35,8 +41,7 @@ class _Converter(_Specs):
             if "output_weights" in spec:
                 _refuse(f"{path}.output_weights", spec["output_weights"], "multi-output models are not supported yet")
             if "cross_slice_thresholds" in spec:
-                _refuse(f"{path}.cross_slice_thresholds", spec["cross_slice_thresholds"],
-                        "crossed slices are not supported yet; remove the cross-slice thresholds")
+                _refuse(f"{path}.cross_slice_thresholds", spec["cross_slice_thresholds"], CROSS_SLICE)
             for key, instead in (("thresholds", "threshold"), ("per_slice_thresholds", "per_slice_thresholds")):
                 # TFMA 0.52 keys these by name with example_weighted=None, and a MetricConfig's value with
                 # example_weighted False or True (metric_specs.metric_thresholds_from_metrics_specs,
@@ -60,8 +65,7 @@ class _Converter(_Specs):
             for j, m in enumerate(spec.get("metrics", [])):
                 metric = _metric(m, f"{path}.metrics[{j}]")
                 for c in m.get("cross_slice_thresholds", []):
-                    _refuse(f"{metric.path}.cross_slice_thresholds", c, "crossed slices are not supported yet; "
-                            "remove the cross-slice thresholds")
+                    _refuse(f"{metric.path}.cross_slice_thresholds", c, CROSS_SLICE)
                 self.metrics.append(metric)
         self.check_names()
         for i, spec in enumerate(specs):
@@ -142,8 +146,8 @@ class _Converter(_Specs):
             target = _slice(spec, where)
             if target is not None and not self.computed(target):
                 _refuse(where, spec, "TFMA computes no such slice (slicing_specs does not list it), so it fails "
-                        "this threshold as a missing slice; add " + (f"SlicingSpec(feature_keys=[{target[0]!r}])"
-                                                                  f" to slicing_specs"))
+                        f"this threshold as a missing slice; add SlicingSpec(feature_keys={list(target[0])!r}) "
+                        "to slicing_specs")
             if target is not None and name in _OVERALL_ONLY:
                 _refuse(where, spec, f"tfx-edge computes {name!r} for the whole split only; gate this slice on "
                         "another metric (binary_accuracy, precision, recall, ...) or gate the overall slice")
@@ -212,7 +216,7 @@ class _Converter(_Specs):
         for target, gates in self.gates.items():
             if target is None:
                 continue
-            feature, value = target
+            feature, value = _native(target)
             self.origins[f"thresholds.slices[{len(slices)}]"] = " / ".join(
                 dict.fromkeys(p for g in gates.values() for p in g.paths))
             slices.append(SliceThreshold(feature=feature, value=value, min_examples=self.min_examples,

@@ -8,7 +8,7 @@ from typing import Any
 
 from tfx_edge.schemas.tfma_metrics import _Metric
 from tfx_edge.schemas.tfma_proto import _refuse
-from tfx_edge.schemas.tfma_thresholds import _Gate, _slice
+from tfx_edge.schemas.tfma_thresholds import _Gate, _native, _slice, _Target
 
 
 class _Specs:
@@ -18,11 +18,11 @@ class _Specs:
         self.fields: dict[str, Any] = {}          # EvaluationConfig fields the EvalConfig sets
         self.origins: dict[str, str] = {}         # EvaluationConfig field path -> TFMA field path
         self.candidate_name = ""
-        self.slices: list[tuple[str, str | None]] = []    # slicing_specs' slices (overall aside)
+        self.slices: list[_Target] = []             # slicing_specs' slices (overall aside)
         self.min_examples = 1
         self.metrics: list[_Metric] = []
-        # slice -> metric -> limits; None: the whole split, (feature, value or None: every value)
-        self.gates: dict[tuple[str, str | None] | None, dict[str, _Gate]] = {}
+        # slice -> metric -> limits; None: the whole split, else the slice's (features, values or None)
+        self.gates: dict[_Target | None, dict[str, _Gate]] = {}
         self.explicit_kind = False               # output_kind from the cross-entropies' from_logits
 
     def set(self, field: str, value: Any, origin: str) -> None:
@@ -87,8 +87,9 @@ class _Specs:
             if target is None:
                 overall = True
             else:
-                if target[0] not in self.fields.setdefault("slice_features", []):
-                    self.fields["slice_features"].append(target[0])
+                feature = _native(target)[0]
+                if feature not in self.fields.setdefault("slice_features", []):
+                    self.fields["slice_features"].append(feature)
                     self.origins.setdefault("slice_features", f"slicing_specs[{i}]")
                 if target not in self.slices:
                     self.slices.append(target)
@@ -97,8 +98,11 @@ class _Specs:
                     "the whole split, and TFMA computes (and gates) the overall slice only when slicing_specs "
                     "lists it")
 
-    def computed(self, target: tuple[str, str | None]) -> bool:
-        return target in self.slices or target[1] is not None and (target[0], None) in self.slices
+    def computed(self, target: _Target) -> bool:
+        """Whether a slicing_specs slice covers target's: the same features, every value it fixes fixed alike."""
+        features, values = target
+        return any(f == features and all(s is None or s == v for s, v in zip(fixed, values))
+                   for f, fixed in self.slices)
 
     # options
     def options(self, options: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """TFMA thresholds and slices as tfx-edge's: a tfma.MetricThreshold's value_threshold and
 change_threshold as MetricThreshold limits (`_change_limits` documents TFMA's sign conventions), the
-merge of two thresholds on one metric and slice, and the slice a SlicingSpec names. Pure: no
-TensorFlow, no TFMA import.
+merge of two thresholds on one metric and slice, and the slice a SlicingSpec names (`_Target`, a
+single feature's or a crossed slice's). Pure: no TensorFlow, no TFMA import.
 """
 
 from __future__ import annotations
@@ -121,17 +121,31 @@ def _kwargs(limits: Mapping[str, float]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in limits.items())
 
 
-def _slice(spec: Mapping[str, Any], path: str) -> tuple[str, str | None] | None:
-    """The slice of a SlicingSpec: None (overall), (feature, None) or (feature, value)."""
+# A SlicingSpec's slice: its features sorted by name (as TFMA's slice keys are) and, per feature, the value
+# feature_values fixes or None (feature_keys: every value). One feature is a single slice, more a cross.
+_Target = tuple[tuple[str, ...], tuple[str | None, ...]]
+
+
+def _slice(spec: Mapping[str, Any], path: str) -> _Target | None:
+    """The slice of a SlicingSpec: None (overall) or its _Target."""
     if "slice_keys_sql" in spec:
-        _refuse(f"{path}.slice_keys_sql", spec["slice_keys_sql"], "SQL slices are not supported; slice by one "
-                "feature: feature_keys=['f'] or feature_values={'f': 'v'}")
+        _refuse(f"{path}.slice_keys_sql", spec["slice_keys_sql"], "SQL slices are not supported; slice by features: "
+                "feature_keys=['f'] (or ['a', 'b'], crossed) and feature_values={'f': 'v'}")
     keys, values = spec.get("feature_keys", []), spec.get("feature_values", {})
-    if len(keys) + len(values) > 1 or len(set(keys)) != len(keys):
-        _refuse(path, dict(spec), "crossed slices are not supported yet; slice by one feature per SlicingSpec")
-    if keys:
-        return keys[0], None
-    if values:
-        feature, value = next(iter(values.items()))
-        return feature, value
-    return None
+    if len(set(keys)) != len(keys):
+        _refuse(f"{path}.feature_keys", keys, "name each feature once")
+    both = sorted(set(keys) & set(values))
+    if both:
+        _refuse(path, dict(spec), f"{both[0]!r} is in both feature_keys and feature_values (TFMA's slicer refuses "
+                "that too); keep it in feature_keys (every value) or in feature_values (one value)")
+    columns = sorted([(k, None) for k in keys] + list(values.items()))
+    return (tuple(f for f, _ in columns), tuple(v for _, v in columns)) if columns else None
+
+
+def _native(target: _Target) -> tuple[str | tuple[str, ...], str | tuple[str | None, ...] | None]:
+    """A _Target as SliceThreshold (feature, value): a name and its value, or a cross and its values
+    (None when every one is None: every combination)."""
+    features, values = target
+    if len(features) == 1:
+        return features[0], values[0]
+    return features, None if all(v is None for v in values) else values

@@ -22,10 +22,10 @@ def _class_metrics(precision: list, recall: list) -> dict:
     return out
 
 
-def _slice(examples: int, quant_acc: float, float_acc: float) -> dict:
+def _slice(examples: int, quant_acc: float, float_acc: float, columns: tuple = ()) -> dict:
     drop = float_acc - quant_acc
     return {
-        "examples": examples, "nonfinite": {"quantized": 0, "float_tflite": 0},
+        "columns": [list(c) for c in columns], "examples": examples, "nonfinite": {"quantized": 0, "float_tflite": 0},
         "metrics": {
             "quantized": {"accuracy": quant_acc, "top_3_accuracy": 1.0, "loss": 0.1234,
                           "macro_precision": 0.9367, "macro_recall": 0.9333,
@@ -76,7 +76,7 @@ def classification_result(blessed: bool = False) -> dict:
                                      "boundary": 0, "shape": 2}},
         },
         "slices": {"": _slice(152, 0.9276, 0.9539),
-                   "digit_group=low": _slice(50, 0.88, 0.96)},
+                   "digit_group=low": _slice(50, 0.88, 0.96, (("digit_group", "low"),))},
         "confusion": {"quantized": copy.deepcopy(CONFUSION_QUANT),
                       "float_tflite": copy.deepcopy(CONFUSION_FLOAT)},
         "other_outputs": {}, "curves": {}, "scored_outputs": {},
@@ -111,7 +111,8 @@ def regression_result() -> dict:
         "models": {"quantized": {"size_bytes": 4096, "path": "/q", "ops": None},
                    "float_tflite": {"size_bytes": 9000, "path": "/f", "ops": None},
                    "saved_model": {"size_bytes": None, "path": "/s/Format-Serving", "ops": None}},
-        "slices": {"": {"examples": 80, "nonfinite": _nonfinite(["quantized", "float_tflite", "saved_model"]),
+        "slices": {"": {"columns": [], "examples": 80,
+                        "nonfinite": _nonfinite(["quantized", "float_tflite", "saved_model"]),
                         "metrics": {"quantized": {"mae": 0.4321, "rmse": 0.61},
                                     "float_tflite": {"mae": 0.43, "rmse": nan},
                                     "saved_model": {"mae": 0.43, "rmse": 0.6}},

@@ -195,6 +195,17 @@ def test_slices_table_has_every_slice():
     assert rows[1][:5] == ["digit_group=low", "50", "0.88", "0.96", "0.08"]
 
 
+def test_a_crossed_slice_is_a_row_named_by_its_features_in_the_cross_order():
+    from result_fixtures import _slice
+    result = classification_result()
+    result["slices"]["digit_group=low & writer=b"] = _slice(20, 0.8, 0.95, (("digit_group", "low"), ("writer", "b")))
+    _, doc = render(result)
+    (table,) = find_all(doc, "table", "slices")
+    rows = table_rows(table)
+    assert [r[0] for r in rows] == ["(overall)", "digit_group=low & writer=b", "digit_group=low"]   # worst first
+    assert rows[1][:5] == ["digit_group=low & writer=b", "20", "0.8", "0.95", "0.15"]
+
+
 def test_single_slice_has_no_slices_table():
     result = classification_result()
     del result["slices"]["digit_group=low"]
@@ -322,7 +333,7 @@ def test_slices_table_shows_every_gated_metric_worst_slice_first():
     result = classification_result()
     result["config"]["thresholds"]["metrics"]["loss"] = {"max_absolute_drop": 0.5}
     result["config"]["output_kind"] = "logits"
-    result["slices"]["digit_group=high"] = _slice(50, 0.70, 0.96)        # drop 0.26: worse than low's 0.08
+    result["slices"]["digit_group=high"] = _slice(50, 0.70, 0.96, (("digit_group", "high"),))   # drop 0.26: worse
     _, doc = render(result)
     (table,) = find_all(doc, "table", "slices")
     headers = [content(th) for th in find_all(table, "th")]

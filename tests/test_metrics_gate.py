@@ -99,7 +99,7 @@ def test_drops_are_direction_aware():
 def test_slices_cover_every_example_including_missing():
     column = np.empty(4, dtype=object)
     column[:] = [[b"eu"], [b"us"], [], [b"eu"]]
-    got = {k: m.tolist() for k, m in slicing.masks({"region": column}, ["region"], 4)}
+    got = {slicing.key_of(k): m.tolist() for k, m in slicing.masks({"region": column}, ["region"], 4)}
     assert got == {"": [True] * 4, "region=eu": [True, False, False, True],
                    "region=us": [False, True, False, False], "region=<missing>": [False, False, True, False]}
     assert list(slicing.values_of(np.array([[3.0], [1.5]]), "x", 2)) == ["3", "1.5"]
@@ -121,8 +121,8 @@ def test_scoring_summary_per_slice():
 
 # --- the gate -------------------------------------------------------------------------------
 
-def slice_summary(n=100, quant=0.95, ref=0.96, loss=(0.2, 0.18), agreement=0.97):
-    return {"examples": n, "nonfinite": {"quantized": 0, "float_tflite": 0},
+def slice_summary(n=100, quant=0.95, ref=0.96, loss=(0.2, 0.18), agreement=0.97, columns=()):
+    return {"columns": columns, "examples": n, "nonfinite": {"quantized": 0, "float_tflite": 0},
             "metrics": {"quantized": {"accuracy": quant, "loss": loss[0]},
                         "float_tflite": {"accuracy": ref, "loss": loss[1]}},
             "pairs": {"float_tflite": {"agreement": agreement, "max_output_diff": 0.1}},
@@ -135,8 +135,8 @@ LATENCY = {"quantized": {"xnnpack": {"p50_us": 10.0, "p95_us": 14.0}},
 
 
 def evidence(**kwargs):
-    slices = kwargs.pop("slices", {"": slice_summary(), "g=a": slice_summary(40, 0.9, 0.95),
-                                   "g=b": slice_summary(5, 0.6, 0.8)})
+    slices = kwargs.pop("slices", {"": slice_summary(), "g=a": slice_summary(40, 0.9, 0.95, columns=(("g", "a"),)),
+                                   "g=b": slice_summary(5, 0.6, 0.8, columns=(("g", "b"),))})
     kwargs.setdefault("latency", LATENCY)
     return gate.Evidence(slices=slices, references=["float_tflite"], model_bytes=1000, float_ops=2, **kwargs)
 

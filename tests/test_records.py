@@ -22,7 +22,7 @@ from tfx_edge.schemas.quantization import QuantizationConfig
 SCHEMAS = {
     "tfx_edge.QuantizationPlan": (4, "ad547c33d2dd"),
     "tfx_edge.ExportReport": (4, "1e88d33c9f6a"),
-    "tfx_edge.EdgeEvaluation": (8, "f62e19844c70"),
+    "tfx_edge.EdgeEvaluation": (8, "0deeca90474a"),
     "tfx_edge.AppContract": (1, "e1fd7b004603"),
 }
 

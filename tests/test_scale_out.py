@@ -183,7 +183,7 @@ fn.setup()
 outputs = [out for unit in units for out in fn.process(unit)]
 fn.teardown()
 print(json.dumps({"tensorflow": sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow"),
-                  "examples": sum(next(iter(o["stats"].values()))["slices"][""]["models"]["quantized"]["n"]
+                  "examples": sum(next(iter(o["stats"].values()))["slices"][()]["models"]["quantized"]["n"]
                                   for o in outputs),
                   "facts": next(iter(outputs[-1]["workers"].values()))}))
 """

@@ -399,7 +399,8 @@ def test_known_differences_from_tfma():
     assert small.metric_validations_per_slice[0].failures[0].message == "Metric not found."
     st = from_tfma(eval_config).thresholds.slices[0]
     assert st.value is None and st.min_examples == 10
-    evidence = gate.Evidence(references=[names.FLOAT_TFLITE], slices={"": {}, "h=3": {"examples": 4}})
+    evidence = gate.Evidence(references=[names.FLOAT_TFLITE], slices={
+        "": {}, "h=3": {"columns": [["h", "3"]], "examples": 4}})
     [check] = gate._slice_checks(evidence, st)
     assert check.name == "slice_min_examples" and check.passed and "not gated" in check.detail
 
@@ -471,12 +472,13 @@ REFUSALS = [  # EvalConfig dict, the field path named, words of the fix
     (edit("metrics_specs.0.example_weights", {"unweighted": True}) | {"model_specs": [
         {"label_key": "y", "example_weight_key": "w"}]}, "metrics_specs[0].example_weights", "weighted: true"),
     (edit("metrics_specs.0.cross_slice_thresholds", {"binary_accuracy": {"thresholds": [GATED]}}),
-     "metrics_specs[0].cross_slice_thresholds", "crossed slices are not supported yet"),
+     "metrics_specs[0].cross_slice_thresholds", "cross-slice comparisons"),
     (edit("metrics_specs.0.metrics.0.cross_slice_thresholds", [GATED]),
-     "metrics_specs[0].metrics[0].cross_slice_thresholds", "crossed slices are not supported yet"),
-    (edit("cross_slicing_specs", [{"baseline_spec": {}}]), "cross_slicing_specs", "crossed slices are not supported"),
-    (slices({"feature_keys": ["a", "b"]}), "slicing_specs[1]", "crossed slices are not supported yet"),
-    (slices({"feature_keys": ["a"], "feature_values": {"b": "1"}}), "slicing_specs[1]", "crossed slices"),
+     "metrics_specs[0].metrics[0].cross_slice_thresholds", "cross-slice comparisons"),
+    (edit("cross_slicing_specs", [{"baseline_spec": {}}]), "cross_slicing_specs", "a crossed slice, several features"),
+    (slices({"feature_keys": ["a", "a"]}), "slicing_specs[1].feature_keys", "name each feature once"),
+    (slices({"feature_keys": ["a"], "feature_values": {"a": "1"}}), "slicing_specs[1]",
+     "'a' is in both feature_keys and feature_values"),
     (slices({"slice_keys_sql": "SELECT a"}), "slicing_specs[1].slice_keys_sql", "SQL slices are not supported"),
     (edit("slicing_specs", [{"feature_keys": ["a"]}]), "slicing_specs", "add an empty SlicingSpec()"),
     (edit("options", {"compute_confidence_intervals": True}), "options.compute_confidence_intervals",

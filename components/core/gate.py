@@ -12,11 +12,12 @@ import math
 from typing import Any, Mapping, Sequence
 
 from tfx_edge.components.core import guards, slicing
-from tfx_edge.schemas.evaluation import PAIR_METRICS, Guards, MetricThreshold, SliceThreshold, Thresholds
+from tfx_edge.schemas.evaluation import (PAIR_METRICS, Guards, MetricThreshold, SliceThreshold, Thresholds,
+                                         cross_of, values_of)
 from tfx_edge.schemas import names, records
 
 
-Check = records.CheckRecord   # one check: name, value, limit, passed, detail, slice, reference
+Check = records.CheckRecord   # one check: name, value, limit, passed, detail, slice, reference, columns
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,14 +116,16 @@ def metric_checks(ev: Evidence, key: str, metric: str, t: MetricThreshold) -> li
     """Bounds on the quantized value and drops against each reference, in one slice."""
     s = ev.slices.get(key, {})
     where = f" [{key}]" if key else ""
+    columns = slicing.columns_of(s)
     checks = []
     if metric in PAIR_METRICS:
         for ref in ev.references:
             value = s.get("pairs", {}).get(ref, {}).get(metric)
-            checks += _bounds(f"{metric}", value, t, f"{metric} vs {ref}{where}", slice=key, reference=ref)
+            checks += _bounds(f"{metric}", value, t, f"{metric} vs {ref}{where}", slice=key, reference=ref,
+                              columns=columns)
         return checks
     value = s.get("metrics", {}).get(names.QUANTIZED, {}).get(metric)
-    checks += _bounds(metric, value, t, f"quantized {metric}{where}", slice=key)
+    checks += _bounds(metric, value, t, f"quantized {metric}{where}", slice=key, columns=columns)
     for ref in ev.references:
         drop = s.get("drops", {}).get(ref, {}).get(metric, {})
         reference = s.get("metrics", {}).get(ref, {}).get(metric)
@@ -131,7 +134,8 @@ def metric_checks(ev: Evidence, key: str, metric: str, t: MetricThreshold) -> li
             if limit is not None:
                 value, what = _drop_value(drop, kind, reference, t.use_confidence_bound)
                 check = limit_check(f"{metric}.max_{kind}_drop", value, limit, True,
-                                    f"{metric} {kind} drop{what} vs {ref}{where}", slice=key, reference=ref)
+                                    f"{metric} {kind} drop{what} vs {ref}{where}", slice=key, reference=ref,
+                                    columns=columns)
                 checks.append(dataclasses.replace(check, detail=check.detail + _interval_note(drop)))
     return checks
 
@@ -164,21 +168,23 @@ def _bounds(metric: str, value, t: MetricThreshold, what: str, **where) -> list[
 
 
 def _slice_checks(ev: Evidence, st: SliceThreshold) -> list[Check]:
-    prefix = slicing.key(st.feature, "")
-    keys = ([slicing.key(st.feature, st.value)] if st.value is not None
-            else sorted(k for k in ev.slices if k.startswith(prefix)))
-    if not keys or (st.value is not None and keys[0] not in ev.slices):
-        wanted = keys[0] if keys else f"{st.feature}=*"
+    """A single feature's or a cross's slices the threshold names (value None, or a cross's None
+    entries: every value), each gated on its own; a slice named by every value must be present."""
+    cross, values = cross_of(st.feature), values_of(st.feature, st.value)
+    keys = sorted(k for k, s in ev.slices.items() if slicing.matches(slicing.columns_of(s), cross, values))
+    if not keys:
+        columns = tuple((f, slicing.ANY if v is None else v) for f, v in zip(cross, values))
+        wanted = slicing.key_of(columns)
         return [Check("slice_present", 0, st.min_examples, False,
-                      f"slice {wanted} has no examples: FAILED", slice=wanted)]
+                      f"slice {wanted} has no examples: FAILED", slice=wanted, columns=columns)]
     checks = []
     for key in keys:
         n = ev.slices[key].get("examples", 0)
         if n < st.min_examples:
-            named = st.value is not None
-            checks.append(Check("slice_min_examples", n, st.min_examples, not named,
+            checks.append(Check("slice_min_examples", n, st.min_examples, not st.named,
                                 f"slice {key} has {n} examples < min_examples {st.min_examples}: " +
-                                ("FAILED" if named else "not gated"), slice=key))
+                                ("FAILED" if st.named else "not gated"), slice=key,
+                                columns=slicing.columns_of(ev.slices[key])))
             continue
         for metric, threshold in sorted(st.metrics.items()):
             checks += metric_checks(ev, key, metric, threshold)

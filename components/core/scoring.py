@@ -14,6 +14,7 @@ import numpy as np
 
 from tfx_edge.components.core import binary_scoring, metrics, output_guard, paired, slicing
 from tfx_edge.schemas import metric_table, names
+from tfx_edge.schemas.evaluation import SliceFeature
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ScoreSpec:
     metrics: metrics.Spec
     label_feature: str
     output_name: str
-    slice_features: tuple[str, ...] = ()
+    slice_features: tuple[SliceFeature, ...] = ()   # features and crosses (EvaluationConfig.slice_features)
     candidate: str = names.QUANTIZED
     references: tuple[str, ...] = (names.FLOAT_TFLITE,)
     other_outputs: tuple[str, ...] = ()    # outputs the metrics do not read: compared (core/output_guard)
@@ -36,7 +37,8 @@ class ScoreSpec:
 
 def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray],
                 spec: ScoreSpec) -> dict:
-    """Statistics of one batch: {"label_format": {fmt: n}, "slices": {key: {...}}}."""
+    """Statistics of one batch: {"label_format": {fmt: n}, "slices": {slice columns: {...}}} (the typed
+    columns of slicing.masks; summarize keys the slices by their display key)."""
     if spec.label_feature not in features:
         raise metrics.LabelError(
             f"label_feature={spec.label_feature!r} is not in the examples; features are "
@@ -129,8 +131,8 @@ def _model_stats(truth: np.ndarray, pred: np.ndarray, spec: metrics.Spec) -> dic
 def summarize(stats: Mapping, spec: ScoreSpec) -> dict:
     """{"examples", "label_format", "slices": {key: {...}}, "confusion": {model: matrix},
     "other_outputs": {output: {reference: output_guard.compare(...)}}}."""
-    slices = {key: _summarize_slice(s, spec) for key, s in sorted(stats.get("slices", {}).items())}
-    overall = stats.get("slices", {}).get(slicing.OVERALL)
+    slices = _by_key({columns: _summarize_slice(columns, s, spec) for columns, s in stats.get("slices", {}).items()})
+    overall = stats.get("slices", {}).get(slicing.OVERALL_COLUMNS)
     confusion = ({m: np.asarray(overall["models"][m]["confusion"]).tolist() for m in spec.models}
                  if overall and spec.metrics.classification else {})
     formats = sorted(stats.get("label_format", {}))
@@ -151,7 +153,19 @@ def _scored_output(summary: dict) -> dict:
     return {k: summary[k] for k in ("examples", "label_format", "slices", "confusion")}
 
 
-def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:
+def _by_key(slices: Mapping[slicing.Columns, dict]) -> dict[str, dict]:
+    """The slice summaries by display key (slicing.key_of), sorted; two slices of one key are refused."""
+    out: dict[str, dict] = {}
+    for columns in sorted(slices, key=slicing.key_of):
+        key = slicing.key_of(columns)
+        if key in out:
+            raise slicing.SliceError(f"slices {out[key]['columns']} and {columns} have the same key {key!r} (a "
+                                     f"feature name or value holds '=' or {slicing.CROSS!r}); rename the feature")
+        out[key] = slices[columns]
+    return out
+
+
+def _summarize_slice(columns: slicing.Columns, s: Mapping, spec: ScoreSpec) -> dict:
     values = {m: (metrics.classification_metrics(s["models"][m], spec.metrics)
                   if spec.metrics.classification else metrics.regression_metrics(s["models"][m]))
               for m in spec.models}
@@ -159,6 +173,7 @@ def _summarize_slice(s: Mapping, spec: ScoreSpec) -> dict:
         for m in spec.models:
             values[m].update(binary_scoring.derive(s["models"][m]["binary"], spec.binary))
     return {
+        "columns": columns,
         "examples": int(s["models"][spec.candidate]["n"]),
         "nonfinite": {m: int(s["models"][m]["nonfinite"]) for m in spec.models},
         "metrics": values,

@@ -1,20 +1,31 @@
 """Slices of a batch by feature value (pure numpy).
 
-A slice key is "" for the whole batch and "<feature>=<value>" otherwise. A
-slice feature must hold at most one value per example; examples without it
-fall into the "<feature>=<missing>" slice, so no example silently disappears.
+A slice is typed by its columns: () for the whole batch, ((feature, value),) for a
+single feature's slice and ((feature, value), ...) for a crossed slice, in the order
+of its cross (EvaluationConfig.slice_features). Its display key, the key of
+EvaluationResult.slices, is "" for the whole batch, "<feature>=<value>" for a single
+feature and "<f1>=<v1> & <f2>=<v2>" for a cross (`key_of`, the one place the format
+is defined). A slice feature must hold at most one value per example; examples
+without it fall into its "<missing>" value (in a cross too), so no example silently
+disappears.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from tfx_edge.schemas import names
+from tfx_edge.schemas.evaluation import SliceFeature, cross_of
 
 OVERALL = names.OVERALL
+OVERALL_COLUMNS: tuple[tuple[str, str], ...] = ()
 MISSING = "<missing>"
+ANY = "*"                    # a feature's value in the name of a slice of every value (a failed check)
+CROSS = " & "                # between the columns of a crossed slice's key
+
+Columns = tuple[tuple[str, str], ...]
 
 
 class SliceError(ValueError):
@@ -25,14 +36,42 @@ def key(feature: str, value: str) -> str:
     return f"{feature}={value}"
 
 
-def masks(features: Mapping[str, np.ndarray], slice_features: Sequence[str],
-          n: int) -> Iterator[tuple[str, np.ndarray]]:
-    """(slice key, boolean row mask) for the whole batch and each value of each feature."""
-    yield OVERALL, np.ones(n, dtype=bool)
-    for feature in slice_features:
-        values = values_of(features.get(feature), feature, n)
-        for value in sorted(set(values)):
-            yield key(feature, value), values == value
+def key_of(columns: Iterable[Sequence[str]]) -> str:
+    """The display key of a slice's columns: "" (overall), "f=v", or "f1=v1 & f2=v2" in the cross's order."""
+    return CROSS.join(key(feature, value) for feature, value in columns)
+
+
+def columns_of(summary: Mapping) -> Columns:
+    """The typed columns of a slice's summary (scoring.summarize; lists once read back from JSON)."""
+    return tuple((str(f), str(v)) for f, v in summary.get("columns", ()))
+
+
+def matches(columns: Columns, cross: Sequence[str], values: Sequence[str | None]) -> bool:
+    """Whether a slice is one of the cross `cross` with `values` (None: any value of that feature)."""
+    return (tuple(f for f, _ in columns) == tuple(cross)
+            and all(want is None or want == got for (_, got), want in zip(columns, values)))
+
+
+def masks(features: Mapping[str, np.ndarray], slice_features: Sequence[SliceFeature],
+          n: int) -> Iterator[tuple[Columns, np.ndarray]]:
+    """(slice columns, boolean row mask) for the whole batch and each value (each combination of
+    values, for a cross) of each slice_features entry, in sorted value order."""
+    yield OVERALL_COLUMNS, np.ones(n, dtype=bool)
+    for entry in slice_features:
+        cross = cross_of(entry)
+        yield from _cross_masks(cross, [values_of(features.get(f), f, n) for f in cross])
+
+
+def _cross_masks(cross: tuple[str, ...], values: list[np.ndarray]) -> Iterator[tuple[Columns, np.ndarray]]:
+    """The combinations of the features' values that occur, each with its rows (one code per row)."""
+    uniques, codes = zip(*(np.unique(v, return_inverse=True) for v in values))
+    shape = tuple(len(u) for u in uniques)
+    if not all(shape):
+        return
+    code = np.ravel_multi_index([c.reshape(-1) for c in codes], shape)
+    for c in np.unique(code):
+        index = np.unravel_index(c, shape)
+        yield tuple((f, str(u[i])) for f, u, i in zip(cross, uniques, index)), code == c
 
 
 def values_of(column: np.ndarray | None, feature: str, n: int) -> np.ndarray:

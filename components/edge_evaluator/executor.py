@@ -21,7 +21,7 @@ from tfx_edge.components import artifacts, io_utils, record_files, specs
 from tfx_edge.components.core import examples, gate, input_mapping, latency, layer_errors, slicing, targets
 from tfx_edge.components.edge_evaluator import (beam_job, html_report, planning, report, tfma_output,
                                                 worker_errors)
-from tfx_edge.schemas.evaluation import EvaluationConfig
+from tfx_edge.schemas.evaluation import EvaluationConfig, cross_of
 from tfx_edge.schemas import names, records
 
 _EXPORTER_OUTPUT = {"model": "tflite_model", "float_model": "float_model"}
@@ -157,10 +157,11 @@ def _worst_layers(model: artifact.Artifact, export: records.ExportReport) -> tup
 
 
 def _check_slice_features(config: EvaluationConfig, summary: dict) -> None:
-    """A slice feature that no example of the split has is a misconfiguration, not a slice."""
-    for feature in config.slice_features:
-        keys = {k for k in summary["slices"] if k.startswith(f"{feature}=")}
-        if keys == {slicing.key(feature, slicing.MISSING)}:
+    """A slice feature (alone or in a cross) that no example of the split has is a misconfiguration, not a
+    slice."""
+    for feature in dict.fromkeys(f for entry in config.slice_features for f in cross_of(entry)):
+        values = {v for s in summary["slices"].values() for f, v in slicing.columns_of(s) if f == feature}
+        if values == {slicing.MISSING}:
             raise examples.ExamplesError(
                 f"slice_features: no example of split {config.split!r} has feature {feature!r}; "
                 f"fix the feature name in slice_features")

@@ -7,8 +7,9 @@ notebook views read the evaluation: `eval_config.json` (an EvalRun), `metrics-*.
 `*_diff` values against the float32 reference, as TFMA writes for a baseline), `plots-*.tfrecord`
 (none yet) and `validations-*.tfrecord` (the ValidationResult: validation_ok is the blessing; every
 failed check is a failure). Model names follow TFX's Evaluator: the quantized model is `candidate`,
-its float32 TFLite reference the `baseline`. Slice values are written as strings (bytes_value),
-as tfx-edge slices them.
+its float32 TFLite reference the `baseline`. Slice keys come from the slices' typed columns
+(SliceSummary.columns, CheckRecord.columns), a crossed slice's columns sorted by feature name as
+TFMA's slicer writes them; values are written as strings (bytes_value), as tfx-edge slices them.
 
 The only module that imports TFMA (its protos); it runs in the executor, which has TFMA.
 """
@@ -22,8 +23,8 @@ from google.protobuf import json_format
 from tensorflow_model_analysis import version as tfma_version
 from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2, validation_result_pb2
 
-from tfx_edge.components.core import slicing
 from tfx_edge.schemas import metric_table, names, records
+from tfx_edge.schemas.evaluation import cross_of
 
 CANDIDATE, BASELINE = "candidate", "baseline"
 MODEL_NAMES = {names.QUANTIZED: CANDIDATE, names.FLOAT_TFLITE: BASELINE, names.SAVED_MODEL: names.SAVED_MODEL}
@@ -35,7 +36,7 @@ def write(result: records.EvaluationResult, out_dir: str, data_location: str) ->
     """The four files into out_dir (the EdgeEvaluation's directory)."""
     weighted = result.config.example_weight_key is not None
     _records(os.path.join(out_dir, "metrics" + SHARD),
-             [_metrics_for_slice(key, s, weighted).SerializeToString() for key, s in sorted(result.slices.items())])
+             [_metrics_for_slice(s, weighted).SerializeToString() for _, s in sorted(result.slices.items())])
     _records(os.path.join(out_dir, "plots" + SHARD), [])
     _records(os.path.join(out_dir, "validations" + SHARD), [_validation(result).SerializeToString()])
     run = config_pb2.EvalRun(eval_config=_eval_config(result), version=tfma_version.VERSION,
@@ -51,11 +52,11 @@ def _records(path: str, serialized: list[bytes]) -> None:
             writer.write(record)
 
 
-def slice_key(key: str) -> metrics_for_slice_pb2.SliceKey:
-    """tfx-edge's 'feature=value' slice (or the overall one) as TFMA's SliceKey."""
+def slice_key(columns: tuple[tuple[str, str], ...]) -> metrics_for_slice_pb2.SliceKey:
+    """A slice's columns (() the overall slice) as TFMA's SliceKey: one single slice key per column,
+    sorted by feature name (TFMA's slicer yields a crossed slice's columns sorted)."""
     out = metrics_for_slice_pb2.SliceKey()
-    if key != slicing.OVERALL:
-        feature, value = key.split("=", 1)
+    for feature, value in sorted(columns):
         out.single_slice_keys.add(column=feature, bytes_value=value.encode())
     return out
 
@@ -66,8 +67,8 @@ def _metric_key(name: str, model: str, weighted: bool, is_diff: bool = False) ->
     return key
 
 
-def _metrics_for_slice(key: str, s: records.SliceSummary, weighted: bool) -> metrics_for_slice_pb2.MetricsForSlice:
-    out = metrics_for_slice_pb2.MetricsForSlice(slice_key=slice_key(key))
+def _metrics_for_slice(s: records.SliceSummary, weighted: bool) -> metrics_for_slice_pb2.MetricsForSlice:
+    out = metrics_for_slice_pb2.MetricsForSlice(slice_key=slice_key(s.columns))
     for model, values in sorted(s.metrics.items()):
         for name, value in sorted(values.items()):
             if value is not None:
@@ -96,11 +97,11 @@ def _diff_interval(entry, drop: records.Drop | None, name: str) -> None:
 def _validation(result: records.EvaluationResult) -> validation_result_pb2.ValidationResult:
     out = validation_result_pb2.ValidationResult(validation_ok=result.blessed)
     weighted = result.config.example_weight_key is not None
-    by_slice: dict[str, list[records.CheckRecord]] = {}
+    by_slice: dict[tuple[tuple[str, str], ...], list[records.CheckRecord]] = {}
     for check in result.failed:
-        by_slice.setdefault(check.slice, []).append(check)
-    for key, failed in sorted(by_slice.items()):
-        per_slice = out.metric_validations_per_slice.add(slice_key=slice_key(key))
+        by_slice.setdefault(check.columns, []).append(check)
+    for columns, failed in sorted(by_slice.items()):
+        per_slice = out.metric_validations_per_slice.add(slice_key=slice_key(columns))
         for check in failed:
             failure = per_slice.failures.add(message=f"{check.name}: {check.detail}")
             failure.metric_key.CopyFrom(_metric_key(check.name.split(".")[0], names.QUANTIZED, weighted))
@@ -116,6 +117,6 @@ def _eval_config(result: records.EvaluationResult) -> config_pb2.EvalConfig:
     config = config_pb2.EvalConfig(
         model_specs=[config_pb2.ModelSpec(name=CANDIDATE, model_type="tf_lite", **spec),
                      config_pb2.ModelSpec(name=BASELINE, model_type="tf_lite", is_baseline=True, **spec)],
-        slicing_specs=[config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=[f])
+        slicing_specs=[config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=list(cross_of(f)))
                                                     for f in result.config.slice_features])
     return config
