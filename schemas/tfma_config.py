@@ -53,8 +53,13 @@ built (a ConfigError naming the TFMA field path, the value and the fix), never i
                                           crossed slice; the slice must be one slicing_specs computes
                                           (else TFMA fails it as missing).
   options.min_slice_size                  SliceThreshold.min_examples of every slice threshold.
-  options.compute_confidence_intervals    refused when true; confidence_intervals.method accepted
-                                          (TFMA reads it only when intervals are computed).
+  options.compute_confidence_intervals    accepted when every configured metric has an interval (the
+                                          drops of means and of ratios such as precision; not AUC,
+                                          calibration or the counts: then refused, naming them). Both
+                                          TFMA and tfx-edge gate the point values; the intervals are of
+                                          the drops, in metrics.json, the report and TFMA's _diff
+                                          metrics. confidence_intervals.method refused (the intervals
+                                          are analytic, not resampled).
   options.include_default_metrics         accepted either way: tfx-edge computes its own metric set
                                           and never reads the model's compiled metrics.
   options.disabled_outputs                refused (tfx-edge always writes its evaluation outputs).

@@ -206,9 +206,23 @@ class _Converter(_Specs):
             self.explicit_kind = bool(logits)
             self.origins["output_kind"] = (f"{next(iter(logits.values())).path}.config.from_logits" if logits
                                            else "the TFMA metrics, which read probabilities")
+        self.check_intervals()
         for key in ("top_k", "binary_thresholds", "slice_features"):
             if key in self.fields:
                 self.fields[key] = tuple(sorted(self.fields[key]) if key != "slice_features" else self.fields[key])
+
+    def check_intervals(self) -> None:
+        """compute_confidence_intervals: every configured metric must get an interval (TFMA gives one to
+        each); tfx-edge's are of the drops, and TFMA, like tfx-edge by default, gates the point values."""
+        if not self.confidence_intervals:
+            return
+        lacking = {n: m for m in self.metrics for n in m.names
+                   if (e := metric_table.get(n)) is None or not e.interval}
+        if lacking:
+            _refuse(self.confidence_intervals, True, f"tfx-edge has no interval for {', '.join(map(repr, lacking))} "
+                    f"({', '.join(dict.fromkeys(m.class_name for m in lacking.values()))}; AUC's variance, for one, "
+                    f"is not additive): remove compute_confidence_intervals (the gate reads point values either "
+                    f"way) or those metrics; the others' drops get intervals whether it is set or not")
 
     def thresholds(self, budgets: Budgets) -> Thresholds:
         overall = {name: _threshold(g.limits) for name, g in self.gates[None].items()}

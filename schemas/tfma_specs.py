@@ -24,6 +24,7 @@ class _Specs:
         # slice -> metric -> limits; None: the whole split, else the slice's (features, values or None)
         self.gates: dict[_Target | None, dict[str, _Gate]] = {}
         self.explicit_kind = False               # output_kind from the cross-entropies' from_logits
+        self.confidence_intervals = ""          # options.compute_confidence_intervals' path when true
 
     def set(self, field: str, value: Any, origin: str) -> None:
         if field in self.fields and self.fields[field] != value:
@@ -109,9 +110,11 @@ class _Specs:
         for key, value in options.items():
             where = f"options.{key}"
             if key == "compute_confidence_intervals" and value:
-                _refuse(where, value, "confidence intervals are not supported yet (TFMA gates the point values "
-                        "either way; tfx-edge reports its own paired 95% intervals of the drops, and "
-                        "MetricThreshold.use_confidence_bound gates on them); remove it or set it to false")
+                self.confidence_intervals = where       # checked against the metrics (tfma_gates.derive)
+            elif key == "confidence_intervals" and value.get("method"):
+                _refuse(f"{where}.method", value["method"], "tfx-edge's intervals are analytic, from the paired "
+                        "per-example differences of the two models (normal, Agresti-Min or delta method), and need "
+                        "no resampling; remove confidence_intervals.method")
             elif key == "min_slice_size":
                 if value < 0:
                     _refuse(where, value, "use 1 or more")
@@ -120,5 +123,4 @@ class _Specs:
                 _refuse(where, value, "tfx-edge always writes its outputs (metrics.json, report.txt, report.html, "
                         "the blessing); remove disabled_outputs")
             # include_default_metrics: tfx-edge computes its own metric set, never the model's compiled
-            # metrics (the MetricsSpec.thresholds that could name those are refused in tfma_gates.py);
-            # confidence_intervals.method: TFMA reads it only with compute_confidence_intervals.
+            # metrics (the MetricsSpec.thresholds that could name those are refused in tfma_gates.py).

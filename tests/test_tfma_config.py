@@ -417,6 +417,14 @@ def test_tfma_fails_metrics_spec_threshold_maps_on_metric_configs():
         assert result.metric_validations_per_slice[0].failures[0].message == "Metric not found."
 
 
+def test_compute_confidence_intervals_is_accepted_when_every_metric_has_one():
+    data = edit("options", {"compute_confidence_intervals": True}) | {"metrics_specs": [{"metrics": [
+        {"class_name": "BinaryAccuracy", **GATED}, {"class_name": "Precision"}, {"class_name": "Recall"}]}]}
+    config = tfma_config.from_tfma(data)
+    assert config.thresholds.metrics["binary_accuracy"].lower_bound == 0.6
+    assert not config.thresholds.metrics["binary_accuracy"].use_confidence_bound   # TFMA gates point values too
+
+
 # --- (d) refusals: one per unsupported field -------------------------------------------------------
 
 BASE = {"model_specs": [{"label_key": "y"}],
@@ -481,8 +489,11 @@ REFUSALS = [  # EvalConfig dict, the field path named, words of the fix
      "'a' is in both feature_keys and feature_values"),
     (slices({"slice_keys_sql": "SELECT a"}), "slicing_specs[1].slice_keys_sql", "SQL slices are not supported"),
     (edit("slicing_specs", [{"feature_keys": ["a"]}]), "slicing_specs", "add an empty SlicingSpec()"),
-    (edit("options", {"compute_confidence_intervals": True}), "options.compute_confidence_intervals",
-     "confidence intervals are not supported yet"),
+    (edit("options", {"compute_confidence_intervals": True}) | {"metrics_specs": [{"metrics": [
+        {"class_name": "BinaryAccuracy", **GATED}, {"class_name": "AUC"}]}]}, "options.compute_confidence_intervals",
+     "no interval for 'auc' (AUC"),
+    (edit("options", {"compute_confidence_intervals": True, "confidence_intervals": {"method": "JACKKNIFE"}}),
+     "options.confidence_intervals.method", "analytic"),
     (edit("options", {"disabled_outputs": {"values": ["metrics"]}}), "options.disabled_outputs", "remove"),
     (edit("options", {"min_slice_size": -1}), "options.min_slice_size", "1 or more"),
     (edit("metrics_specs.0.metrics.0", metric("FPR")), "metrics_specs[0].metrics[0].class_name", "supported: "),

@@ -53,6 +53,8 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
     masks = list(slicing.masks(features, spec.slice_features, n))
     binary = ({m: binary_scoring.batch_by_slice(truth, probability[m], weights, spec.binary, masks)
                for m in spec.models} if spec.binary is not None else {})
+    ratios = ({m: binary_scoring.ratio_parts(truth, probability[m], weights, spec.binary) for m in spec.models}
+              if spec.binary is not None else {})
     for key, mask in masks:
         cand = {k: v[mask] for k, v in values[spec.candidate].items()}
         slices[key] = {
@@ -63,6 +65,9 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
         }
         for m in binary:
             slices[key]["models"][m]["binary"] = binary[m][key]
+        if ratios:
+            slices[key]["paired_ratio"] = {r: paired.ratio_stats(ratios[spec.candidate], ratios[r], mask)
+                                           for r in spec.references}
     return {"label_format": {fmt: n}, "slices": slices}
 
 
@@ -178,16 +183,22 @@ def _summarize_slice(columns: slicing.Columns, s: Mapping, spec: ScoreSpec) -> d
         "nonfinite": {m: int(s["models"][m]["nonfinite"]) for m in spec.models},
         "metrics": values,
         "pairs": {r: metrics.pair_metrics(s["pairs"][r]) for r in spec.references},
-        "drops": {r: _with_intervals(metrics.drops(values[spec.candidate], values[r]), s.get("paired", {}).get(r, {}))
+        "drops": {r: _with_intervals(metrics.drops(values[spec.candidate], values[r]), s.get("paired", {}).get(r, {}),
+                                     s.get("paired_ratio", {}).get(r, {}))
                   for r in spec.references},
     }
 
 
-def _with_intervals(drops: dict, summed: Mapping) -> dict:
-    """Each drop with the 95% interval of its paired per-example differences, where there is one."""
+def _with_intervals(drops: dict, summed: Mapping, ratios: Mapping) -> dict:
+    """Each drop with the 95% interval of its paired per-example differences (a mean over examples)
+    or the delta method's (a ratio metric), where there is one."""
     for name, drop in drops.items():
         right_or_wrong = name in ("accuracy", "binary_accuracy") or metric_table.get(name) == metric_table.METRICS[
             metric_table.TOP_K_ACCURACY]
-        low, high = paired.interval(summed[name], right_or_wrong) if name in summed else (None, None)
-        drop.update(ci_low=low, ci_high=high, ci_examples=summed[name]["n"] if name in summed else None)
+        low = high = examples = None
+        if name in summed:
+            (low, high), examples = paired.interval(summed[name], right_or_wrong), summed[name]["n"]
+        elif name in ratios:
+            (low, high), examples = paired.ratio_interval(ratios[name], name), ratios[name]["n"]
+        drop.update(ci_low=low, ci_high=high, ci_examples=examples)
     return drops
