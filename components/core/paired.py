@@ -82,13 +82,21 @@ def interval(summed: Mapping, right_or_wrong: bool = False) -> tuple[float | Non
 Parts = Mapping[str, tuple[np.ndarray, np.ndarray]]   # metric -> (per-example numerator, denominator)
 
 
-def ratio_stats(candidate: Parts, reference: Parts, mask: np.ndarray) -> dict:
-    """{metric: {"n", "s" [4], "q" [4, 4]}} of x = (num_ref, den_ref, num_cand, den_cand) over the rows in mask."""
-    out = {}
-    for name in sorted(set(candidate) & set(reference)):
-        x = np.stack([*reference[name], *candidate[name]], axis=1)[mask].astype(np.float64)
-        out[name] = {"n": int(x.shape[0]), "s": x.sum(axis=0), "q": x.T @ x}
-    return out
+def ratio_rows(candidate: Parts, reference: Parts) -> tuple[tuple[str, ...], np.ndarray]:
+    """The metrics both models have, and x = (num_ref, den_ref, num_cand, den_cand) per example and
+    metric: an array [examples, metrics, 4], built once per batch for every slice's ratio_stats."""
+    names = tuple(sorted(set(candidate) & set(reference)))
+    if not names:
+        return names, np.zeros((0, 0, 4))
+    x = np.stack([np.stack([*reference[n], *candidate[n]], axis=1) for n in names], axis=1)
+    return names, x.astype(np.float64)
+
+
+def ratio_stats(names: tuple[str, ...], rows: np.ndarray, mask: np.ndarray) -> dict:
+    """{metric: {"n", "s" [4], "q" [4, 4]}} of ratio_rows' x over the rows in mask."""
+    x = rows[mask]
+    sums, products = x.sum(axis=0), np.einsum("nmi,nmj->mij", x, x)
+    return {name: {"n": int(x.shape[0]), "s": sums[i], "q": products[i]} for i, name in enumerate(names)}
 
 
 def ratio_interval(summed: Mapping, name: str) -> tuple[float | None, float | None]:

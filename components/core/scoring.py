@@ -53,8 +53,9 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
     masks = list(slicing.masks(features, spec.slice_features, n))
     binary = ({m: binary_scoring.batch_by_slice(truth, probability[m], weights, spec.binary, masks)
                for m in spec.models} if spec.binary is not None else {})
-    ratios = ({m: binary_scoring.ratio_parts(truth, probability[m], weights, spec.binary) for m in spec.models}
-              if spec.binary is not None else {})
+    parts = ({m: binary_scoring.ratio_parts(truth, probability[m], weights, spec.binary) for m in spec.models}
+             if spec.binary is not None else {})
+    ratios = {r: paired.ratio_rows(parts[spec.candidate], parts[r]) for r in spec.references} if parts else {}
     for key, mask in masks:
         cand = {k: v[mask] for k, v in values[spec.candidate].items()}
         slices[key] = {
@@ -66,8 +67,7 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
         for m in binary:
             slices[key]["models"][m]["binary"] = binary[m][key]
         if ratios:
-            slices[key]["paired_ratio"] = {r: paired.ratio_stats(ratios[spec.candidate], ratios[r], mask)
-                                           for r in spec.references}
+            slices[key]["paired_ratio"] = {r: paired.ratio_stats(*ratios[r], mask) for r in spec.references}
     return {"label_format": {fmt: n}, "slices": slices}
 
 
