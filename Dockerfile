@@ -4,7 +4,8 @@
 #   docker push REGION-docker.pkg.dev/PROJECT/REPO/tfx-edge:TAG
 #
 # Debian 13 (trixie): glibc 2.41, as tfx 1.21's ml-metadata and tensorflow-data-validation
-# wheels are manylinux_2_39 (glibc >= 2.39, GLIBCXX_3.4.32). Python 3.11 (tfx[kfp] 1.21 needs < 3.12).
+# wheels are manylinux_2_39 (glibc >= 2.39, GLIBCXX_3.4.32). Python 3.11, the minor CI tests first
+# (CI also installs the same lock on 3.13 and runs the tests there; this image itself is built on 3.11).
 # The package is installed (not editable) with the exact versions of requirements.lock, so
 # the image runs what `make test` tested. Each pipeline step runs
 # `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...` (compiled
