@@ -123,7 +123,7 @@ def test_ratio_metric_intervals_are_the_delta_method_and_match_a_bootstrap(name)
     y, cand, ref, w = _ratio_case(0)
     spec = binary_scoring.BinarySpec(weighted=True)
     parts = {m: binary_scoring.ratio_parts(y, p, w, spec) for m, p in (("c", cand), ("r", ref))}
-    summed = paired.ratio_stats(*paired.ratio_rows(parts["c"], parts["r"]), np.ones(len(y), bool))[name]
+    summed = paired.ratio_stats(*paired.ratio_rows(parts["c"], parts["r"]), [np.ones(len(y), bool)])[0][name]
     low, high = paired.ratio_interval(summed, name)
     derived = {m: binary_scoring.derive(_binary_stats(y, p, w, spec), spec)[name] for m, p in (("c", cand), ("r", ref))}
     drop = derived["r"] - derived["c"] if name != "mean_squared_error" else derived["c"] - derived["r"]
@@ -147,7 +147,7 @@ def _binary_stats(y, p, w, spec):
 def test_a_ratio_without_a_denominator_has_no_interval():
     zeros = np.zeros(10)
     parts = {"precision": (zeros, zeros)}
-    summed = paired.ratio_stats(*paired.ratio_rows(parts, parts), np.ones(10, bool))["precision"]
+    summed = paired.ratio_stats(*paired.ratio_rows(parts, parts), [np.ones(10, bool)])[0]["precision"]
     assert paired.ratio_interval(summed, "precision") == (None, None)
 
 

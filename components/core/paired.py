@@ -18,7 +18,7 @@ delta method's interval (below); AUC gets none.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -92,11 +92,19 @@ def ratio_rows(candidate: Parts, reference: Parts) -> tuple[tuple[str, ...], np.
     return names, x.astype(np.float64)
 
 
-def ratio_stats(names: tuple[str, ...], rows: np.ndarray, mask: np.ndarray) -> dict:
-    """{metric: {"n", "s" [4], "q" [4, 4]}} of ratio_rows' x over the rows in mask."""
-    x = rows[mask]
-    sums, products = x.sum(axis=0), np.einsum("nmi,nmj->mij", x, x)
-    return {name: {"n": int(x.shape[0]), "s": sums[i], "q": products[i]} for i, name in enumerate(names)}
+def ratio_stats(names: tuple[str, ...], rows: np.ndarray, masks: Sequence[np.ndarray]) -> list[dict]:
+    """For each mask (a slice): {metric: {"n", "s" [4], "q" [4, 4]}} of ratio_rows' x over its rows. Every
+    slice's sums come from one product with the slices' membership matrix (a loop over slices cost a
+    few numpy calls per slice, metric and batch)."""
+    if not names:
+        return [{} for _ in masks]
+    member = np.stack(list(masks), axis=1).astype(np.float64)                       # rows x slices
+    n, metrics = rows.shape[0], len(names)
+    sums = (member.T @ rows.reshape(n, -1)).reshape(-1, metrics, 4)
+    products = (member.T @ (rows[:, :, :, None] * rows[:, :, None, :]).reshape(n, -1)).reshape(-1, metrics, 4, 4)
+    counts = member.sum(axis=0).astype(int)
+    return [{name: {"n": int(counts[k]), "s": sums[k, i], "q": products[k, i]} for i, name in enumerate(names)}
+            for k in range(member.shape[1])]
 
 
 def ratio_interval(summed: Mapping, name: str) -> tuple[float | None, float | None]:

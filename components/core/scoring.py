@@ -55,8 +55,9 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
                for m in spec.models} if spec.binary is not None else {})
     parts = ({m: binary_scoring.ratio_parts(truth, probability[m], weights, spec.binary) for m in spec.models}
              if spec.binary is not None else {})
-    ratios = {r: paired.ratio_rows(parts[spec.candidate], parts[r]) for r in spec.references} if parts else {}
-    for key, mask in masks:
+    ratios = ({r: paired.ratio_stats(*paired.ratio_rows(parts[spec.candidate], parts[r]), [m for _, m in masks])
+               for r in spec.references} if parts else {})
+    for index, (key, mask) in enumerate(masks):
         cand = {k: v[mask] for k, v in values[spec.candidate].items()}
         slices[key] = {
             "models": {m: _model_stats(truth[mask], preds[m][mask], spec.metrics) for m in spec.models},
@@ -67,7 +68,7 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
         for m in binary:
             slices[key]["models"][m]["binary"] = binary[m][key]
         if ratios:
-            slices[key]["paired_ratio"] = {r: paired.ratio_stats(*ratios[r], mask) for r in spec.references}
+            slices[key]["paired_ratio"] = {r: ratios[r][index] for r in spec.references}
     return {"label_format": {fmt: n}, "slices": slices}
 
 
