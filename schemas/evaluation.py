@@ -48,6 +48,69 @@ class OutputKind(str, enum.Enum):
     LOGITS = "logits"
 
 
+class Average(str, enum.Enum):
+    """An average over classes of a binarized metric (TFMA's AggregationOptions)."""
+
+    MICRO = "micro"                    # micro_average: all classes' rows pooled into one binary problem
+    MACRO = "macro"                    # macro_average: the class_weights-weighted mean of the classes' values
+    WEIGHTED_MACRO = "weighted_macro"  # weighted_macro_average: each class also weighs its share of the labels
+
+
+@dataclasses.dataclass(frozen=True)
+class Binarize:
+    """One-vs-rest binary metrics of a multi-class output (TFMA's MetricsSpec.binarize and aggregate).
+
+    class_ids: each class c against the rest: `<metric>/class_<c>` for the binary metrics of
+      metric_table.BINARIZABLE (auc, precision, ...; AUC family on the whole split only).
+    aggregate: `<metric>/micro`, `/macro`, `/weighted_macro`. micro pools every class (each class's
+      rows weighted by class_weights[c] when given, 0 for a class not in it); macro and weighted_macro
+      average the classes of class_weights (TFMA averages over those, and needs them).
+    class_weights: (class id, weight) pairs, TFMA's AggregationOptions.class_weights.
+    """
+
+    class_ids: tuple[int, ...] = ()
+    aggregate: tuple[Average, ...] = ()
+    class_weights: tuple[tuple[int, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_ids", tuple(self.class_ids))
+        object.__setattr__(self, "aggregate", _strict._coerce(tuple[Average, ...], self.aggregate, "aggregate"))
+        object.__setattr__(self, "class_weights", tuple((int(c), float(w)) for c, w in self.class_weights))
+        _strict.check_fields(self, "Binarize")
+
+    @property
+    def weights(self) -> dict[int, float]:
+        return dict(self.class_weights)
+
+    def classes(self) -> tuple[int, ...]:
+        """The classes whose binarized statistics are gathered: class_ids, then those a macro average needs."""
+        macro = any(a != Average.MICRO for a in self.aggregate)
+        return tuple(dict.fromkeys(self.class_ids + (tuple(self.weights) if macro else ())))
+
+    def names(self) -> set[str]:
+        """The metric names it computes."""
+        out = {metric_table.binarized(m, c) for m in metric_table.BINARIZABLE for c in self.class_ids}
+        return out | {metric_table.averaged(m, a.value) for m in metric_table.BINARIZABLE for a in self.aggregate}
+
+    def validate(self) -> None:
+        if not self.class_ids and not self.aggregate:
+            fail("binarize", self, "set class_ids (e.g. (0, 3)) or aggregate (e.g. ('micro',)), or binarize=None")
+        for field, values in (("class_ids", self.class_ids), ("class_weights", [c for c, _ in self.class_weights])):
+            if any(c < 0 for c in values) or len(set(values)) != len(values):
+                fail(f"binarize.{field}", list(values), "use distinct class ids >= 0")
+        if len(set(self.aggregate)) != len(self.aggregate):
+            fail("binarize.aggregate", [a.value for a in self.aggregate], "list each average once")
+        if any(not (math.isfinite(w) and w >= 0) for _, w in self.class_weights):
+            fail("binarize.class_weights", self.class_weights, "use finite weights >= 0")
+        macro = [a.value for a in self.aggregate if a != Average.MICRO]
+        if macro and not self.class_weights:
+            fail("binarize.aggregate", macro, "TFMA's macro averages are over the classes of class_weights: set "
+                 "class_weights, e.g. ((0, 1.0), (3, 1.0)) (weight 1 each for the plain mean)")
+        if self.class_weights and not self.aggregate:
+            fail("binarize.class_weights", self.class_weights, "class weights weigh an average: set aggregate or "
+                 "remove class_weights")
+
+
 class Target(str, enum.Enum):
     """Where the quantized model must run; each is a gate check (components/core/targets.py).
 
@@ -384,6 +447,7 @@ class EvaluationConfig(_strict.JsonConfig):
     example_weight_key: str | None = None
     shards_per_file: int | None = None
     targets: tuple[Target, ...] = (Target.CPU,)
+    binarize: Binarize | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _strict._coerce_enum(Task, self.task, "task"))
@@ -397,6 +461,7 @@ class EvaluationConfig(_strict.JsonConfig):
         object.__setattr__(self, "binary_thresholds", tuple(self.binary_thresholds))
         _strict.check_fields(self)
         self._check_numbers()
+        self._check_binarize()
         self._check_slice_features()
         self.latency.validate()
         if self.thresholds.budgets.needs_latency and self.latency.runs < 1:
@@ -446,17 +511,30 @@ class EvaluationConfig(_strict.JsonConfig):
         if self.example_weight_key is not None and not self.example_weight_key:
             fail("example_weight_key", self.example_weight_key, "name the Example feature holding the weight, or None")
 
+    def _check_binarize(self) -> None:
+        if self.binarize is None:
+            return
+        self.binarize.validate()
+        if self.task != Task.CLASSIFICATION or self.output_kind is None:
+            fail("binarize", self.binarize, "one-vs-rest binarization is of a multi-class classification output: "
+                 "set task 'classification' and output_kind, or remove binarize")
+
     def _check_metric(self, path: str, name: str, threshold: MetricThreshold) -> None:
         entry = metric_table.get(name)
         if (entry is not None and entry.needs_output_kind and self.task in entry.tasks
                 and self.output_kind is None):
             fail("output_kind", None, f"a {name!r} threshold needs output_kind "
                  "('probabilities' or 'logits')")
+        if entry is not None and entry.binarized and not self._metric_known(name):
+            fail(path, name, f"not a binarized metric of this config: binarize={self.binarize} computes "
+                 f"{sorted(self.binarize.names()) if self.binarize else []}; add the class to binarize.class_ids "
+                 f"or the average to binarize.aggregate")
         if entry is None or not self._metric_known(name):
             families = " / ".join(metric_table.per_class_families(self.task))
             fail(path, name, f"not a {self.task.value} metric; use one of {sorted(self.metric_names())}"
                  + (f" or {families}" if families else ""))
-        if self.example_weight_key is not None and entry is not None and not (entry.binary or entry.pair):
+        weighted = entry is not None and (entry.binary or entry.binarized or entry.pair)
+        if self.example_weight_key is not None and entry is not None and not weighted:
             fail(path, name, f"{name!r} is computed unweighted, but example_weight_key="
                  f"{self.example_weight_key!r} asks for weighted metrics; gate on a weighted one (the binary "
                  f"metrics: binary_accuracy, auc, precision, ...) or remove example_weight_key")
@@ -468,7 +546,8 @@ class EvaluationConfig(_strict.JsonConfig):
     def metric_names(self) -> set[str]:
         """The plain metric names this config computes (per-class names aside)."""
         output_kind = self.output_kind if self.task == Task.CLASSIFICATION else None
-        return metric_table.task_names(self.task, self.top_k, output_kind, self.binary_thresholds)
+        names = metric_table.task_names(self.task, self.top_k, output_kind, self.binary_thresholds)
+        return names | (self.binarize.names() if self.binarize is not None else set())
 
     def _check_slice_features(self) -> None:
         seen: dict[frozenset[str], int] = {}
@@ -492,7 +571,7 @@ class EvaluationConfig(_strict.JsonConfig):
             fail(f"{path}.min_examples", st.min_examples, "use 1 or more")
         for name, threshold in st.metrics.items():
             self._check_metric(f"{path}.metrics[{name!r}]", name, threshold)
-            if name in WHOLE_SPLIT_ONLY:
+            if metric_table.split_binarized(name)[0] in WHOLE_SPLIT_ONLY:
                 fail(f"{path}.metrics[{name!r}]", name, "it is computed for the whole split only (a 10,000-bucket "
                      "histogram per slice would cost ~320 KB per slice, model and work unit); gate it in "
                      "thresholds.metrics, and gate the slice on binary_accuracy, precision or recall")
@@ -529,7 +608,8 @@ class EvaluationConfig(_strict.JsonConfig):
         return "accuracy" if self.task == Task.CLASSIFICATION else "rmse"
 
 
-__all__ = ["Budgets", "EvaluationConfig", "Guards", "OutputConfig", "Kernel", "LatencyConfig", "MetricThreshold",
+__all__ = ["Average", "Binarize",
+           "Budgets", "EvaluationConfig", "Guards", "OutputConfig", "Kernel", "LatencyConfig", "MetricThreshold",
            "OutputKind", "SliceFeature", "SliceThreshold", "SliceValue", "Task", "Thresholds", "cross_of",
            "metric_direction", "values_of",
            "HIGHER", "LOWER", "METRIC_DIRECTIONS", "PAIR_METRICS"]

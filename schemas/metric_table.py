@@ -25,7 +25,8 @@ class Task(str, enum.Enum):
 HIGHER = "higher"
 LOWER = "lower"
 # <k>: one name per EvaluationConfig.top_k; <i>: per class index; <t>: per binary_thresholds value
-_PLACEHOLDERS = {"<k>": r"(\d+)", "<i>": r"(\d+)", "<t>": r"(\d+(?:\.\d+)?)"}
+# <b>: per class of EvaluationConfig.binarize.class_ids (one-vs-rest)
+_PLACEHOLDERS = {"<k>": r"(\d+)", "<i>": r"(\d+)", "<t>": r"(\d+(?:\.\d+)?)", "<b>": r"(\d+)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Metric:
     interval: its drop gets a 95% confidence interval (components/core/paired.py): a mean over
       examples from the paired differences; a ratio of sums (precision, recall, F1, a binary
       metric at another threshold, weighted binary metrics) by the delta method. Not AUC.
+    binarized: one class of a multi-class output against the rest (`<metric>/class_<b>`) or an average
+      over classes (`<metric>/micro`, `/macro`, `/weighted_macro`), computed only for the classes and
+      averages of EvaluationConfig.binarize (TFMA's MetricsSpec.binarize / aggregate).
     """
 
     name: str
@@ -59,6 +63,7 @@ class Metric:
     upper: float | None = 1.0
     binary: bool = False
     interval: bool = False
+    binarized: bool = False
 
     @property
     def placeholder(self) -> str | None:
@@ -81,6 +86,21 @@ class Metric:
 
 _C, _R = Task.CLASSIFICATION, Task.REGRESSION
 _BOTH = frozenset({_C, _R})
+
+# The binary metrics TFMA binarizes per class and averages over classes; '/' is in no other metric name, so
+# `<metric>/class_<b>` and `<metric>/<average>` never collide with `precision_class_<i>` or `precision@<t>`.
+BINARIZABLE = {"auc": HIGHER, "auc_precision_recall": HIGHER, "binary_accuracy": HIGHER, "precision": HIGHER,
+               "recall": HIGHER, "f1_score": HIGHER, "mean_squared_error": LOWER, "calibration": None,
+               "mean_prediction": None, "mean_label": None}
+AVERAGES = ("micro", "macro", "weighted_macro")   # TFMA's micro_average, macro_average, weighted_macro_average
+CLASS_SUFFIX = "/class_"
+
+
+def _binarized() -> tuple:
+    return tuple(Metric(f"{base}{suffix}", better, frozenset({_C}), needs_output_kind=True, binarized=True,
+                        upper=None if base == "calibration" else 1.0)
+                 for base, better in BINARIZABLE.items()
+                 for suffix in (CLASS_SUFFIX + "<b>", *(f"/{a}" for a in AVERAGES)))
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("accuracy", HIGHER, frozenset({_C}), auto=True, interval=True),
@@ -105,6 +125,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("mean_label", None, frozenset({_C}), needs_output_kind=True, binary=True),
     Metric("example_count", None, frozenset({_C}), needs_output_kind=True, upper=None, binary=True),
     Metric("weighted_example_count", None, frozenset({_C}), needs_output_kind=True, upper=None, binary=True),
+    *_binarized(),
     Metric("agreement", HIGHER, frozenset({_C}), pair=True),       # quantized vs a reference (no drop)
     Metric("max_output_diff", LOWER, _BOTH, pair=True, upper=None),
 )}
@@ -114,7 +135,7 @@ PRECISION_CLASS = "precision_class_<i>"
 RECALL_CLASS = "recall_class_<i>"
 
 # Plain views of the table.
-METRIC_DIRECTIONS = {n: m.direction for n, m in METRICS.items() if m.placeholder is None}
+METRIC_DIRECTIONS = {n: m.direction for n, m in METRICS.items() if m.placeholder is None and not m.binarized}
 BINARY_METRICS = frozenset(n for n, m in METRICS.items() if m.binary)
 PAIR_METRICS = frozenset(n for n, m in METRICS.items() if m.pair)
 
@@ -142,6 +163,27 @@ def auto_metrics() -> tuple[str, ...]:
     return tuple(n for n, m in METRICS.items() if m.auto)
 
 
+def binarized(name: str, class_id: int) -> str:
+    """A binary metric of class class_id against the rest, e.g. 'auc/class_3'."""
+    return METRICS[f"{name}{CLASS_SUFFIX}<b>"].expand(class_id)
+
+
+def averaged(name: str, average: str) -> str:
+    """A binary metric averaged over classes, e.g. 'precision/macro'."""
+    return METRICS[f"{name}/{average}"].name
+
+
+def split_binarized(name: str) -> tuple[str, int | None, str | None]:
+    """(base metric, class id or None, average or None) of a name; (name, None, None) if not binarized."""
+    entry = get(name)
+    if entry is None or not entry.binarized:
+        return name, None, None
+    base, _, rest = name.partition("/")
+    if rest.startswith(CLASS_SUFFIX[1:]):
+        return base, int(rest[len(CLASS_SUFFIX) - 1:]), None
+    return base, None, rest
+
+
 def at_threshold(name: str, threshold: float) -> str:
     """The name of a binary metric at a threshold other than 0.5, e.g. 'precision@0.3'."""
     return METRICS[f"{name}@<t>"].expand(threshold)
@@ -155,7 +197,7 @@ def task_names(task, top_k=(), output_kind=None, binary_thresholds=()) -> set[st
     names = set()
     counts = {"<k>": top_k, "<t>": binary_thresholds}
     for name, m in METRICS.items():
-        if task not in m.tasks or (m.needs_output_kind and output_kind is None):
+        if task not in m.tasks or (m.needs_output_kind and output_kind is None) or m.binarized:
             continue
         if m.placeholder is None:
             names.add(name)
@@ -175,5 +217,6 @@ def per_class(task, name: str) -> bool:
                for f in per_class_families(task))
 
 
-__all__ = ["HIGHER", "LOWER", "METRICS", "METRIC_DIRECTIONS", "Metric", "PAIR_METRICS", "Task", "auto_metrics",
+__all__ = ["AVERAGES", "BINARIZABLE", "HIGHER", "LOWER", "METRICS", "averaged", "binarized", "split_binarized",
+           "METRIC_DIRECTIONS", "Metric", "PAIR_METRICS", "Task", "auto_metrics",
            "direction", "expand", "get", "per_class", "per_class_families", "task_names"]

@@ -38,6 +38,16 @@ def binary_metrics(n=80, thresholds=(0.3,)) -> dict[str, float]:
     return out
 
 
+def one_vs_rest_metrics(n=90) -> dict[str, float]:
+    """A 3-class output binarized (core/binary_scoring.OneVsRest): each class and every average."""
+    from tfx_edge.components.core import binary_scoring
+    rng = np.random.default_rng(6)
+    spec = binary_scoring.OneVsRest((0, 2), ("micro", "macro", "weighted_macro"), ((0, 1.0), (1, 2.0)))
+    summed = binary_scoring.one_vs_rest_by_slice(rng.integers(0, 3, n), rng.dirichlet(np.ones(3), n), None, spec,
+                                                 [("", np.ones(n, bool))])[""]
+    return binary_scoring.derive_one_vs_rest(summed, spec)
+
+
 def regression_metrics(n=40, width=2) -> dict[str, float]:
     rng = np.random.default_rng(4)
     targets = rng.normal(size=(n, width))
@@ -83,7 +93,8 @@ def test_every_accepted_name_is_computed_and_every_computed_name_accepted(case):
 
 
 def test_every_table_entry_is_computed_by_some_task():
-    computed = set(classification_metrics()) | set(regression_metrics()) | set(binary_metrics())
+    computed = (set(classification_metrics()) | set(regression_metrics()) | set(binary_metrics())
+                | set(one_vs_rest_metrics()))
     for name, entry in METRICS.items():
         if entry.placeholder is None:
             assert name in computed, name

@@ -175,3 +175,77 @@ def batch_by_slice(labels: np.ndarray, probability: np.ndarray, weights: np.ndar
                                                                 None if weights is None else w_all[mask & finite])
         out[key] = stats
     return out
+
+
+# --- one-vs-rest binarization of a multi-class output (TFMA's MetricsSpec.binarize / aggregate) ---------------
+
+MICRO = "micro"
+
+
+@dataclasses.dataclass(frozen=True)
+class OneVsRest:
+    """The classes binarized (class_ids), the averages (micro, macro, weighted_macro) and TFMA's class weights."""
+
+    class_ids: tuple[int, ...] = ()
+    averages: tuple[str, ...] = ()
+    class_weights: tuple[tuple[int, float], ...] = ()
+    weighted: bool = False
+
+    @property
+    def classes(self) -> tuple[int, ...]:
+        """The classes whose statistics are gathered: class_ids, then the classes a macro average needs."""
+        macro = any(a != MICRO for a in self.averages)
+        return tuple(dict.fromkeys(self.class_ids + (tuple(c for c, _ in self.class_weights) if macro else ())))
+
+    @property
+    def spec(self) -> BinarySpec:
+        return BinarySpec((), self.weighted)
+
+
+def class_probabilities(scores: np.ndarray, output_kind: str) -> np.ndarray:
+    """[B, C] class probabilities (a softmax of logits), the predictions TFMA binarizes."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if output_kind == "probabilities":
+        return scores
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def one_vs_rest_by_slice(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None,
+                         spec: OneVsRest, masks: list) -> dict:
+    """{slice key: {"class_<c>" | "micro": batch_by_slice statistics}}: each class of spec.classes against the
+    rest, and the micro average's pooled rows (binary_stats.binarize, class-major within each example)."""
+    groups = {}
+    for c in spec.classes:
+        y, p, w = binary_stats.binarize(labels, probabilities, weights, class_id=c)
+        groups[f"class_{c}"] = batch_by_slice(y, p, w, spec.spec, masks)
+    if MICRO in spec.averages:
+        y, p, w = binary_stats.binarize(labels, probabilities, weights, micro=True,
+                                        class_weights=dict(spec.class_weights) or None)
+        classes = probabilities.shape[1]
+        groups[MICRO] = batch_by_slice(y, p, w, spec.spec, [(key, np.repeat(mask, classes)) for key, mask in masks])
+    return {key: {group: by_slice[key] for group, by_slice in groups.items()} for key, _ in masks}
+
+
+def derive_one_vs_rest(summed: Mapping, spec: OneVsRest) -> dict[str, float]:
+    """`<metric>/class_<c>` and `<metric>/<average>` for the binarizable metrics (metric_table.BINARIZABLE)."""
+    per = {c: derive(summed[f"class_{c}"], spec.spec) for c in spec.classes}
+    out = {metric_table.binarized(m, c): per[c][m] for c in spec.class_ids for m in metric_table.BINARIZABLE
+           if m in per[c]}
+    for average in spec.averages:
+        values = derive(summed[MICRO], spec.spec) if average == MICRO else _macro(average, per, summed, spec)
+        out.update({metric_table.averaged(m, average): values[m] for m in metric_table.BINARIZABLE if m in values})
+    return out
+
+
+def _macro(average: str, per: Mapping[int, Mapping[str, float]], summed: Mapping, spec: OneVsRest) -> dict:
+    """TFMA's macro_average / weighted_macro_average of each metric over the classes of class_weights."""
+    weights = dict(spec.class_weights)
+    labels = {c: summed[f"class_{c}"][binary_stats.Moments().key]["weighted_labels"] for c in weights}
+    out = {}
+    for m in metric_table.BINARIZABLE:
+        if all(m in per[c] for c in weights):
+            values = {c: per[c][m] for c in weights}
+            out[m] = (binary_metrics.macro_average(values, weights) if average == "macro"
+                      else binary_metrics.weighted_macro_average(values, labels, weights))
+    return out

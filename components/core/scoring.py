@@ -29,6 +29,7 @@ class ScoreSpec:
     binary: binary_scoring.BinarySpec | None = None   # a binary output: TFMA's binary metrics too
     weight_feature: str | None = None      # example_weight_key: weights of the binary metrics
     scored_outputs: tuple[ScoreSpec, ...] = ()   # other outputs scored with their own label and metrics
+    one_vs_rest: binary_scoring.OneVsRest | None = None   # a multi-class output binarized (EvaluationConfig.binarize)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -53,6 +54,7 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
     masks = list(slicing.masks(features, spec.slice_features, n))
     binary = ({m: binary_scoring.batch_by_slice(truth, probability[m], weights, spec.binary, masks)
                for m in spec.models} if spec.binary is not None else {})
+    one_vs_rest = _one_vs_rest(truth, preds, weights, spec, masks)
     parts = ({m: binary_scoring.ratio_parts(truth, probability[m], weights, spec.binary) for m in spec.models}
              if spec.binary is not None else {})
     ratios = ({r: paired.ratio_stats(*paired.ratio_rows(parts[spec.candidate], parts[r]), [m for _, m in masks])
@@ -67,9 +69,21 @@ def batch_stats(features: Mapping[str, np.ndarray], outputs: Mapping[str, np.nda
         }
         for m in binary:
             slices[key]["models"][m]["binary"] = binary[m][key]
+        for m in one_vs_rest:
+            slices[key]["models"][m]["one_vs_rest"] = one_vs_rest[m][key]
         if ratios:
             slices[key]["paired_ratio"] = {r: ratios[r][index] for r in spec.references}
     return {"label_format": {fmt: n}, "slices": slices}
+
+
+def _one_vs_rest(truth: np.ndarray, preds: Mapping[str, np.ndarray], weights: np.ndarray | None, spec: ScoreSpec,
+                 masks: list) -> dict:
+    """{model: {slice key: one-vs-rest statistics}} of a binarized multi-class output, else {}."""
+    if spec.one_vs_rest is None:
+        return {}
+    kind = spec.metrics.output_kind or ""
+    return {m: binary_scoring.one_vs_rest_by_slice(truth, binary_scoring.class_probabilities(preds[m], kind),
+                                                   weights, spec.one_vs_rest, masks) for m in spec.models}
 
 
 def _per_example(truth: np.ndarray, pred: np.ndarray, spec: ScoreSpec) -> dict[str, np.ndarray]:
@@ -178,6 +192,9 @@ def _summarize_slice(columns: slicing.Columns, s: Mapping, spec: ScoreSpec) -> d
     if spec.binary is not None:
         for m in spec.models:
             values[m].update(binary_scoring.derive(s["models"][m]["binary"], spec.binary))
+    if spec.one_vs_rest is not None:
+        for m in spec.models:
+            values[m].update(binary_scoring.derive_one_vs_rest(s["models"][m]["one_vs_rest"], spec.one_vs_rest))
     return {
         "columns": columns,
         "examples": int(s["models"][spec.candidate]["n"]),

@@ -92,7 +92,8 @@ def plan(config: EvaluationConfig, quant: LoadedModel, ref: LoadedModel, files: 
                      config.output_kind.value if config.output_kind else None, tuple(config.top_k)),
         config.label_feature, output, tuple(config.slice_features),
         references=tuple(config.references), other_outputs=others, binary=_binary(config, classes, output),
-        weight_feature=config.example_weight_key, scored_outputs=scored)
+        weight_feature=config.example_weight_key, scored_outputs=scored,
+        one_vs_rest=_one_vs_rest(config, classes, output))
     models = {names.QUANTIZED: (beam_job.TFLITE, quant.path), names.FLOAT_TFLITE: (beam_job.TFLITE, ref.path)}
     if saved_model_dir is not None:
         models[names.SAVED_MODEL] = (beam_job.SAVED_MODEL, saved_model_dir)
@@ -162,12 +163,32 @@ def _binary(config: EvaluationConfig, classes: int | None, output: str) -> binar
     if classes == 2 and config.output_kind is not None:
         return binary_scoring.BinarySpec(tuple(config.binary_thresholds), config.example_weight_key is not None)
     asked = sorted(name for name in _thresholded(config) if getattr(metric_table.get(name), "binary", False))
-    if asked or config.binary_thresholds or config.example_weight_key:
+    weighted = config.example_weight_key and config.binarize is None    # binarized metrics are weighted too
+    if asked or config.binary_thresholds or weighted:
         what = asked or ["binary_thresholds" if config.binary_thresholds else "example_weight_key"]
         raise ValueError(f"{what} need a binary output (two classes) and output_kind; output {output!r} has "
                          f"{classes} classes (one-vs-rest binarization is not supported yet): gate it on "
                          f"accuracy / per-class precision and recall, or choose a binary output_name")
     return None
+
+
+def _one_vs_rest(config: EvaluationConfig, classes: int | None, output: str) -> binary_scoring.OneVsRest | None:
+    """The one-vs-rest binarization of a multi-class output (EvaluationConfig.binarize), its class ids checked
+    against the output's classes."""
+    b = config.binarize
+    if b is None:
+        return None
+    if classes is None or classes < 3:
+        raise ValueError(f"binarize={b}: output {output!r} has {classes} classes; one-vs-rest binarization is of a "
+                         f"multi-class output (a binary output has the binary metrics already: gate auc, precision, "
+                         f"...); remove binarize")
+    for field, ids in (("class_ids", b.class_ids), ("class_weights", tuple(c for c, _ in b.class_weights))):
+        outside = [c for c in ids if c >= classes]
+        if outside:
+            raise ValueError(f"binarize.{field}: class ids {outside} are outside output {output!r}'s {classes} "
+                             f"classes; use ids in 0..{classes - 1}")
+    return binary_scoring.OneVsRest(b.class_ids, tuple(a.value for a in b.aggregate), b.class_weights,
+                                    config.example_weight_key is not None)
 
 
 def _thresholded(config: EvaluationConfig) -> set[str]:

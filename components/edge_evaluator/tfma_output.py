@@ -62,8 +62,15 @@ def slice_key(columns: tuple[tuple[str, str], ...]) -> metrics_for_slice_pb2.Sli
 
 
 def _metric_key(name: str, model: str, weighted: bool, is_diff: bool = False) -> metrics_for_slice_pb2.MetricKey:
-    key = metrics_for_slice_pb2.MetricKey(name=name, model_name=MODEL_NAMES[model], is_diff=is_diff)
+    """TFMA's key of a metric: a binarized one (`auc/class_3`) is TFMA's name with sub_key {class_id: 3}, an
+    average (`auc/macro`) the name with aggregation_type {macro_average: true}."""
+    base, class_id, average = metric_table.split_binarized(name)
+    key = metrics_for_slice_pb2.MetricKey(name=base, model_name=MODEL_NAMES[model], is_diff=is_diff)
     key.example_weighted.value = weighted
+    if class_id is not None:
+        key.sub_key.class_id.value = class_id
+    if average is not None:
+        setattr(key.aggregation_type, f"{average}_average", True)
     return key
 
 
