@@ -459,6 +459,8 @@ class EvaluationConfig(_strict.JsonConfig):
         object.__setattr__(self, "slice_features",
                            _strict._coerce(tuple[SliceFeature, ...], self.slice_features, "slice_features"))
         object.__setattr__(self, "binary_thresholds", tuple(self.binary_thresholds))
+        if self.binarize is not None:
+            object.__setattr__(self, "binarize", _strict._coerce(Binarize, self.binarize, "binarize"))
         _strict.check_fields(self)
         self._check_numbers()
         self._check_binarize()

@@ -5,12 +5,14 @@ Thresholds. Pure: no TensorFlow, no TFMA import.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 from tfx_edge.schemas import metric_table
 from tfx_edge.schemas._strict import ConfigError
 from tfx_edge.schemas.evaluation import Budgets, SliceThreshold, Thresholds
 from tfx_edge.schemas.metric_table import Task
+from tfx_edge.schemas.tfma_binarize import OneVsRest, gated_names
 from tfx_edge.schemas.tfma_metrics import _OVERALL_ONLY, _Metric, _metric
 from tfx_edge.schemas.tfma_proto import _refuse
 from tfx_edge.schemas.tfma_specs import _Specs
@@ -28,13 +30,10 @@ class _Converter(_Specs):
 
     # metrics_specs
     def metrics_specs(self, specs: list[dict[str, Any]]) -> None:
+        one_vs_rest = OneVsRest()
         for i, spec in enumerate(specs):
             path = f"metrics_specs[{i}]"
-            for key in ("binarize", "aggregate"):
-                if spec.get(key):
-                    _refuse(f"{path}.{key}", spec[key], "one-vs-rest binarization and averaging over classes are not "
-                            "supported yet: tfx-edge's binary metrics are those of a binary output; remove it "
-                            "(per-class figures: precision_class_<i> / recall_class_<i>, macro_precision)")
+            class_ids, average = one_vs_rest.spec(spec, path)
             if "query_key" in spec:
                 _refuse(f"{path}.query_key", spec["query_key"], "query-based (ranking) metrics are not supported; "
                         "remove query_key")
@@ -63,15 +62,24 @@ class _Converter(_Specs):
             if outputs:
                 self.set("output_name", outputs[0], f"{path}.output_names")
             for j, m in enumerate(spec.get("metrics", [])):
-                metric = _metric(m, f"{path}.metrics[{j}]")
+                read = _metric(m, f"{path}.metrics[{j}]")
+                metric = self.binarized(read, m, class_ids, average) if class_ids or average else read
+                if metric is None:
+                    continue
                 for c in m.get("cross_slice_thresholds", []):
                     _refuse(f"{metric.path}.cross_slice_thresholds", c, CROSS_SLICE)
                 self.metrics.append(metric)
         self.check_names()
+        binarize = one_vs_rest.field()
+        if binarize is not None:
+            self.set("binarize", binarize, "metrics_specs[].binarize / aggregate")
         for i, spec in enumerate(specs):
             path = f"metrics_specs[{i}]"
             for j, m in enumerate(spec.get("metrics", [])):
-                metric = next(x for x in self.metrics if x.path == f"{path}.metrics[{j}]")
+                found = next((x for x in self.metrics if x.path == f"{path}.metrics[{j}]"), None)
+                if found is None:      # a binarized spec's metric without a binarized value: not computed
+                    continue
+                metric = found
                 if "threshold" in m:
                     self.everywhere(metric, m["threshold"], f"{metric.path}.threshold")
                 for k, per_slice in enumerate(m.get("per_slice_thresholds", [])):
@@ -80,6 +88,20 @@ class _Converter(_Specs):
             # ExampleCount spec to every config): its weighting decides no gate.
             if "example_weights" in spec and self.spec_gated(path):
                 self.check_weighting(path, spec["example_weights"])
+
+    @staticmethod
+    def binarized(metric: _Metric, config: Mapping[str, Any], class_ids: tuple[int, ...],
+                  average: str | None) -> _Metric | None:
+        """A binarized spec's metric with the names TFMA computes it under; None for one tfx-edge does not
+        binarize and that gates nothing (TFMA's ExampleCount, say)."""
+        thresholded = "threshold" in config or "per_slice_thresholds" in config
+        if metric.names[0] not in metric_table.BINARIZABLE and not thresholded:
+            return None
+        if len(metric.names) != 1 or metric.binary_thresholds:
+            _refuse(f"{metric.path}.config", config.get("config"), "a binarized metric is computed at TFMA's "
+                    "default threshold 0.5 only; remove thresholds / threshold")
+        return dataclasses.replace(metric, gated=gated_names(metric.names[0], class_ids, average,
+                                                              f"{metric.path}.class_name"))
 
     def spec_gated(self, path: str) -> bool:
         return any(p.startswith(path + ".") for gates in self.gates.values() for g in gates.values() for p in g.paths)
@@ -123,22 +145,23 @@ class _Converter(_Specs):
     def everywhere(self, metric: _Metric, threshold: Mapping[str, Any], path: str) -> None:
         """A threshold without a slice: TFMA checks it on every slice it computes (the overall slice and
         each slicing_specs slice)."""
-        name, limits = self.limits(metric, threshold, path)
+        _, limits = self.limits(metric, threshold, path)
         if not limits:
             return
         for target in [None, *self.slices]:
-            if target is not None and name in _OVERALL_ONLY:
-                _refuse(path, dict(threshold), f"TFMA applies this threshold to every slice of slicing_specs, but "
-                        f"tfx-edge computes {name!r} for the whole split only; gate it on the overall slice: move it "
-                        f"to per_slice_thresholds with slicing_specs [{{}}]")
-            self.add(target, name, limits, path)
+            for name in metric.gates:
+                if target is not None and metric_table.split_binarized(name)[0] in _OVERALL_ONLY:
+                    _refuse(path, dict(threshold), f"TFMA applies this threshold to every slice of slicing_specs, "
+                            f"but tfx-edge computes {name!r} for the whole split only; gate it on the overall slice: "
+                            f"move it to per_slice_thresholds with slicing_specs [{{}}]")
+                self.add(target, name, limits, path)
 
     def per_slice(self, metric: _Metric, per_slice: Mapping[str, Any], path: str) -> None:
         specs = per_slice.get("slicing_specs", [])
         if not specs:
             _refuse(f"{path}.slicing_specs", [], "name the slices it applies to (a per-slice threshold without "
                     "slicing_specs applies to none)")
-        name, limits = self.limits(metric, per_slice.get("threshold", {}), f"{path}.threshold")
+        _, limits = self.limits(metric, per_slice.get("threshold", {}), f"{path}.threshold")
         if not limits:
             _refuse(f"{path}.threshold", per_slice.get("threshold"), "set value_threshold or change_threshold")
         for k, spec in enumerate(specs):
@@ -148,10 +171,11 @@ class _Converter(_Specs):
                 _refuse(where, spec, "TFMA computes no such slice (slicing_specs does not list it), so it fails "
                         f"this threshold as a missing slice; add SlicingSpec(feature_keys={list(target[0])!r}) "
                         "to slicing_specs")
-            if target is not None and name in _OVERALL_ONLY:
-                _refuse(where, spec, f"tfx-edge computes {name!r} for the whole split only; gate this slice on "
-                        "another metric (binary_accuracy, precision, recall, ...) or gate the overall slice")
-            self.add(target, name, limits, f"{path}.threshold")
+            for name in metric.gates:
+                if target is not None and metric_table.split_binarized(name)[0] in _OVERALL_ONLY:
+                    _refuse(where, spec, f"tfx-edge computes {name!r} for the whole split only; gate this slice on "
+                            "another metric (binary_accuracy, precision, recall, ...) or gate the overall slice")
+                self.add(target, name, limits, f"{path}.threshold")
 
     def add(self, target: Any, name: str, limits: dict[str, float], path: str) -> None:
         gates = self.gates.setdefault(target, {})
@@ -216,7 +240,7 @@ class _Converter(_Specs):
         each); tfx-edge's are of the drops, and TFMA, like tfx-edge by default, gates the point values."""
         if not self.confidence_intervals:
             return
-        lacking = {n: m for m in self.metrics for n in m.names
+        lacking = {n: m for m in self.metrics for n in (m.gated or m.names)
                    if (e := metric_table.get(n)) is None or not e.interval}
         if lacking:
             _refuse(self.confidence_intervals, True, f"tfx-edge has no interval for {', '.join(map(repr, lacking))} "

@@ -33,9 +33,9 @@ def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "expected true or false"
 
 
-_NOT_BINARIZED = ("top-k / per-class binarization of a multi-class output is not supported yet: tfx-edge's "
-                  "binary metrics are those of a binary output; remove it (per-class: precision_class_<i>, "
-                  "recall_class_<i>; top-k accuracy: SparseTopKCategoricalAccuracy with k)")
+_NOT_BINARIZED = ("a metric's own top_k / class_id is not supported: binarize the MetricsSpec instead "
+                  "(MetricsSpec.binarize.class_ids, e.g. {values: [3]}: the metric of each class against the rest); "
+                  "top-k accuracy: SparseTopKCategoricalAccuracy with k")
 _DTYPE = _only(None, "float32", why="TFMA computes float32 metrics only")
 _CONFUSION = {"top_k": _null(_NOT_BINARIZED), "class_id": _null(_NOT_BINARIZED)}
 _AUC = {**_CONFUSION,
@@ -130,6 +130,11 @@ class _Metric:
     top_k: int | None = None
     binary_thresholds: tuple[float, ...] = ()
     from_logits: bool | None = None
+    gated: tuple[str, ...] = ()  # a binarized spec's: the names its thresholds gate (tfma_binarize.gated_names)
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        return self.gated or self.names[-1:]
 
 
 def _metric(m: Mapping[str, Any], path: str) -> _Metric:

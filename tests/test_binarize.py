@@ -159,6 +159,27 @@ def test_binarize_needs_output_kind_and_a_multi_class_output():
         planning._one_vs_rest(config, 2, "p")
 
 
+def test_a_tfma_eval_config_binarize_and_aggregate_map_to_the_native_config():
+    from tensorflow_model_analysis.proto import config_pb2 as cfg
+    bound = cfg.MetricThreshold(value_threshold=cfg.GenericValueThreshold(lower_bound={"value": 0.5}))
+    gated = [cfg.MetricConfig(class_name="AUC", threshold=bound), cfg.MetricConfig(class_name="ExampleCount")]
+    specs = [cfg.MetricsSpec(metrics=gated, binarize=cfg.BinarizationOptions(class_ids={"values": CLASS_IDS})),
+             cfg.MetricsSpec(metrics=[cfg.MetricConfig(class_name="Precision", threshold=bound)],
+                             aggregate=cfg.AggregationOptions(weighted_macro_average=True,
+                                                              class_weights=dict(CLASS_WEIGHTS)))]
+    config = EvaluationConfig.from_tfma(cfg.EvalConfig(model_specs=[cfg.ModelSpec(label_key="label")],
+                                                       metrics_specs=specs))
+    assert config.binarize == Binarize(CLASS_IDS, ("weighted_macro",), CLASS_WEIGHTS)
+    assert sorted(config.thresholds.metrics) == ["auc/class_0", "auc/class_3", "auc/class_7",
+                                                 "precision/weighted_macro"]
+    assert config.thresholds.metrics["auc/class_3"].lower_bound == 0.5
+    specs[1].aggregate.class_weights[3] = 9.0
+    specs[0].aggregate.CopyFrom(cfg.AggregationOptions(micro_average=True, class_weights=dict(CLASS_WEIGHTS)))
+    with pytest.raises(ConfigError, match=r"metrics_specs\[1\].aggregate.class_weights.*same class_weights"):
+        EvaluationConfig.from_tfma(cfg.EvalConfig(model_specs=[cfg.ModelSpec(label_key="label")],
+                                                  metrics_specs=specs))
+
+
 def test_the_native_config_round_trips_through_json():
     config = _config(Binarize(CLASS_IDS, ("micro", "weighted_macro"), CLASS_WEIGHTS),
                      {"f1_score/weighted_macro": MetricThreshold(lower_bound=0.1)}, example_weight_key="w")
