@@ -184,3 +184,12 @@ def test_the_native_config_round_trips_through_json():
     config = _config(Binarize(CLASS_IDS, ("micro", "weighted_macro"), CLASS_WEIGHTS),
                      {"f1_score/weighted_macro": MetricThreshold(lower_bound=0.1)}, example_weight_key="w")
     assert EvaluationConfig.from_json(config.to_json()) == config
+
+
+def test_a_binarized_auc_is_gated_on_the_whole_split_only():
+    from tfx_edge.schemas import SliceThreshold
+    with pytest.raises(ConfigError, match="whole split only"):
+        EvaluationConfig(
+            output_kind=OutputKind.PROBABILITIES, binarize=Binarize((3,)), slice_features=("g",),
+            thresholds=Thresholds(metrics={"recall/class_3": MetricThreshold(lower_bound=0.5)}, slices=(
+                SliceThreshold(feature="g", metrics={"auc/class_3": MetricThreshold(lower_bound=0.5)}),)))
