@@ -643,3 +643,12 @@ def test_tfma_metric_threshold_in_native_thresholds_refusals(name, threshold, wo
         Thresholds(metrics={name: threshold})
     for word in words:
         assert word in str(error.value)
+
+
+@pytest.mark.parametrize("check, metric", [("precision@0.3.lower_bound", "precision@0.3"),
+                                           ("auc/class_3.max_absolute_drop", "auc/class_3"),
+                                           ("outputs[value].rmse.max_relative_drop", "outputs[value].rmse"),
+                                           ("targets.gpu", "targets.gpu"), ("examples", "examples")])
+def test_a_failed_check_is_keyed_by_its_whole_metric_name_in_tfmas_validation(check, metric):
+    from tfx_edge.components.edge_evaluator import tfma_output
+    assert tfma_output._checked_metric(check) == metric

@@ -16,6 +16,7 @@ The only module that imports TFMA (its protos); it runs in the executor, which h
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import tensorflow as tf
@@ -24,7 +25,7 @@ from tensorflow_model_analysis import version as tfma_version
 from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2, validation_result_pb2
 
 from tfx_edge.schemas import metric_table, names, records
-from tfx_edge.schemas.evaluation import cross_of
+from tfx_edge.schemas.evaluation import MetricThreshold, cross_of
 
 CANDIDATE, BASELINE = "candidate", "baseline"
 MODEL_NAMES = {names.QUANTIZED: CANDIDATE, names.FLOAT_TFLITE: BASELINE, names.SAVED_MODEL: names.SAVED_MODEL}
@@ -101,6 +102,16 @@ def _diff_interval(entry, drop: records.Drop | None, name: str) -> None:
     entry.confidence_interval.upper_bound.double_value.value = high
 
 
+_LIMITS = frozenset(f.name for f in dataclasses.fields(MetricThreshold)) - {"use_confidence_bound"}
+
+
+def _checked_metric(check: str) -> str:
+    """The metric a check is of: its name without the MetricThreshold field ('precision@0.3.lower_bound'
+    -> 'precision@0.3'); a check of no metric ('targets.gpu', 'examples') keeps its whole name."""
+    metric, _, limit = check.rpartition(".")
+    return metric if limit in _LIMITS and metric else check
+
+
 def _validation(result: records.EvaluationResult) -> validation_result_pb2.ValidationResult:
     out = validation_result_pb2.ValidationResult(validation_ok=result.blessed)
     weighted = result.config.example_weight_key is not None
@@ -111,7 +122,7 @@ def _validation(result: records.EvaluationResult) -> validation_result_pb2.Valid
         per_slice = out.metric_validations_per_slice.add(slice_key=slice_key(columns))
         for check in failed:
             failure = per_slice.failures.add(message=f"{check.name}: {check.detail}")
-            failure.metric_key.CopyFrom(_metric_key(check.name.split(".")[0], names.QUANTIZED, weighted))
+            failure.metric_key.CopyFrom(_metric_key(_checked_metric(check.name), names.QUANTIZED, weighted))
             if isinstance(check.value, (int, float)) and not isinstance(check.value, bool):
                 failure.metric_value.double_value.value = float(check.value)
     return out
