@@ -16,99 +16,19 @@ from tfx_edge.schemas import _strict, metric_table
 from tfx_edge.schemas._strict import fail
 from tfx_edge.schemas import names
 from tfx_edge.schemas.metric_table import HIGHER, LOWER, METRIC_DIRECTIONS, PAIR_METRICS, Task
+# Re-exported (`X as X`): the slice and binarization types, defined in their own modules.
+from tfx_edge.schemas.binarize import Average as Average, Binarize as Binarize
+from tfx_edge.schemas.slices import (SliceFeature as SliceFeature, SliceValue as SliceValue, check_cross,
+                                     check_value, cross_of as cross_of, values_of as values_of)
 
 
 WHOLE_SPLIT_ONLY = frozenset({"auc", "auc_precision_recall"})   # binary metrics without per-slice values
-
-# A slice: one feature ("species"), or a cross of two or more distinct features (("species", "island")),
-# whose slices are the combinations of their values.
-SliceFeature = str | tuple[str, ...]
-# A slice threshold's value: None (every value), a string (one feature) or, for a cross, one entry per
-# feature (a string, or None: every value of that feature).
-SliceValue = str | tuple[str | None, ...] | None
-
-
-def cross_of(feature: SliceFeature) -> tuple[str, ...]:
-    """The features of a slice_features entry (or of SliceThreshold.feature), in its order."""
-    return (feature,) if isinstance(feature, str) else tuple(feature)
-
-
-def values_of(feature: SliceFeature, value: SliceValue) -> tuple[str | None, ...]:
-    """A SliceThreshold's value as one entry per feature of its cross (None: every value)."""
-    n = len(cross_of(feature))
-    if value is None:
-        return (None,) * n
-    return (value,) if isinstance(value, str) else tuple(value)
-
 
 class OutputKind(str, enum.Enum):
     """What a classification output holds; decides the binary threshold and the loss."""
 
     PROBABILITIES = "probabilities"
     LOGITS = "logits"
-
-
-class Average(str, enum.Enum):
-    """An average over classes of a binarized metric (TFMA's AggregationOptions)."""
-
-    MICRO = "micro"                    # micro_average: all classes' rows pooled into one binary problem
-    MACRO = "macro"                    # macro_average: the class_weights-weighted mean of the classes' values
-    WEIGHTED_MACRO = "weighted_macro"  # weighted_macro_average: each class also weighs its share of the labels
-
-
-@dataclasses.dataclass(frozen=True)
-class Binarize:
-    """One-vs-rest binary metrics of a multi-class output (TFMA's MetricsSpec.binarize and aggregate).
-
-    class_ids: each class c against the rest: `<metric>/class_<c>` for the binary metrics of
-      metric_table.BINARIZABLE (auc, precision, ...; AUC family on the whole split only).
-    aggregate: `<metric>/micro`, `/macro`, `/weighted_macro`. micro pools every class (each class's
-      rows weighted by class_weights[c] when given, 0 for a class not in it); macro and weighted_macro
-      average the classes of class_weights (TFMA averages over those, and needs them).
-    class_weights: (class id, weight) pairs, TFMA's AggregationOptions.class_weights.
-    """
-
-    class_ids: tuple[int, ...] = ()
-    aggregate: tuple[Average, ...] = ()
-    class_weights: tuple[tuple[int, float], ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "class_ids", tuple(self.class_ids))
-        object.__setattr__(self, "aggregate", _strict._coerce(tuple[Average, ...], self.aggregate, "aggregate"))
-        object.__setattr__(self, "class_weights", tuple((int(c), float(w)) for c, w in self.class_weights))
-        _strict.check_fields(self, "Binarize")
-
-    @property
-    def weights(self) -> dict[int, float]:
-        return dict(self.class_weights)
-
-    def classes(self) -> tuple[int, ...]:
-        """The classes whose binarized statistics are gathered: class_ids, then those a macro average needs."""
-        macro = any(a != Average.MICRO for a in self.aggregate)
-        return tuple(dict.fromkeys(self.class_ids + (tuple(self.weights) if macro else ())))
-
-    def names(self) -> set[str]:
-        """The metric names it computes."""
-        out = {metric_table.binarized(m, c) for m in metric_table.BINARIZABLE for c in self.class_ids}
-        return out | {metric_table.averaged(m, a.value) for m in metric_table.BINARIZABLE for a in self.aggregate}
-
-    def validate(self) -> None:
-        if not self.class_ids and not self.aggregate:
-            fail("binarize", self, "set class_ids (e.g. (0, 3)) or aggregate (e.g. ('micro',)), or binarize=None")
-        for field, values in (("class_ids", self.class_ids), ("class_weights", [c for c, _ in self.class_weights])):
-            if any(c < 0 for c in values) or len(set(values)) != len(values):
-                fail(f"binarize.{field}", list(values), "use distinct class ids >= 0")
-        if len(set(self.aggregate)) != len(self.aggregate):
-            fail("binarize.aggregate", [a.value for a in self.aggregate], "list each average once")
-        if any(not (math.isfinite(w) and w >= 0) for _, w in self.class_weights):
-            fail("binarize.class_weights", self.class_weights, "use finite weights >= 0")
-        macro = [a.value for a in self.aggregate if a != Average.MICRO]
-        if macro and not self.class_weights:
-            fail("binarize.aggregate", macro, "TFMA's macro averages are over the classes of class_weights: set "
-                 "class_weights, e.g. ((0, 1.0), (3, 1.0)) (weight 1 each for the plain mean)")
-        if self.class_weights and not self.aggregate:
-            fail("binarize.class_weights", self.class_weights, "class weights weigh an average: set aggregate or "
-                 "remove class_weights")
 
 
 class Target(str, enum.Enum):
@@ -244,33 +164,6 @@ class SliceThreshold:
     def named(self) -> bool:
         """Whether it names one slice (a value for every feature), not every value of some feature."""
         return all(v is not None for v in values_of(self.feature, self.value))
-
-
-def _check_cross(path: str, feature: SliceFeature) -> None:
-    """A slice feature is a non-empty name; a cross, two or more distinct ones."""
-    cross = cross_of(feature)
-    if any(not f for f in cross):
-        fail(path, feature, "name the Example feature(s) to slice by (an empty name slices nothing)")
-    if not isinstance(feature, str) and len(cross) < 2:
-        fail(path, feature, f"a crossed slice needs two or more features; slice by one feature as {cross[0]!r}"
-             if cross else "a crossed slice needs two or more features, e.g. ('species', 'island')")
-    if len(set(cross)) != len(cross):
-        fail(path, feature, "a crossed slice names each feature once; remove the repeated one")
-
-
-def _check_value(path: str, feature: SliceFeature, value: SliceValue) -> None:
-    """A single feature's value is a string (or None); a cross's, one string or None per feature."""
-    if isinstance(feature, str):
-        if value is not None and not isinstance(value, str):
-            fail(path, value, f"{feature!r} is one feature: give one value (a string), or None for every value")
-        return
-    if isinstance(value, str):
-        example = (value,) + (None,) * (len(feature) - 1)
-        fail(path, value, f"{feature!r} is a cross: give one value per feature, e.g. {example!r} (None: every "
-             f"value of that feature), or None for every combination")
-    if value is not None and len(value) != len(feature):
-        fail(path, value, f"{feature!r} is a cross of {len(feature)} features: give {len(feature)} values, one "
-             f"per feature in that order (None: every value of that feature)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -554,19 +447,19 @@ class EvaluationConfig(_strict.JsonConfig):
     def _check_slice_features(self) -> None:
         seen: dict[frozenset[str], int] = {}
         for i, entry in enumerate(self.slice_features):
-            _check_cross(f"slice_features[{i}]", entry)
+            check_cross(f"slice_features[{i}]", entry)
             j = seen.setdefault(frozenset(cross_of(entry)), i)
             if j != i:
                 fail(f"slice_features[{i}]", entry, f"it slices the examples as slice_features[{j}]="
                      f"{self.slice_features[j]!r} does; list each slice once")
 
     def _check_slice(self, path: str, st: SliceThreshold) -> None:
-        _check_cross(f"{path}.feature", st.feature)
+        check_cross(f"{path}.feature", st.feature)
         if st.feature not in self.slice_features:
             listed = next((f for f in self.slice_features if set(cross_of(f)) == set(cross_of(st.feature))), None)
             fail(f"{path}.feature", st.feature, f"slice_features lists this cross as {listed!r}: name it in that "
                  f"order" if listed is not None else f"add it to slice_features (now {list(self.slice_features)})")
-        _check_value(f"{path}.value", st.feature, st.value)
+        check_value(f"{path}.value", st.feature, st.value)
         if not st.metrics:
             fail(f"{path}.metrics", st.metrics, "set at least one metric threshold for the slice")
         if st.min_examples < 1:
