@@ -177,7 +177,7 @@ def _saved_model_dir(config: EvaluationConfig, saved: list[artifact.Artifact]) -
 
 
 def _rows(model, plan: planning.Plan, n: int) -> list[dict]:
-    """Batch-1 feeds of the first n examples, by signature input name (the targets' sample)."""
+    """Batch-1 feeds of the first n examples, by signature input name (the latency feed, the targets' sample)."""
     if plan.first is None:
         return []
     mapping = plan.job.mapping if plan.job else {}
@@ -191,10 +191,8 @@ def _latency(config: EvaluationConfig, key: str, models, plan: planning.Plan) ->
     if config.latency.runs < 1 or plan.first is None:
         return {}
     lat, timing = config.latency, {}
-    one = {name: values[:1] for name, values in plan.first.items()}
-    mapping = plan.job.mapping if plan.job else {}
     for name, model in models.items():
-        feeds = input_mapping.feed(one, model.inputs, mapping)
+        feeds = _rows(model, plan, 1)[0]
         timing[name] = {
             kernel: latency.measure(model.data, key, feeds, lat.runs, lat.num_threads, kernel, lat.warmup)
             for kernel in latency.KERNELS}
