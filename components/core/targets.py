@@ -63,13 +63,13 @@ def microcontroller(model: bytes, key: str, rows: Sequence[Mapping[str, np.ndarr
     scored = litert.load(model).get_signature_runner(key)   # XNNPACK: what the gate's figures come from
     inputs = _positions(interp.get_input_details(), runner.get_input_details())
     outputs = _positions(interp.get_output_details(), runner.get_output_details())
+    steps = _steps(interp, [d["index"] for d in interp.get_output_details()])   # the runner allocated it
     try:
         run = micro.run(model, [[row[name] for name in inputs] for row in rows], len(outputs))
     except micro.MicroError as error:
         refused = tuple(records.TargetOp(op, "TFLite Micro has no kernel for it") for op in error.missing_ops)
         return records.TargetReport(Target.MICROCONTROLLER.value, False, str(error), checked_by, refused)
     checked_by = f"tflite-micro {run.version}"
-    steps = _steps(model, [d["index"] for d in interp.get_output_details()])
     pairs = _compare(run.outputs, [runner(**row) for row in rows], outputs, steps)
     worst, tolerance = max(pairs, key=lambda p: p[0] - p[1])
     agree = all(diff <= limit for diff, limit in pairs)
@@ -94,11 +94,10 @@ def _positions(positional: Sequence[Mapping], named: Mapping[str, Mapping]) -> l
     return [by_index[d["index"]] for d in positional]
 
 
-def _steps(model: bytes, output_indices: Sequence[int]) -> list[float]:
+def _steps(interp, output_indices: Sequence[int]) -> list[float]:
     """Each output's quantization step: its own scale when quantized, the scale of the DEQUANTIZE
-    input it comes from when computed in int8, else 0 (computed in float)."""
-    interp = litert.load(model, xnnpack=False)
-    interp.allocate_tensors()
+    input it comes from when computed in int8, else 0 (computed in float). interp: an allocated
+    interpreter without delegates (their nodes would hide the DEQUANTIZE)."""
     scale = {d["index"]: float(d["quantization"][0]) for d in interp.get_tensor_details()}
     producer = {int(i): op for op in interp._get_ops_details() for i in op["outputs"]}  # pylint: disable=protected-access
     steps = []
